@@ -1,0 +1,198 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { AppError } from './errors';
+
+/**
+ * All configuration, parsed once at start-up from the environment (and an optional `.env`).
+ * Every variable is documented in `.env.example` and the README's configuration table.
+ */
+
+const bool = (def: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], { message: 'must be "true" or "false"' })
+    .default(def)
+    .transform((v) => v === 'true');
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const email = z.string().trim().toLowerCase().pipe(z.email({ message: 'must be an e-mail address' }));
+
+export const configSchema = z
+  .object({
+    DATABASE_URL: optionalString,
+    DATA_DIR: z.string().default('./data'),
+    RULES_DIR: z.string().default('./rules'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    IMAP_HOST: optionalString,
+    IMAP_PORT: int(993, 1, 65535),
+    IMAP_SECURE: bool('true'),
+    IMAP_USER: optionalString,
+    IMAP_PASSWORD: optionalString,
+    IMAP_MAILBOX: z.string().default('INBOX'),
+    IMAP_PROCESSED_FOLDER: z.string().default('Behandlat'),
+    IMAP_REVIEW_FOLDER: z.string().default('Granskas'),
+    IMAP_IGNORED_FOLDER: z.string().default('Automatiskt'),
+    IMAP_IDLE: bool('true'),
+
+    OAUTH_TENANT_ID: optionalString,
+    OAUTH_CLIENT_ID: optionalString,
+    OAUTH_CLIENT_SECRET: optionalString,
+
+    SMTP_HOST: optionalString,
+    SMTP_PORT: int(587, 1, 65535),
+    SMTP_SECURE: bool('false'),
+    SMTP_USER: optionalString,
+    SMTP_PASSWORD: optionalString,
+    MAIL_FROM: email.default('vardochstod@orebro.se'),
+    MAIL_FROM_NAME: z.string().default('Örebro kommun, Vård och stöd IT'),
+
+    POLL_CRON: z.string().default('* * * * *'),
+    MAIL_MAX_BYTES: int(10 * 1024 * 1024, 1024),
+    FOLLOWUP_WINDOW_DAYS: int(30, 0, 3650),
+    REPLY_UNKNOWN_SENDERS: bool('true'),
+    REPLY_RECEIPT: bool('true'),
+    REPLY_DONE_CONFIRMATION: bool('true'),
+    REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
+    REPLY_MAX_PER_RECIPIENT_PER_HOUR: int(5, 1),
+    SEND_MAX_ATTEMPTS: int(8, 1, 100),
+
+    HTTP_ENABLED: bool('true'),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: int(8080, 0, 65535),
+    SESSION_SECURE_COOKIE: bool('false'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.IMAP_HOST && !c.IMAP_USER) {
+      ctx.addIssue({ code: 'custom', path: ['IMAP_USER'], message: 'required when IMAP_HOST is set' });
+    }
+    const oauth = [c.OAUTH_TENANT_ID, c.OAUTH_CLIENT_ID, c.OAUTH_CLIENT_SECRET].filter(Boolean).length;
+    if (oauth > 0 && oauth < 3) {
+      ctx.addIssue({ code: 'custom', path: ['OAUTH_CLIENT_SECRET'], message: 'OAUTH_TENANT_ID, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET go together' });
+    }
+    if (c.IMAP_HOST && !c.IMAP_PASSWORD && oauth === 0) {
+      ctx.addIssue({ code: 'custom', path: ['IMAP_PASSWORD'], message: 'required when IMAP_HOST is set (or set the OAUTH_* variables)' });
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;
+
+export interface Config {
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly pgliteDir: string;
+  readonly maildropDir: string;
+  readonly outboxDir: string;
+  readonly rulesDir: string;
+  readonly logLevel: RawConfig['LOG_LEVEL'];
+  readonly imap:
+    | {
+        readonly host: string;
+        readonly port: number;
+        readonly secure: boolean;
+        readonly user: string;
+        readonly password: string | undefined;
+        readonly mailbox: string;
+        readonly folders: { readonly processed: string; readonly review: string; readonly ignored: string };
+        readonly idle: boolean;
+      }
+    | undefined;
+  readonly oauth: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string } | undefined;
+  readonly smtp:
+    | { readonly host: string; readonly port: number; readonly secure: boolean; readonly user: string | undefined; readonly password: string | undefined }
+    | undefined;
+  readonly mailFrom: string;
+  readonly mailFromName: string;
+  readonly pollCron: string;
+  readonly maxMailBytes: number;
+  readonly followupWindowDays: number;
+  readonly replies: {
+    readonly unknownSenders: boolean;
+    readonly receipt: boolean;
+    readonly doneConfirmation: boolean;
+    readonly maxPerCasePerDay: number;
+    readonly maxPerRecipientPerHour: number;
+    readonly maxAttempts: number;
+  };
+  readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly secureCookie: boolean };
+}
+
+/** Reads KEY=VALUE lines; values already in the environment win. */
+export function readDotEnv(file: string): Record<string, string> {
+  if (!fs.existsSync(file)) return {};
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/.exec(line);
+    if (!m || line.trimStart().startsWith('#')) continue;
+    let value = m[2] ?? '';
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    out[m[1]!] = value;
+  }
+  return out;
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new AppError('CONFIG_INVALID', `Invalid configuration:\n${lines.join('\n')}`, {
+      variables: result.error.issues.map((i) => i.path.join('.')),
+    });
+  }
+  const c = result.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  return Object.freeze({
+    databaseUrl: c.DATABASE_URL,
+    dataDir,
+    pgliteDir: path.join(dataDir, 'pglite'),
+    maildropDir: path.join(dataDir, 'maildrop'),
+    outboxDir: path.join(dataDir, 'outbox'),
+    rulesDir: path.resolve(c.RULES_DIR),
+    logLevel: c.LOG_LEVEL,
+    imap: c.IMAP_HOST
+      ? {
+          host: c.IMAP_HOST,
+          port: c.IMAP_PORT,
+          secure: c.IMAP_SECURE,
+          user: c.IMAP_USER!,
+          password: c.IMAP_PASSWORD,
+          mailbox: c.IMAP_MAILBOX,
+          folders: { processed: c.IMAP_PROCESSED_FOLDER, review: c.IMAP_REVIEW_FOLDER, ignored: c.IMAP_IGNORED_FOLDER },
+          idle: c.IMAP_IDLE,
+        }
+      : undefined,
+    oauth:
+      c.OAUTH_TENANT_ID && c.OAUTH_CLIENT_ID && c.OAUTH_CLIENT_SECRET
+        ? { tenantId: c.OAUTH_TENANT_ID, clientId: c.OAUTH_CLIENT_ID, clientSecret: c.OAUTH_CLIENT_SECRET }
+        : undefined,
+    smtp: c.SMTP_HOST
+      ? { host: c.SMTP_HOST, port: c.SMTP_PORT, secure: c.SMTP_SECURE, user: c.SMTP_USER, password: c.SMTP_PASSWORD }
+      : undefined,
+    mailFrom: c.MAIL_FROM,
+    mailFromName: c.MAIL_FROM_NAME,
+    pollCron: c.POLL_CRON,
+    maxMailBytes: c.MAIL_MAX_BYTES,
+    followupWindowDays: c.FOLLOWUP_WINDOW_DAYS,
+    replies: {
+      unknownSenders: c.REPLY_UNKNOWN_SENDERS,
+      receipt: c.REPLY_RECEIPT,
+      doneConfirmation: c.REPLY_DONE_CONFIRMATION,
+      maxPerCasePerDay: c.REPLY_MAX_PER_CASE_PER_DAY,
+      maxPerRecipientPerHour: c.REPLY_MAX_PER_RECIPIENT_PER_HOUR,
+      maxAttempts: c.SEND_MAX_ATTEMPTS,
+    },
+    http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE },
+  });
+}
+
+/** The process's configuration: `.env` in the working directory, then the real environment on top. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return parseConfig({ ...readDotEnv(path.resolve('.env')), ...env });
+}

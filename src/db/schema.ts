@@ -1,0 +1,239 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** Raw mail source. postgres.js and PGlite both hand bytea back as a Uint8Array/Buffer. */
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+});
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const created = () => ts('created_at').notNull().defaultNow();
+
+export type FieldName = 'name' | 'function' | 'hsaId' | 'treservaUser';
+export interface Problem {
+  field: FieldName;
+  code: 'missing' | 'invalid';
+  message: string;
+}
+
+/** IMAP progress per mailbox: UIDVALIDITY + last UID done. Never \Seen. */
+export const mailboxState = pgTable('mailbox_state', {
+  mailbox: text('mailbox').primaryKey(),
+  uidValidity: bigint('uid_validity', { mode: 'number' }).notNull(),
+  lastUid: bigint('last_uid', { mode: 'number' }).notNull().default(0),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export type MessageKind = 'notification' | 'automated' | 'other' | 'own';
+export type MessageStatus = 'processed' | 'ignored' | 'review' | 'settled';
+
+/** Every mail as received, raw source kept, with what the pipeline made of it. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: serial('id').primaryKey(),
+    source: text('source').notNull(), // imap | maildrop | ingest
+    mailbox: text('mailbox'),
+    uidValidity: bigint('uid_validity', { mode: 'number' }),
+    uid: bigint('uid', { mode: 'number' }),
+    messageId: text('message_id'),
+    contentHash: text('content_hash').notNull(),
+    raw: bytea('raw').notNull(),
+    size: integer('size').notNull(),
+    fromAddr: text('from_addr'),
+    subject: text('subject').notNull().default(''),
+    sentAt: ts('sent_at'),
+    inReplyTo: text('in_reply_to'),
+    references: jsonb('references').$type<string[]>().notNull().default([]),
+    kind: text('kind').$type<MessageKind>().notNull(),
+    status: text('status').$type<MessageStatus>().notNull(),
+    reviewReason: text('review_reason'),
+    errorCode: text('error_code'),
+    bodyText: text('body_text').notNull().default(''),
+    bodyHtml: text('body_html'),
+    parsed: jsonb('parsed'),
+    caseId: integer('case_id'),
+    receivedAt: created(),
+  },
+  (t) => [
+    uniqueIndex('messages_content_hash_uq').on(t.contentHash),
+    uniqueIndex('messages_imap_uid_uq').on(t.mailbox, t.uidValidity, t.uid),
+    index('messages_message_id_idx').on(t.messageId),
+    index('messages_case_idx').on(t.caseId),
+    index('messages_status_idx').on(t.status),
+  ],
+);
+
+export type CaseStatus = 'waiting' | 'complete' | 'review' | 'done' | 'rejected';
+
+/** One provider notification thread. `ref` (LSP-2026-0042) goes in reply subjects. */
+export const cases = pgTable(
+  'cases',
+  {
+    id: serial('id').primaryKey(),
+    ref: text('ref').notNull(),
+    status: text('status').$type<CaseStatus>().notNull(),
+    providerName: text('provider_name'),
+    knownProvider: boolean('known_provider').notNull().default(false),
+    sender: text('sender'),
+    subject: text('subject').notNull().default(''),
+    threadSubject: text('thread_subject').notNull().default(''),
+    rejectReason: text('reject_reason'),
+    createdAt: created(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('cases_ref_uq').on(t.ref),
+    index('cases_status_idx').on(t.status, t.updatedAt),
+    index('cases_sender_subject_idx').on(t.sender, t.threadSubject),
+  ],
+);
+
+/** Per-year counter behind case references. */
+export const caseCounters = pgTable('case_counters', {
+  year: integer('year').primaryKey(),
+  last: integer('last').notNull(),
+});
+
+export type PersonStatus = 'incomplete' | 'complete' | 'task_created' | 'needs_review' | 'duplicate' | 'rejected';
+
+export const persons = pgTable(
+  'persons',
+  {
+    id: serial('id').primaryKey(),
+    caseId: integer('case_id').notNull().references(() => cases.id),
+    name: text('name'),
+    function: text('function'),
+    hsaId: text('hsa_id'),
+    treservaUser: text('treserva_user'),
+    problems: jsonb('problems').$type<Problem[]>().notNull().default([]),
+    status: text('status').$type<PersonStatus>().notNull(),
+    reviewReason: text('review_reason'),
+    sourceMessageIds: jsonb('source_message_ids').$type<number[]>().notNull().default([]),
+    createdAt: created(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('persons_case_idx').on(t.caseId), index('persons_hsa_idx').on(t.hsaId)],
+);
+
+export type TaskStatus = 'open' | 'in_progress' | 'done' | 'cancelled';
+
+/** A Lifecare SP provisioning work item: everything IT needs to grant access. */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: serial('id').primaryKey(),
+    personId: integer('person_id').notNull().references(() => persons.id),
+    caseId: integer('case_id').notNull().references(() => cases.id),
+    caseRef: text('case_ref').notNull(),
+    name: text('name').notNull(),
+    function: text('function').notNull(),
+    hsaId: text('hsa_id').notNull(),
+    treservaUser: text('treserva_user').notNull(),
+    providerName: text('provider_name'),
+    sender: text('sender'),
+    sourceMessageIds: jsonb('source_message_ids').$type<number[]>().notNull().default([]),
+    status: text('status').$type<TaskStatus>().notNull().default('open'),
+    assignee: text('assignee'),
+    note: text('note'),
+    createdAt: created(),
+    takenAt: ts('taken_at'),
+    doneAt: ts('done_at'),
+  },
+  (t) => [
+    uniqueIndex('tasks_person_uq').on(t.personId),
+    // One live task per HSA-id: a second one is flagged for review instead.
+    uniqueIndex('tasks_hsa_live_uq').on(t.hsaId).where(sql`status <> 'cancelled'`),
+    index('tasks_status_idx').on(t.status, t.createdAt),
+  ],
+);
+
+export type OutboxKind = 'missing_info' | 'receipt' | 'done_confirmation';
+export type OutboxStatus = 'pending' | 'held' | 'sending' | 'sent' | 'failed' | 'suppressed';
+
+/** Replies, written in the same transaction as the records they answer; sent by the outbox loop. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: serial('id').primaryKey(),
+    caseId: integer('case_id').notNull().references(() => cases.id),
+    kind: text('kind').$type<OutboxKind>().notNull(),
+    // The message (or task, for confirmations) this answers: one reply of a kind per trigger.
+    triggerKey: text('trigger_key').notNull(),
+    toAddr: text('to_addr').notNull(),
+    subject: text('subject').notNull(),
+    bodyText: text('body_text').notNull(),
+    messageId: text('message_id').notNull(),
+    inReplyTo: text('in_reply_to'),
+    references: jsonb('references').$type<string[]>().notNull().default([]),
+    status: text('status').$type<OutboxStatus>().notNull().default('pending'),
+    suppressReason: text('suppress_reason'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    lastError: text('last_error'),
+    createdAt: created(),
+    sentAt: ts('sent_at'),
+  },
+  (t) => [
+    uniqueIndex('outbox_trigger_uq').on(t.kind, t.triggerKey),
+    uniqueIndex('outbox_message_id_uq').on(t.messageId),
+    index('outbox_due_idx').on(t.status, t.nextAttemptAt),
+    index('outbox_to_idx').on(t.toAddr, t.createdAt),
+  ],
+);
+
+/** Who did what, when, with before/after values. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: serial('id').primaryKey(),
+    at: created(),
+    actor: text('actor').notNull(), // "worker" or "user:<username>"
+    action: text('action').notNull(),
+    caseId: integer('case_id'),
+    personId: integer('person_id'),
+    taskId: integer('task_id'),
+    messageId: integer('message_id'),
+    before: jsonb('before'),
+    after: jsonb('after'),
+  },
+  (t) => [index('audit_case_idx').on(t.caseId, t.at)],
+);
+
+/** Local staff accounts for the review UI. */
+export const users = pgTable(
+  'users',
+  {
+    id: serial('id').primaryKey(),
+    username: text('username').notNull(),
+    displayName: text('display_name'),
+    passwordHash: text('password_hash').notNull(),
+    failedLogins: integer('failed_logins').notNull().default(0),
+    lockedUntil: ts('locked_until'),
+    createdAt: created(),
+  },
+  (t) => [uniqueIndex('users_username_uq').on(t.username)],
+);
+
+export const sessions = pgTable('sessions', {
+  id: text('id').primaryKey(),
+  userId: integer('user_id')
+    .notNull()
+    .references(() => users.id),
+  csrfToken: text('csrf_token').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  createdAt: created(),
+});

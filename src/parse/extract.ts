@@ -1,0 +1,180 @@
+import type { Rules } from '../rules/load';
+import { LabelMatcher } from './labels';
+import { extractProse } from './prose';
+import type { FieldName } from './types';
+import { cleanValue, isNoise, plausibleBare } from './values';
+import type { RawPerson } from './validate';
+
+/**
+ * Finds persons in plain text lines: labelled lines ("Namn: …", value on the same or next line),
+ * several labels on one line, delimited tables with a header row (tabs, ";" or "|", also what
+ * HTML tables become), and free prose as a fallback.
+ */
+
+const LIST_MARKER = /^\s*(?:\(?\d{1,2}[.):]|[-*•·–o§]|\[\d+\])\s+/;
+const HEADING = /^\s*(person|användare|medarbetare|anställd)\s*(nr\.?\s*)?\d{1,2}\s*:?\s*$/i;
+
+function cleanLine(line: string): string {
+  return line
+    .replace(/\u00a0/g, ' ')
+    .replace(LIST_MARKER, '')
+    .replace(/^\s*\*+|\*+\s*$/g, '')
+    .replace(/\*+\s*:\s*\**/, ': ')
+    .trimEnd();
+}
+
+class PersonCollector {
+  readonly persons: RawPerson[] = [];
+  private current: RawPerson = {};
+
+  set(field: FieldName, value: string | null): void {
+    if (value === null) return;
+    if (this.current[field] != null) this.flush();
+    this.current[field] = value;
+  }
+
+  /** A label with no value at all still marks a person's block ("HSA-id:" left blank). */
+  touch(field: FieldName): void {
+    if (this.current[field] !== undefined) this.flush();
+    this.current[field] = null;
+  }
+
+  flush(): void {
+    if (Object.values(this.current).some((v) => v != null)) this.persons.push(this.current);
+    this.current = {};
+  }
+}
+
+function splitCells(line: string): { cells: string[]; delimiter: string } | null {
+  for (const d of ['\t', ';', '|']) {
+    if (line.includes(d)) {
+      const cells = line.split(d).map((c) => c.trim());
+      if (d === '|' && cells[0] === '') cells.shift();
+      if (d === '|' && cells[cells.length - 1] === '') cells.pop();
+      if (cells.length >= 2) return { cells, delimiter: d };
+    }
+  }
+  return null;
+}
+
+/** Rows with a header row of labels → one person per following row. */
+export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPerson[] {
+  const persons: RawPerson[] = [];
+  let columns: Array<FieldName | null> | null = null;
+  for (const row of rows) {
+    const fields = row.map((c) => labels.match(c));
+    if (new Set(fields.filter(Boolean)).size >= 2 && fields.filter(Boolean).length >= row.filter((c) => c !== '').length - 1) {
+      columns = fields;
+      continue;
+    }
+    if (!columns) continue;
+    const p: RawPerson = {};
+    row.forEach((cell, i) => {
+      const f = columns![i];
+      if (f && p[f] == null) p[f] = cleanValue(f, cell);
+    });
+    if (Object.values(p).some((v) => v != null)) persons.push(p);
+  }
+  return persons;
+}
+
+export function extractFromLines(rawLines: string[], rules: Rules, labels = new LabelMatcher(rules)): RawPerson[] {
+  const lines = rawLines.map(cleanLine);
+  const out = new PersonCollector();
+  const consumed = new Set<number>();
+
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '' || HEADING.test(line)) {
+      if (HEADING.test(line)) out.flush();
+      continue;
+    }
+
+    // A delimited header row starts a table: read rows until the delimiter stops.
+    const split = splitCells(line);
+    if (split && split.cells.filter((c) => labels.match(c)).length >= 2) {
+      const rows = [split.cells];
+      let j = i + 1;
+      for (; j < lines.length; j++) {
+        const next = lines[j]!;
+        if (next.trim() === '') {
+          if (splitCells(lines[j + 1] ?? '')?.delimiter === split.delimiter) continue;
+          break;
+        }
+        const cells = splitCells(next);
+        if (!cells || cells.delimiter !== split.delimiter) break;
+        rows.push(cells.cells);
+      }
+      const found = extractFromRows(rows, labels);
+      if (found.length > 0) {
+        out.flush();
+        for (const p of found) out.persons.push(p);
+        for (let k = i; k < j; k++) consumed.add(k);
+        i = j - 1;
+        continue;
+      }
+    }
+
+    // Several "label: value" pairs on one line.
+    const pairs = inlinePairs(line, labels);
+    if (pairs.length >= 2) {
+      for (const [field, value] of pairs) out.set(field, cleanValue(field, value));
+      consumed.add(i);
+      continue;
+    }
+
+    const hit = labels.matchLine(line);
+    if (!hit) continue;
+    let value = hit.rest;
+    if (value === '' && hit.separated) {
+      // Value on the next non-empty line, unless that line is a label of its own.
+      let j = i + 1;
+      while (j < lines.length && lines[j]!.trim() === '' && j - i < 3) j++;
+      const next = lines[j];
+      if (next !== undefined && next.trim() !== '' && !labels.matchLine(next)?.separated && !labels.match(next)) {
+        value = next.trim();
+        consumed.add(j);
+        i = j;
+      }
+    } else if (value === '' && !hit.separated) {
+      // A bare label on its own line ("Namn" then "Lisa Berg").
+      const next = lines[i + 1];
+      if (next !== undefined && next.trim() !== '' && !labels.matchLine(next) && plausibleBare(hit.field, next.trim())) {
+        value = next.trim();
+        consumed.add(i + 1);
+        i = i + 1;
+      } else continue;
+    } else if (!hit.separated && !plausibleBare(hit.field, cleanValue(hit.field, value) ?? '')) {
+      continue;
+    }
+    consumed.add(i);
+    const cleaned = cleanValue(hit.field, value);
+    if (cleaned !== null && isNoise(cleaned)) continue;
+    if (cleaned === null) out.touch(hit.field);
+    else out.set(hit.field, cleaned);
+  }
+  out.flush();
+
+  // Prose: paragraphs not read as labelled lines.
+  const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
+  const prose = extractProse(rest.join('\n'), rules);
+  if (out.persons.length === 0) return prose;
+  // Labelled data wins; prose adds only persons with an HSA-id not seen yet.
+  const seen = new Set(out.persons.map((p) => p.hsaId?.toUpperCase()).filter(Boolean));
+  return [...out.persons, ...prose.filter((p) => p.hsaId && !seen.has(p.hsaId.toUpperCase()))];
+}
+
+/** "Namn: Lisa Berg, Funktion: Enhetschef, HSA-id: SE…" → pairs, when two or more labels have colons. */
+function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> {
+  const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/-]{0,38}?)\s*(?:\([^)]*\))?\s*:\s*/gu;
+  const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];
+  for (let m = re.exec(line); m; m = re.exec(line)) {
+    const field = labels.match(m[2]!);
+    if (field) marks.push({ field, start: m.index + m[1]!.length, valueStart: m.index + m[0].length });
+  }
+  if (marks.length < 2) return [];
+  return marks.map((mk, i) => {
+    const end = i + 1 < marks.length ? marks[i + 1]!.start : line.length;
+    return [mk.field, line.slice(mk.valueStart, end).replace(/[,;|\s]+$/, '')];
+  });
+}

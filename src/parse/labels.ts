@@ -1,0 +1,73 @@
+import type { Rules } from '../rules/load';
+import { FIELDS, type FieldName } from './types';
+
+/** Lower-case, å/ä → a, ö → o, letters and digits only: "Användar-ID:" → "anvandarid". */
+export function foldLabel(s: string): string {
+  return s
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9]/g, '');
+}
+
+/** Optimal string alignment distance (one transposition counts as one edit), capped. */
+function distance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) > cap) return cap + 1;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+export interface LabelHit {
+  field: FieldName;
+  /** The value after the label and its separator (may be empty: value on the next line). */
+  rest: string;
+  /** Whether a colon, tab, "=" or dash separated label and value. */
+  separated: boolean;
+}
+
+/** Recognises the labels providers use for each field (rules/fields.yaml). */
+export class LabelMatcher {
+  private readonly labels: Array<{ field: FieldName; folded: string }>;
+
+  constructor(rules: Rules) {
+    this.labels = FIELDS.flatMap((field) => rules.fields[field].labels.map((l) => ({ field, folded: foldLabel(l) })))
+      .filter((l) => l.folded !== '')
+      .sort((a, b) => b.folded.length - a.folded.length);
+  }
+
+  /** The field a whole text names, allowing one typo in labels of five letters or more. */
+  match(text: string): FieldName | null {
+    const cleaned = text.replace(/\([^)]*\)/g, ' ').replace(/[*_]/g, ' ');
+    const f = foldLabel(cleaned);
+    if (f === '' || f.length > 40) return null;
+    for (const l of this.labels) if (l.folded === f) return l.field;
+    for (const l of this.labels) {
+      if (l.folded.length >= 5 && distance(f, l.folded, 1) <= 1) return l.field;
+    }
+    return null;
+  }
+
+  /** A line that starts with a label: "HSA-id: SE…", "Namn\tLisa Berg", "Funktion Enhetschef". */
+  matchLine(line: string): LabelHit | null {
+    const sep = /^(.{1,70}?)\s*(?::|=|\t|\s[-–]\s)\s*(.*)$/.exec(line);
+    if (sep) {
+      const field = this.match(sep[1]!);
+      if (field) return { field, rest: sep[2]!.trim(), separated: true };
+    }
+    const words = line.trim().split(/\s+/);
+    for (let k = Math.min(6, words.length); k >= 1; k--) {
+      const field = this.match(words.slice(0, k).join(' '));
+      if (field) return { field, rest: words.slice(k).join(' '), separated: false };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,71 @@
+import type { Rules } from '../rules/load';
+import { cleanValue } from './values';
+import type { RawPerson } from './validate';
+
+/**
+ * Persons in free Swedish prose: "Vår nya enhetschef Lisa Berg har fått sitt SITHS-kort,
+ * HSA-id SE2321000016-4HK5 och användarnamnet i Treserva är lisber."
+ * Each sentence is scanned for the four fields; a field seen twice starts the next person.
+ */
+
+const NAME = String.raw`\p{Lu}[\p{Ll}'-]+(?:[ \t]+(?:af[ \t]+|von[ \t]+|de[ \t]+)?\p{Lu}[\p{Ll}'-]+){1,3}`;
+const HSA_TOKEN = /\b[Ss][Ee]\s?(?:16)?\d{10}\s?-\s?[\p{L}\d@]+/u;
+const HSA_LABELLED = /\bHSA[- ]?(?:id|ID|Id)(?:[- ]?(?:t|nummer|numret))?\s*(?:är|blir|:|=)?\s*([^\s,;]+)/iu;
+const USER_LABELLED =
+  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?\s*(?:är|blir|:|=)?\s*([A-Za-z0-9._\\@-]+)|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)\s*(?:är|blir|:|=)?\s*([A-Za-z0-9._\\@-]+)/iu;
+const STOP = /^(är|och|i|för|till|som|har|ska|blir|hos|treserva|tes|samma|inte|också|the)$/i;
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function extractProse(text: string, rules: Rules): RawPerson[] {
+  const fnAlt = [...rules.functions].sort((a, b) => b.length - a.length).map(escape).join('|');
+  if (fnAlt === '') return [];
+  // Case-insensitive function words, case-sensitive name: build the function part per letter.
+  const fnCi = fnAlt.replace(/\p{L}/gu, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
+  const fnThenName = new RegExp(`(${fnCi})(?:[ \\t]+(?:är|heter|blir))?[ \\t,]+(${NAME})`, 'u');
+  const nameThenFn = new RegExp(`(${NAME})[ \\t]*(?:\\(|,[ \\t]*|[ \\t]+som[ \\t]+(?:är[ \\t]+|blir[ \\t]+|arbetar[ \\t]+som[ \\t]+)?(?:vår[ \\t]+|ny[ \\t]+)*)(${fnCi})`, 'u');
+  const fnOnly = new RegExp(`(?:^|[^\\p{L}])(${fnCi})(?![\\p{L}])`, 'u');
+
+  const persons: RawPerson[] = [];
+  let current: RawPerson = {};
+  const set = (field: keyof RawPerson, value: string | null | undefined) => {
+    if (value == null) return;
+    const v = cleanValue(field, value);
+    if (v === null) return;
+    if (current[field] != null) {
+      persons.push(current);
+      current = {};
+    }
+    current[field] = v;
+  };
+
+  const sentences = text
+    .split(/\n\s*\n|(?<=[.!?])\s+(?=\p{Lu})/u)
+    .map((s) => s.replace(/\s+/g, ' ').trim())
+    .filter(Boolean);
+  for (const s of sentences) {
+    const a = fnThenName.exec(s);
+    const b = a ? null : nameThenFn.exec(s);
+    const hsa = HSA_TOKEN.exec(s)?.[0] ?? HSA_LABELLED.exec(s)?.[1];
+    const userMatch = USER_LABELLED.exec(s);
+    const user = userMatch ? (userMatch[1] ?? userMatch[2]) : undefined;
+    const fieldsHere = [a || b, hsa, user && !STOP.test(user)].filter(Boolean).length;
+    if (fieldsHere === 0) continue;
+    if (a) {
+      set('name', a[2]);
+      set('function', a[1]);
+    } else if (b) {
+      set('name', b[1]);
+      set('function', b[2]);
+    } else if (hsa || user) {
+      const fn = fnOnly.exec(s);
+      if (fn && current.function == null) set('function', fn[1]);
+    }
+    if (hsa && (HSA_TOKEN.test(hsa) || /^(?:\d{2})?\d{6}[-+]?\d{4}$/.test(hsa) || /^SE/i.test(hsa))) set('hsaId', hsa);
+    if (user && !STOP.test(user)) set('treservaUser', user);
+  }
+  if (Object.values(current).some((v) => v != null)) persons.push(current);
+  return persons;
+}

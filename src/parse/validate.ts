@@ -1,0 +1,55 @@
+import type { Rules } from '../rules/load';
+import { checkHsaId, looksLikePersonnummer, maskPersonnummer, normalizeHsaId } from './hsa-id';
+import type { FieldName, PersonRecord, Problem } from './types';
+
+/** Values as extracted, before validation. */
+export type RawPerson = Partial<Record<FieldName, string | null>>;
+
+export function collapse(value: string | null | undefined): string | null {
+  if (value == null) return null;
+  const v = value.replace(/\s+/g, ' ').trim();
+  return v === '' ? null : v;
+}
+
+/** Normalizes values (collapse, upper-case HSA-id, mask personnummer) and lists each problem. */
+export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
+  const f = rules.fields;
+  const problems: Problem[] = [];
+  const add = (field: FieldName, code: Problem['code'], message: string) => problems.push({ field, code, message });
+
+  const name = collapse(raw.name);
+  if (!name) add('name', 'missing', f.name.messages.missing);
+  else if (/[0-9@<>{}]/.test(name) || !/\p{L}.*\p{L}/u.test(name) || name.length > 100) {
+    add('name', 'invalid', f.name.messages.invalid);
+  }
+
+  const fn = collapse(raw.function);
+  if (!fn) add('function', 'missing', f.function.messages.missing);
+  else if (/[0-9@<>{}]/.test(fn) || !/\p{L}.*\p{L}/u.test(fn) || fn.length > 80) {
+    add('function', 'invalid', f.function.messages.invalid);
+  }
+
+  let hsaId = collapse(raw.hsaId);
+  if (!hsaId) add('hsaId', 'missing', f.hsaId.messages.missing);
+  else {
+    const verdict = checkHsaId(hsaId);
+    if (verdict === 'personnummer') {
+      hsaId = maskPersonnummer(hsaId);
+      add('hsaId', 'invalid', f.hsaId.messages.personnummer);
+    } else {
+      hsaId = normalizeHsaId(hsaId);
+      if (verdict === 'checksum') add('hsaId', 'invalid', f.hsaId.messages.checksum);
+      else if (verdict === 'tooLong') add('hsaId', 'invalid', f.hsaId.messages.tooLong);
+      else if (verdict === 'format') add('hsaId', 'invalid', f.hsaId.messages.invalid);
+    }
+  }
+
+  let user = raw.treservaUser == null ? null : raw.treservaUser.trim() || null;
+  if (!user) add('treservaUser', 'missing', f.treservaUser.messages.missing);
+  else if (looksLikePersonnummer(user)) {
+    user = maskPersonnummer(user);
+    add('treservaUser', 'invalid', f.treservaUser.messages.invalid);
+  } else if (/\s/.test(user) || user.length > 64) add('treservaUser', 'invalid', f.treservaUser.messages.invalid);
+
+  return { name, function: fn, hsaId, treservaUser: user, problems };
+}

@@ -1,0 +1,38 @@
+import type { FieldName } from './types';
+
+/** How a found value is cleaned, and whether it can be a value at all. */
+
+/** Strips quotes, trailing punctuation and filler from a value. */
+export function cleanValue(field: FieldName, value: string): string | null {
+  let v = value.replace(/\u00a0/g, ' ').replace(/\*+/g, '').trim();
+  v = v.replace(/^["'“”‘’«»<(\[]+|["'“”‘’«»>)\]]+$/g, '').trim();
+  v = v.replace(/^(är|blir|=|:)\s+/i, '').trim();
+  if (field !== 'treservaUser') v = v.replace(/[.,;:]+$/, '').trim();
+  else v = v.replace(/[,;:]+$|\.$/, '').trim();
+  if (field === 'hsaId') v = v.replace(/\s*-\s*/g, '-');
+  if (field === 'function') v = v.charAt(0).toLocaleUpperCase('sv') + v.slice(1);
+  if (v === '' || /^[-–_.?]+$/.test(v) || /^(saknas|ej känt|okänt|vet ej|n\/a)$/i.test(v)) return null;
+  return v;
+}
+
+/** A value given without a separator must look like its field, or the line is prose. */
+export function plausibleBare(field: FieldName, v: string): boolean {
+  switch (field) {
+    case 'hsaId':
+      return /^SE\s?\d/i.test(v) || /^\d{6,8}[-+]?\d{4}$/.test(v);
+    case 'treservaUser':
+      return /^[A-Za-z0-9._\\@-]{2,40}$/.test(v) && !/^(är|och|i|för|till|som|har|ska|blir)$/i.test(v);
+    case 'name':
+      return /^\p{Lu}[\p{L}'-]+(\s+\p{Lu}[\p{L}'-]+){1,3}$/u.test(v);
+    case 'function':
+      return /^\p{L}[\p{L} -]{1,40}$/u.test(v) && v.split(/\s+/).length <= 4;
+  }
+}
+
+/** A value that is clearly contact detail or boilerplate, never a field value. */
+export function isNoise(v: string): boolean {
+  return (
+    /^(tel|telefon|mobil|mob|fax|e-?post|mail|adress|org\.?\s*nr|organisationsnummer|www)\b/i.test(v) ||
+    /^\+?\d[\d\s-]{6,}$/.test(v) && !/^\d{6,8}[-+]\d{4}$/.test(v)
+  );
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+const regex = nonEmpty.refine(
+  (s) => {
+    try {
+      new RegExp(s, 'iu');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a valid regular expression' },
+);
+
+const labels = z.array(nonEmpty).min(1, 'needs at least one label');
+const field = () => z.strictObject({ label: nonEmpty, labels, messages: z.strictObject({ missing: nonEmpty, invalid: nonEmpty }) });
+const hsaField = z.strictObject({
+  label: nonEmpty,
+  labels,
+  messages: z.strictObject({ missing: nonEmpty, invalid: nonEmpty, checksum: nonEmpty, personnummer: nonEmpty, tooLong: nonEmpty }),
+});
+
+export const fieldsFileSchema = z.strictObject({
+  fields: z.strictObject({
+    name: field(),
+    function: field(),
+    hsaId: hsaField,
+    treservaUser: field(),
+  }),
+  functions: z.array(nonEmpty).default([]),
+});
+
+const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a mail domain such as example.se');
+
+export const sendersFileSchema = z.strictObject({
+  providers: z.array(z.strictObject({ name: nonEmpty, domains: z.array(domain).min(1) })).default([]),
+  automated: z
+    .strictObject({
+      localParts: z.array(nonEmpty.toLowerCase()).default([]),
+      subjects: z.array(regex).default([]),
+    })
+    .default({ localParts: [], subjects: [] }),
+});
+
+const template = (required: string[]) =>
+  z.strictObject({
+    subject: nonEmpty.refine((s) => s.includes('{ref}'), { message: 'must contain {ref}' }),
+    body: nonEmpty.refine((s) => required.every((p) => s.includes(p)), {
+      message: `must contain ${required.join(' and ')}`,
+    }),
+  });
+
+export const repliesFileSchema = z.strictObject({
+  missingInfo: template(['{problems}', '{form}']),
+  receipt: template(['{persons}']),
+  doneConfirmation: template(['{persons}']),
+});
+
+export type FieldsFile = z.output<typeof fieldsFileSchema>;
+export type SendersFile = z.output<typeof sendersFileSchema>;
+export type RepliesFile = z.output<typeof repliesFileSchema>;

@@ -1,0 +1,128 @@
+/**
+ * A real SMTP server on 127.0.0.1 that keeps every message it receives, for tests of code that
+ * sends mail (nodemailer with `ignoreTLS: true`, `secure: false`, no auth needed).
+ */
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerError, type SMTPServerSession } from 'smtp-server';
+import { freePort } from './ports';
+
+export interface Received {
+  envelope: { from: string | false; to: string[] };
+  raw: Buffer;
+  parsed: ParsedMail;
+}
+
+export interface SmtpSink {
+  host: '127.0.0.1';
+  port: number;
+  /** Every message accepted so far, in order of arrival. */
+  messages: Received[];
+  /** Resolves with the messages once at least `count` have arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+  /** The next `n` DATA commands are answered with `code` (default 451, a temporary failure). */
+  failNext(n: number, code?: number): void;
+  /** Forgets the messages received so far. */
+  clear(): void;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1' as const;
+
+function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const messages: Received[] = [];
+  const waiters = new Set<() => void>();
+  const failures: number[] = [];
+  const notify = (): void => {
+    for (const w of [...waiters]) w();
+  };
+
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+      readAll(stream)
+        .then(async (raw) => {
+          const code = failures.shift();
+          if (code !== undefined) {
+            const err: SMTPServerError = new Error(`Temporary test failure (${code})`);
+            err.responseCode = code;
+            callback(err);
+            return;
+          }
+          const parsed = await simpleParser(raw);
+          const from = session.envelope.mailFrom;
+          messages.push({
+            envelope: {
+              from: from === false ? false : from.address,
+              to: session.envelope.rcptTo.map((r) => r.address),
+            },
+            raw,
+            parsed,
+          });
+          callback(null);
+          notify();
+        })
+        .catch((e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
+    },
+  });
+
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort(HOST);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (e: Error): void => reject(e);
+        server.server.once('error', onError);
+        server.listen(port, HOST, () => {
+          server.server.off('error', onError);
+          resolve();
+        });
+      });
+      break;
+    } catch (e) {
+      if (attempt >= 5 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    }
+  }
+
+  return {
+    host: HOST,
+    port,
+    messages,
+    waitFor(count: number, timeoutMs = 10000): Promise<Received[]> {
+      if (messages.length >= count) return Promise.resolve([...messages]);
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (messages.length >= count) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve([...messages]);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`SMTP sink: expected ${count} message(s) within ${timeoutMs} ms, got ${messages.length}`));
+        }, timeoutMs);
+        waiters.add(check);
+      });
+    },
+    failNext(n: number, code = 451): void {
+      for (let i = 0; i < n; i++) failures.push(code);
+    },
+    clear(): void {
+      messages.length = 0;
+    },
+    stop(): Promise<void> {
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
