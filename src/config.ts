@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { AppError } from './errors';
 
@@ -54,7 +55,7 @@ export const configSchema = z
     MAIL_FROM: email.default('vardochstod@orebro.se'),
     MAIL_FROM_NAME: z.string().default('Örebro kommun, Vård och stöd IT'),
 
-    POLL_CRON: z.string().default('* * * * *'),
+    POLL_CRON: z.string().default('* * * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "* * * * *"' }),
     MAIL_MAX_BYTES: int(10 * 1024 * 1024, 1024),
     FOLLOWUP_WINDOW_DAYS: int(30, 0, 3650),
     REPLY_UNKNOWN_SENDERS: bool('true'),

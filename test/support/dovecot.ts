@@ -39,18 +39,23 @@ export const DEFAULT_USERS: readonly TestUser[] = [{ user: 'vardochstod@orebro.s
 const DOVECOT_BIN = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
 const HOST = '127.0.0.1' as const;
 
-/** Process groups of servers still running, killed hard if the test process exits without stop(). */
-const running = new Set<number>();
+/** Servers still running (process group id -> temp dir), killed and removed if the test process exits without stop(). */
+const running = new Map<number, string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const pid of running) {
+    for (const [pid, dir] of running) {
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
         /* already gone */
+      }
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        /* best effort */
       }
     }
   });
@@ -233,7 +238,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
       await removeDir();
       throw new Error(`Cannot start ${DOVECOT_BIN}: ${stderr()}`);
     }
-    running.add(pid);
+    running.set(pid, dir);
     installExitHook();
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 

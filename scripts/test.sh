@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `npm test`: test dependencies, typecheck, then jest (extra arguments go to jest).
+# Ends with one summary line "tests: N passed, N failed"; exits with jest's code, or non-zero
+# when only the typecheck failed. LCI_SKIP_TEST_DEPS=1 skips scripts/install-test-deps.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ${LCI_SKIP_TEST_DEPS:-} != 1 ]]; then
+  bash scripts/install-test-deps.sh
+fi
+
+echo "== typecheck: tsc --noEmit"
+typecheck_rc=0
+npx tsc --noEmit || typecheck_rc=$?
+if ((typecheck_rc == 0)); then echo "typecheck ok"; fi
+
+out=test-output/jest.json
+mkdir -p test-output
+rm -f "$out"
+echo "== jest $*"
+jest_rc=0
+NODE_OPTIONS="--experimental-vm-modules${NODE_OPTIONS:+ $NODE_OPTIONS}" \
+  npx jest --json --outputFile="$out" "$@" || jest_rc=$?
+
+((typecheck_rc == 0)) || echo "typecheck: FAILED (tsc exit code $typecheck_rc, see above)"
+node -e '
+const fs = require("fs");
+const file = process.argv[1];
+let passed = 0, failed = 0;
+if (fs.existsSync(file)) {
+  const r = JSON.parse(fs.readFileSync(file, "utf8"));
+  passed = r.numPassedTests || 0;
+  // suites that could not run (syntax error, failing beforeAll import...) count as failures too
+  failed = (r.numFailedTests || 0) + (r.numRuntimeErrorTestSuites || 0);
+} else {
+  console.log("(jest wrote no " + file + ")");
+}
+console.log("tests: " + passed + " passed, " + failed + " failed");
+' "$out"
+
+if ((jest_rc != 0)); then exit "$jest_rc"; fi
+exit "$typecheck_rc"

@@ -1,0 +1,29 @@
+import { loadConfig, type Config } from './config';
+import type { AppContext } from './context';
+import { openDatabase, type Database } from './db/client';
+import { ImapIntake } from './intake/imap';
+import { MaildropIntake } from './intake/maildrop';
+import { rootLogger } from './log';
+import { TokenProvider } from './oauth';
+import { OutboxSender } from './replies/sender';
+import { FolderTransport, SmtpTransport, type Transport } from './replies/transport';
+import { loadRules } from './rules/load';
+
+/** Builds the pieces every command shares: config, rules, database (migrated), logger. */
+export async function createContext(config: Config = loadConfig(), opts: { migrate?: boolean } = {}): Promise<AppContext> {
+  rootLogger.level = config.logLevel;
+  const rules = loadRules(config.rulesDir);
+  const database: Database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, migrate: opts.migrate ?? true });
+  rootLogger.info({ component: 'app', database: database.kind, intake: config.imap ? 'imap' : 'maildrop', replies: config.smtp ? 'smtp' : 'folder' }, 'started');
+  return { config, rules, database, log: rootLogger, now: () => new Date() };
+}
+
+export type Intake = ImapIntake | MaildropIntake;
+
+/** IMAP when configured, else the maildrop folder; SMTP when configured, else the outbox folder. */
+export function createMailPieces(ctx: AppContext, onNewMail: () => void = () => {}): { intake: Intake; transport: Transport; sender: OutboxSender } {
+  const tokens = ctx.config.oauth ? new TokenProvider(ctx.config.oauth) : undefined;
+  const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx);
+  const transport: Transport = ctx.config.smtp ? new SmtpTransport(ctx.config, tokens) : new FolderTransport(ctx.config);
+  return { intake, transport, sender: new OutboxSender(ctx, transport) };
+}

@@ -1,0 +1,92 @@
+import { eq } from 'drizzle-orm';
+import { audit } from '../audit';
+import type { Db, DbOrTx } from '../db/client';
+import { persons } from '../db/schema';
+import { AppError } from '../errors';
+import { foldLabel } from '../parse/labels';
+import { FIELDS, type FieldName, type PersonRecord } from '../parse/types';
+import { validatePerson } from '../parse/validate';
+import type { Rules } from '../rules/load';
+import { createTasksForCase, refreshCaseStatus } from './tasks';
+
+export type PersonRow = typeof persons.$inferSelect;
+export type FieldValues = Partial<Record<FieldName, string | null>>;
+
+const pick = (p: Pick<PersonRow, FieldName>) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser });
+
+/**
+ * A follow-up's values fill or replace the missing and invalid fields of an existing person;
+ * valid values already held are kept.
+ */
+export function mergeValues(existing: PersonRow, incoming: PersonRecord, rules: Rules): PersonRecord {
+  const bad = new Set(existing.problems.map((p) => p.field));
+  const merged: FieldValues = pick(existing);
+  for (const f of FIELDS) {
+    const v = incoming[f];
+    if (v != null && (merged[f] == null || bad.has(f))) merged[f] = v;
+  }
+  return validatePerson(merged, rules);
+}
+
+/** Which existing person a follow-up's record is about: same HSA-id, same name, or the only one still open. */
+export function matchPerson(existing: PersonRow[], incoming: PersonRecord, taken: Set<number>): PersonRow | null {
+  const open = existing.filter((p) => !taken.has(p.id) && (p.status === 'incomplete' || p.status === 'needs_review'));
+  const hsa = incoming.hsaId && !incoming.problems.some((p) => p.field === 'hsaId') ? incoming.hsaId : null;
+  if (hsa) {
+    const byHsa = existing.find((p) => !taken.has(p.id) && p.hsaId === hsa);
+    if (byHsa) return byHsa;
+  }
+  if (incoming.name) {
+    const n = foldLabel(incoming.name);
+    const byName = existing.find((p) => !taken.has(p.id) && p.name && foldLabel(p.name) === n);
+    if (byName) return byName;
+  }
+  if (open.length === 1 && (incoming.name == null || open[0]!.name == null)) return open[0]!;
+  return null;
+}
+
+export function statusFor(record: PersonRecord): 'complete' | 'incomplete' {
+  return record.problems.length === 0 ? 'complete' : 'incomplete';
+}
+
+/**
+ * IT staff's correction of a person's fields: re-validated by the same rules as the parser.
+ * A person that becomes complete gets its task in the same transaction; every change is audited.
+ */
+export async function correctPerson(
+  db: Db,
+  rules: Rules,
+  personId: number,
+  values: FieldValues,
+  actor: string,
+  now: Date = new Date(),
+): Promise<{ person: PersonRow; tasksCreated: number[] }> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select().from(persons).where(eq(persons.id, personId)).for('update');
+    if (!before) throw new AppError('NOT_FOUND', `person ${personId} not found`, { personId });
+    if (before.status === 'task_created' || before.status === 'rejected') {
+      throw new AppError('CONFLICT', 'a person with a task or a rejected person cannot be edited', { personId, status: before.status });
+    }
+    const next: FieldValues = pick(before);
+    for (const f of FIELDS) if (values[f] !== undefined) next[f] = values[f] === '' ? null : values[f];
+    const record = validatePerson(next, rules);
+    const [person] = await tx
+      .update(persons)
+      .set({ ...pick(record), problems: record.problems, status: statusFor(record), reviewReason: null, updatedAt: now })
+      .where(eq(persons.id, personId))
+      .returning();
+    await audit(tx, { actor, action: 'person.corrected', caseId: before.caseId, personId, before: { ...pick(before), status: before.status }, after: { ...pick(record), status: person!.status } }, now);
+    const tasksCreated = await createTasksForCase(tx, before.caseId, actor, now);
+    await refreshCaseStatus(tx, before.caseId, now);
+    const [after] = await tx.select().from(persons).where(eq(persons.id, personId));
+    return { person: after!, tasksCreated };
+  });
+}
+
+export async function insertPerson(tx: DbOrTx, caseId: number, record: PersonRecord, messageRowId: number, now: Date): Promise<PersonRow> {
+  const [row] = await tx
+    .insert(persons)
+    .values({ caseId, ...pick(record), problems: record.problems, status: statusFor(record), sourceMessageIds: [messageRowId], createdAt: now, updatedAt: now })
+    .returning();
+  return row!;
+}

@@ -1,0 +1,67 @@
+import { asc, desc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { cases, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
+
+/** `cases` and `tasks` listings; JSON uses the parse contract's field names. */
+
+export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
+  const rows = await db
+    .select()
+    .from(cases)
+    .where(status ? eq(cases.status, status) : undefined)
+    .orderBy(desc(cases.updatedAt))
+    .limit(limit);
+  const ps = rows.length ? await db.select().from(persons).where(inArray(persons.caseId, rows.map((c) => c.id))).orderBy(asc(persons.id)) : [];
+  return rows.map((c) => ({
+    ref: c.ref,
+    status: c.status,
+    provider: c.providerName,
+    knownProvider: c.knownProvider,
+    from: c.sender,
+    subject: c.subject,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+    persons: ps
+      .filter((p) => p.caseId === c.id)
+      .map((p) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser, status: p.status, problems: p.problems })),
+  }));
+}
+
+export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
+  const rows = await db
+    .select()
+    .from(tasks)
+    .where(status ? eq(tasks.status, status) : undefined)
+    .orderBy(asc(tasks.id))
+    .limit(limit);
+  return rows.map((t) => ({
+    id: t.id,
+    status: t.status,
+    caseRef: t.caseRef,
+    name: t.name,
+    function: t.function,
+    hsaId: t.hsaId,
+    treservaUser: t.treservaUser,
+    provider: t.providerName,
+    from: t.sender,
+    assignee: t.assignee,
+    createdAt: t.createdAt.toISOString(),
+    doneAt: t.doneAt?.toISOString() ?? null,
+  }));
+}
+
+export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
+  if (list.length === 0) return 'inga ärenden\n';
+  return list
+    .map((c) => {
+      const head = `${c.ref}  ${c.status.padEnd(8)}  ${c.provider ?? `${c.from ?? '?'} (okänd avsändare)`}  ${c.subject}`;
+      const ps = c.persons.map((p) => `    ${p.status.padEnd(12)} ${p.name ?? '(namn saknas)'}${p.problems.length ? `  [${p.problems.map((x) => `${x.field}:${x.code}`).join(', ')}]` : ''}`);
+      return [head, ...ps].join('\n');
+    })
+    .join('\n') + '\n';
+}
+
+export function tasksText(list: Awaited<ReturnType<typeof listTasks>>): string {
+  if (list.length === 0) return 'inga uppgifter\n';
+  return list.map((t) => `#${t.id}  ${t.status.padEnd(11)}  ${t.caseRef}  ${t.name}, ${t.function}  ${t.hsaId}  ${t.treservaUser}  ${t.provider ?? t.from ?? ''}`).join('\n') + '\n';
+}

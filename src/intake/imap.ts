@@ -1,0 +1,202 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import { ImapFlow } from 'imapflow';
+import type { AppContext } from '../context';
+import { messages } from '../db/schema';
+import { errorCode, errorMessage } from '../errors';
+import type { TokenProvider } from '../oauth';
+import { ingestRaw, type Folder } from './process';
+
+const BATCH = 50;
+
+export interface IntakeStatus {
+  ok: boolean;
+  detail: string;
+  lastPollAt: Date | null;
+}
+
+/**
+ * IMAP intake. Every UID in the mailbox is either recorded in the database (then only moved)
+ * or processed, then moved to the processed / review / ignored folder. Progress is UIDVALIDITY +
+ * UID in the database, never \Seen. IDLE makes new mail land at once; reconnects back off.
+ */
+export class ImapIntake {
+  readonly name = 'imap';
+  private client: ImapFlow | null = null;
+  private connecting: Promise<ImapFlow> | null = null;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private reconnectAttempts = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly tokens?: TokenProvider,
+    /** Called when IDLE reports new mail (the worker polls then). */
+    private readonly onNewMail: () => void = () => {},
+  ) {}
+
+  private get imap() {
+    return this.ctx.config.imap!;
+  }
+
+  get mailboxKey(): string {
+    return `${this.imap.user}@${this.imap.host}:${this.imap.port}/${this.imap.mailbox}`;
+  }
+
+  private async connect(): Promise<ImapFlow> {
+    if (this.client?.usable) return this.client;
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<ImapFlow> {
+    const log = this.ctx.log.child({ component: 'imap' });
+    const imap = this.imap;
+    const auth = this.tokens ? { user: imap.user, accessToken: await this.tokens.accessToken() } : { user: imap.user, pass: imap.password ?? '' };
+    const client = new ImapFlow({
+      host: imap.host,
+      port: imap.port,
+      secure: imap.secure,
+      auth,
+      logger: false,
+      disableAutoIdle: !imap.idle,
+      autoIdleDelay: 500,
+      maxIdleTime: 5 * 60_000,
+      connectionTimeout: 30_000,
+    });
+    client.on('error', (err: unknown) => log.warn({ code: errorCode(err), err: errorMessage(err) }, 'IMAP connection error'));
+    client.on('exists', () => this.onNewMail());
+    client.on('close', () => {
+      if (this.client === client) this.client = null;
+      this.status.ok = false;
+      this.status.detail = 'connection closed';
+      if (!this.stopped) this.scheduleReconnect();
+    });
+    await client.connect();
+    // Folders for processed, review and ignored mail, created when missing.
+    const existing = new Set((await client.list()).map((m) => m.path));
+    for (const folder of Object.values(imap.folders)) {
+      if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+    }
+    // Select the mailbox so IDLE watches it.
+    await client.mailboxOpen(imap.mailbox);
+    this.client = client;
+    this.reconnectAttempts = 0;
+    this.status.ok = true;
+    this.status.detail = 'connected';
+    log.info({ mailbox: imap.mailbox }, 'IMAP connected');
+    return client;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.stopped) return;
+    const attempt = ++this.reconnectAttempts;
+    const delay = Math.min(1000 * 2 ** Math.min(attempt - 1, 8), 5 * 60_000) * (0.5 + Math.random());
+    this.ctx.log.info({ component: 'imap', attempt, delayMs: Math.round(delay) }, 'reconnecting to IMAP');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect()
+        .then(() => this.onNewMail())
+        .catch((err: unknown) => {
+          this.status.detail = `cannot connect: ${errorMessage(err)}`;
+          this.scheduleReconnect();
+        });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Connects (with IDLE) and keeps reconnecting until stopped. */
+  async start(): Promise<void> {
+    try {
+      await this.connect();
+    } catch (err) {
+      this.status.detail = `cannot connect: ${errorMessage(err)}`;
+      this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP connection failed; retrying');
+      this.scheduleReconnect();
+    }
+  }
+
+  /** Processes everything waiting. Never throws; a call during a run makes the run go once more. */
+  poll(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pollOnce().catch((err: unknown) => {
+          this.status.detail = `poll failed: ${errorMessage(err)}`;
+          this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP poll failed');
+        });
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (this.stopped) return;
+    const client = await this.connect();
+    const log = this.ctx.log.child({ component: 'imap' });
+    const lock = await client.getMailboxLock(this.imap.mailbox);
+    try {
+      const mailbox = client.mailbox;
+      if (!mailbox) return;
+      const uidValidity = Number(mailbox.uidValidity);
+      const uids = ((await client.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
+      for (let i = 0; i < uids.length && !this.stopped; i += BATCH) {
+        const batch = uids.slice(i, i + BATCH);
+        const moves: Record<Folder, number[]> = { processed: [], review: [], ignored: [] };
+        // UIDs already recorded (a crash before the move): only move them.
+        const done = await this.ctx.database.db
+          .select({ uid: messages.uid, status: messages.status })
+          .from(messages)
+          .where(and(eq(messages.mailbox, this.mailboxKey), eq(messages.uidValidity, uidValidity), inArray(messages.uid, batch)));
+        const doneUids = new Map(done.map((d) => [d.uid!, d.status]));
+        for (const [uid, status] of doneUids) moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
+        const todo = batch.filter((u) => !doneUids.has(u));
+        if (todo.length > 0) {
+          const sizes = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
+          for (const meta of sizes) {
+            if (this.stopped) break;
+            const uid = meta.uid;
+            try {
+              const tooLarge = (meta.size ?? 0) > this.ctx.config.maxMailBytes;
+              const msg = await client.fetchOne(String(uid), { uid: true, source: tooLarge ? { start: 0, maxLength: 65_536 } : true }, { uid: true });
+              if (!msg || !msg.source) throw new Error('message source missing');
+              const outcome = await ingestRaw(this.ctx, msg.source, { kind: 'imap', mailbox: this.mailboxKey, uidValidity, uid }, { size: meta.size });
+              moves[outcome.folder].push(uid);
+            } catch (err) {
+              // Left in place; the next poll tries it again. The mails behind it still go through.
+              log.error({ uid, code: errorCode(err), err: errorMessage(err) }, 'message not processed; will retry');
+            }
+          }
+        }
+        for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>) {
+          if (list.length === 0) continue;
+          await client.messageMove(list.join(','), this.imap.folders[folder], { uid: true });
+        }
+      }
+      this.status.ok = true;
+      this.status.detail = 'connected';
+      this.status.lastPollAt = this.ctx.now();
+    } finally {
+      lock.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.running?.catch(() => {});
+    const client = this.client;
+    this.client = null;
+    if (client) await client.logout().catch(() => client.close());
+  }
+}

@@ -1,0 +1,57 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { AppContext } from '../context';
+import { errorCode, errorMessage } from '../errors';
+import { ingestRaw, type Folder } from './process';
+
+/**
+ * Embedded default mailbox: `.eml` files dropped in a folder are processed in name order, then
+ * moved to `processed/`, `review/` or `ignored/` beside them. A file that cannot be read stays
+ * where it is and is logged; the files behind it still go through.
+ */
+export class MaildropIntake {
+  readonly name = 'maildrop';
+
+  constructor(
+    private readonly ctx: AppContext,
+    readonly dir = ctx.config.maildropDir,
+  ) {}
+
+  async prepare(): Promise<void> {
+    for (const sub of ['', 'processed', 'review', 'ignored']) await fs.mkdir(path.join(this.dir, sub), { recursive: true });
+  }
+
+  async poll(): Promise<{ processed: number; failed: number }> {
+    const log = this.ctx.log.child({ component: 'maildrop' });
+    await this.prepare();
+    const files = (await fs.readdir(this.dir, { withFileTypes: true }))
+      .filter((e) => e.isFile() && /\.eml$/i.test(e.name))
+      .map((e) => e.name)
+      .sort();
+    let processed = 0;
+    let failed = 0;
+    for (const name of files) {
+      const file = path.join(this.dir, name);
+      try {
+        const raw = await fs.readFile(file);
+        const outcome = await ingestRaw(this.ctx, raw, { kind: 'maildrop' });
+        await this.moveTo(file, outcome.folder);
+        processed++;
+      } catch (err) {
+        failed++;
+        log.error({ file: name, code: errorCode(err), err: errorMessage(err) }, 'maildrop file not processed; will retry');
+      }
+    }
+    return { processed, failed };
+  }
+
+  private async moveTo(file: string, folder: Folder): Promise<void> {
+    const target = path.join(this.dir, folder, path.basename(file));
+    await fs.rename(file, target).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return; // moved by a previous run that crashed before recording it
+      throw err;
+    });
+  }
+
+  async close(): Promise<void> {}
+}

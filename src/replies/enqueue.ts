@@ -1,0 +1,70 @@
+import crypto from 'node:crypto';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import type { Config } from '../config';
+import type { DbOrTx } from '../db/client';
+import { outbox, type OutboxKind, type OutboxStatus } from '../db/schema';
+
+export interface ReplyDraft {
+  caseId: number;
+  kind: OutboxKind;
+  /** What this answers ("message:12", "task:7"): one reply of a kind per trigger, ever. */
+  triggerKey: string;
+  to: string;
+  subject: string;
+  body: string;
+  inReplyTo: string | null;
+  references: string[];
+  /** Held replies wait for IT staff to send them. */
+  hold?: boolean;
+  /** Set when policy says this reply must not go out (recorded, never sent). */
+  suppressReason?: string;
+}
+
+export function newMessageId(mailFrom: string): string {
+  const domain = mailFrom.split('@')[1] ?? 'localhost';
+  return `<lci-${crypto.randomUUID()}@${domain}>`;
+}
+
+/**
+ * Writes a reply to the outbox inside the caller's transaction. Rate limits per case (per day) and
+ * per recipient (per hour) turn the reply into a recorded, unsent `suppressed` row.
+ * Returns null when this trigger already has a reply (never answer twice).
+ */
+export async function enqueueReply(tx: DbOrTx, draft: ReplyDraft, config: Config, now: Date): Promise<{ id: number; status: OutboxStatus } | null> {
+  let status: OutboxStatus = draft.suppressReason ? 'suppressed' : draft.hold ? 'held' : 'pending';
+  let suppressReason = draft.suppressReason ?? null;
+  if (status === 'pending') {
+    const counted = inArray(outbox.status, ['pending', 'sending', 'sent', 'held']);
+    const [perCase] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(and(eq(outbox.caseId, draft.caseId), counted, gte(outbox.createdAt, new Date(now.getTime() - 86_400_000))));
+    const [perRecipient] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(and(eq(outbox.toAddr, draft.to), counted, gte(outbox.createdAt, new Date(now.getTime() - 3_600_000))));
+    if ((perCase?.n ?? 0) >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
+    else if ((perRecipient?.n ?? 0) >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
+    if (suppressReason) status = 'suppressed';
+  }
+  const rows = await tx
+    .insert(outbox)
+    .values({
+      caseId: draft.caseId,
+      kind: draft.kind,
+      triggerKey: draft.triggerKey,
+      toAddr: draft.to,
+      subject: draft.subject,
+      bodyText: draft.body,
+      messageId: newMessageId(config.mailFrom),
+      inReplyTo: draft.inReplyTo,
+      references: draft.references,
+      status,
+      suppressReason,
+      createdAt: now,
+      nextAttemptAt: now,
+    })
+    .onConflictDoNothing({ target: [outbox.kind, outbox.triggerKey] })
+    .returning({ id: outbox.id, status: outbox.status });
+  return rows[0] ?? null;
+}
