@@ -115,6 +115,15 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = new 
       }
     }
 
+    // An unlabelled row "Lisa Berg, Enhetschef, SE…, lisber": fields told apart by their shape.
+    const shaped = shapeRow(line, rules);
+    if (shaped) {
+      out.flush();
+      out.persons.push(shaped);
+      consumed.add(i);
+      continue;
+    }
+
     // Several "label: value" pairs on one line.
     const pairs = inlinePairs(line, labels);
     if (pairs.length >= 2) {
@@ -159,9 +168,36 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = new 
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
   const prose = extractProse(rest.join('\n'), rules);
   if (out.persons.length === 0) return prose;
+  // One person told in prose ("vår nya samordnare Nils …") and labelled below: one person.
+  if (out.persons.length === 1 && prose.length === 1) {
+    const [l, p] = [out.persons[0]!, prose[0]!];
+    const clash = (Object.keys(p) as FieldName[]).some((k) => p[k] != null && l[k] != null && p[k] !== l[k]);
+    if (!clash) return [{ ...p, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v != null)) }];
+  }
   // Labelled data wins; prose adds only persons with an HSA-id not seen yet.
   const seen = new Set(out.persons.map((p) => p.hsaId?.toUpperCase()).filter(Boolean));
   return [...out.persons, ...prose.filter((p) => p.hsaId && !seen.has(p.hsaId.toUpperCase()))];
+}
+
+const HSA_CELL = /^SE\s?(?:16)?\d{10}\s?-\s?\S+$/i;
+
+/** A row of 3-5 cells, one an HSA-id, the others a name, a known function and a username. */
+function shapeRow(line: string, rules: Rules): RawPerson | null {
+  const cells = line.split(/\s*[,;\t|]\s*/).map((c) => c.trim()).filter(Boolean);
+  if (cells.length < 3 || cells.length > 5) return null;
+  const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));
+  if (hsaAt < 0) return null;
+  const fns = new Set(rules.functions.map((f) => f.toLowerCase()));
+  const p: RawPerson = { hsaId: cleanValue('hsaId', cells[hsaAt]!) };
+  for (const [i, c] of cells.entries()) {
+    if (i === hsaAt) continue;
+    if (p.function == null && fns.has(c.toLowerCase())) p.function = cleanValue('function', c);
+    else if (p.name == null && plausibleBare('name', c)) p.name = cleanValue('name', c);
+    else if (p.treservaUser == null && /^[A-Za-z0-9._\\-]{2,40}$/.test(c)) p.treservaUser = cleanValue('treservaUser', c);
+    else if (p.function == null && plausibleBare('function', c)) p.function = cleanValue('function', c);
+    else return null;
+  }
+  return p;
 }
 
 /** "Namn: Lisa Berg, Funktion: Enhetschef, HSA-id: SE…" → pairs, when two or more labels have colons. */

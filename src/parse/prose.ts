@@ -8,12 +8,13 @@ import type { RawPerson } from './validate';
  * Each sentence is scanned for the four fields; a field seen twice starts the next person.
  */
 
-const NAME = String.raw`\p{Lu}[\p{Ll}'-]+(?:[ \t]+(?:af[ \t]+|von[ \t]+|de[ \t]+)?\p{Lu}[\p{Ll}'-]+){1,3}`;
+const WORD = String.raw`\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}'’]+)*`;
+const NAME = String.raw`${WORD}(?:[ \t]+(?:af[ \t]+|von[ \t]+|de[ \t]+)?${WORD}){1,3}`;
 const HSA_TOKEN = /\b[Ss][Ee]\s?(?:16)?\d{10}\s?-\s?[\p{L}\d@]+/u;
 const HSA_LABELLED = /\bHSA[- ]?(?:id|ID|Id)(?:[- ]?(?:t|nummer|numret))?\s*(?:är|blir|:|=)?\s*([^\s,;]+)/iu;
 const USER_LABELLED =
-  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?\s*(?:är|blir|:|=)?\s*([A-Za-z0-9._\\@-]+)|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)\s*(?:är|blir|:|=)?\s*([A-Za-z0-9._\\@-]+)/iu;
-const STOP = /^(är|och|i|för|till|som|har|ska|blir|hos|treserva|tes|samma|inte|också|the)$/i;
+  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])/iu;
+const STOP = /^(är|och|eller|i|för|till|som|har|ska|blir|hos|treserva|tes|samma|inte|också|ännu|än|så|ni|vi|hon|han|de|den|det|här|nedan|ovan|med|på|av|kommer|saknas|the)$/i;
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -26,6 +27,7 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
   const fnCi = fnAlt.replace(/\p{L}/gu, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
   const fnThenName = new RegExp(`(${fnCi})(?:[ \\t]+(?:är|heter|blir))?[ \\t,]+(${NAME})`, 'u');
   const nameThenFn = new RegExp(`(${NAME})[ \\t]*(?:\\(|,[ \\t]*|[ \\t]+som[ \\t]+(?:är[ \\t]+|blir[ \\t]+|arbetar[ \\t]+som[ \\t]+)?(?:vår[ \\t]+|ny[ \\t]+)*)(${fnCi})`, 'u');
+  const nameHasCard = new RegExp(`(${NAME})[ \\t]+(?:har[ \\t]+)?(?:nu[ \\t]+)?(?:fått|fick|erhållit)`, 'u');
   const fnOnly = new RegExp(`(?:^|[^\\p{L}])(${fnCi})(?![\\p{L}])`, 'u');
 
   const persons: RawPerson[] = [];
@@ -51,7 +53,14 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
     const hsa = HSA_TOKEN.exec(s)?.[0] ?? HSA_LABELLED.exec(s)?.[1];
     const userMatch = USER_LABELLED.exec(s);
     const user = userMatch ? (userMatch[1] ?? userMatch[2]) : undefined;
-    const fieldsHere = [a || b, hsa, user && !STOP.test(user)].filter(Boolean).length;
+    const fn = fnOnly.exec(s);
+    const carded = a || b ? null : nameHasCard.exec(s);
+    // "Han arbetar som samordnare": the function of the person just named.
+    if (!a && !b && !carded && !hsa && !user && fn && current.name != null && current.function == null) {
+      set('function', fn[1]);
+      continue;
+    }
+    const fieldsHere = [a || b || carded, hsa, user && !STOP.test(user)].filter(Boolean).length;
     if (fieldsHere === 0) continue;
     if (a) {
       set('name', a[2]);
@@ -59,8 +68,8 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
     } else if (b) {
       set('name', b[1]);
       set('function', b[2]);
-    } else if (hsa || user) {
-      const fn = fnOnly.exec(s);
+    } else {
+      if (carded) set('name', carded[1]);
       if (fn && current.function == null) set('function', fn[1]);
     }
     if (hsa && (HSA_TOKEN.test(hsa) || /^(?:\d{2})?\d{6}[-+]?\d{4}$/.test(hsa) || /^SE/i.test(hsa))) set('hsaId', hsa);

@@ -1,0 +1,223 @@
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import { audit } from '../audit';
+import { refreshCaseStatus } from '../cases/tasks';
+import type { Config } from '../config';
+import type { Db, Tx } from '../db/client';
+import { cases, messages, outbox, tasks } from '../db/schema';
+import { AppError } from '../errors';
+import { subjectInfo } from '../parse/thread';
+import { composeDoneConfirmation } from '../replies/compose';
+import { enqueueReply } from '../replies/enqueue';
+import type { Rules } from '../rules/load';
+
+/**
+ * What IT staff do in the review UI, each in one transaction with its audit event:
+ * work provisioning tasks, reject a case, settle a message that went to review,
+ * hold or release a reply waiting in the outbox.
+ */
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;
+
+/** "user:anna" → "anna"; other actors ("cli", "worker") as they are. */
+export function actorName(actor: string): string {
+  return actor.startsWith('user:') ? actor.slice(5) : actor;
+}
+
+async function lockTask(tx: Tx, taskId: number): Promise<TaskRow> {
+  const [t] = await tx.select().from(tasks).where(eq(tasks.id, taskId)).for('update');
+  if (!t) throw new AppError('NOT_FOUND', `task ${taskId} not found`, { taskId });
+  return t;
+}
+
+/** Takes an open task (or takes over one in progress): status in_progress, assignee the actor. */
+export async function takeTask(db: Db, taskId: number, actor: string, now: Date = new Date()): Promise<TaskRow> {
+  return db.transaction(async (tx) => {
+    const before = await lockTask(tx, taskId);
+    if (before.status !== 'open' && before.status !== 'in_progress') {
+      throw new AppError('CONFLICT', 'only an open or started task can be taken', { taskId, status: before.status });
+    }
+    const assignee = actorName(actor);
+    const [after] = await tx
+      .update(tasks)
+      .set({ status: 'in_progress', assignee, takenAt: now })
+      .where(eq(tasks.id, taskId))
+      .returning();
+    await audit(
+      tx,
+      { actor, action: 'task.taken', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status, assignee: before.assignee }, after: { status: 'in_progress', assignee } },
+      now,
+    );
+    return after!;
+  });
+}
+
+/**
+ * Marks a task done with an optional note. When REPLY_DONE_CONFIRMATION is on, the provider gets a
+ * confirmation through the outbox (one per task: trigger `task:<id>`). The case status follows.
+ */
+export async function finishTask(
+  db: Db,
+  config: Config,
+  rules: Rules,
+  taskId: number,
+  actor: string,
+  note: string | null,
+  now: Date = new Date(),
+): Promise<{ task: TaskRow; replyId: number | null; caseStatus: string }> {
+  const text = note?.trim() ? note.trim().slice(0, 2000) : null;
+  return db.transaction(async (tx) => {
+    const before = await lockTask(tx, taskId);
+    if (before.status !== 'open' && before.status !== 'in_progress') {
+      throw new AppError('CONFLICT', 'only an open or started task can be marked done', { taskId, status: before.status });
+    }
+    const [task] = await tx
+      .update(tasks)
+      .set({ status: 'done', doneAt: now, note: text, assignee: before.assignee ?? actorName(actor), takenAt: before.takenAt ?? now })
+      .where(eq(tasks.id, taskId))
+      .returning();
+    await audit(
+      tx,
+      { actor, action: 'task.done', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status }, after: { status: 'done', note: text } },
+      now,
+    );
+
+    let replyId: number | null = null;
+    const [c] = await tx.select().from(cases).where(eq(cases.id, before.caseId));
+    if (config.replies.doneConfirmation && c?.sender) {
+      const [last] = await tx
+        .select({ messageId: messages.messageId, references: messages.references })
+        .from(messages)
+        .where(and(eq(messages.caseId, c.id), eq(messages.fromAddr, c.sender)))
+        .orderBy(desc(messages.receivedAt), desc(messages.id))
+        .limit(1);
+      const composed = composeDoneConfirmation(
+        {
+          ref: c.ref,
+          subject: subjectInfo(c.subject).base,
+          mailbox: config.mailFrom,
+          persons: [{ name: task!.name, function: task!.function, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] }],
+          ...(text ? { note: text } : {}),
+        },
+        rules,
+      );
+      const suppressReason = !c.knownProvider && !config.replies.unknownSenders ? 'okänd avsändare' : undefined;
+      const reply = await enqueueReply(
+        tx,
+        {
+          caseId: c.id,
+          kind: 'done_confirmation',
+          triggerKey: `task:${taskId}`,
+          to: c.sender,
+          subject: composed.subject,
+          body: composed.body,
+          inReplyTo: last?.messageId ?? null,
+          references: last ? [...last.references, ...(last.messageId ? [last.messageId] : [])].slice(-20) : [],
+          ...(suppressReason ? { suppressReason } : {}),
+        },
+        config,
+        now,
+      );
+      replyId = reply?.id ?? null;
+    }
+    const caseStatus = await refreshCaseStatus(tx, before.caseId, now);
+    return { task: task!, replyId, caseStatus };
+  });
+}
+
+/**
+ * Rejects a case with a reason: no access is granted, so its open and started tasks are cancelled
+ * and its pending replies are held (IT staff may still send them from the case page).
+ */
+export async function rejectCase(db: Db, caseId: number, reason: string, actor: string, now: Date = new Date()): Promise<void> {
+  const why = reason.trim();
+  if (!why) throw new AppError('INVALID_INPUT', 'a reason is required to reject a case', { caseId });
+  await db.transaction(async (tx) => {
+    const [c] = await tx.select().from(cases).where(eq(cases.id, caseId)).for('update');
+    if (!c) throw new AppError('NOT_FOUND', `case ${caseId} not found`, { caseId });
+    if (c.status === 'rejected' || c.status === 'done') {
+      throw new AppError('CONFLICT', `a ${c.status} case cannot be rejected`, { caseId, status: c.status });
+    }
+    await tx.update(cases).set({ status: 'rejected', rejectReason: why.slice(0, 2000), updatedAt: now }).where(eq(cases.id, caseId));
+    await audit(tx, { actor, action: 'case.rejected', caseId, before: { status: c.status }, after: { status: 'rejected', reason: why } }, now);
+    const cancelled = await tx
+      .update(tasks)
+      .set({ status: 'cancelled' })
+      .where(and(eq(tasks.caseId, caseId), inArray(tasks.status, ['open', 'in_progress'])))
+      .returning({ id: tasks.id, personId: tasks.personId });
+    for (const t of cancelled) {
+      await audit(tx, { actor, action: 'task.cancelled', caseId, personId: t.personId, taskId: t.id, after: { status: 'cancelled' } }, now);
+    }
+    const held = await tx
+      .update(outbox)
+      .set({ status: 'held' })
+      .where(and(eq(outbox.caseId, caseId), eq(outbox.status, 'pending')))
+      .returning({ id: outbox.id });
+    for (const r of held) {
+      await audit(tx, { actor, action: 'reply.held', caseId, before: { outboxId: r.id, status: 'pending' }, after: { outboxId: r.id, status: 'held' } }, now);
+    }
+  });
+}
+
+export type SettleAction = { caseRef: string } | { caseId: number } | { notRelevant: true };
+
+/**
+ * Settles a message that went to review: assign it to a case (by reference or id), or mark it
+ * not relevant. Either way it leaves the review queue (status `settled`).
+ */
+export async function settleMessage(db: Db, messageId: number, action: SettleAction, actor: string, now: Date = new Date()): Promise<{ caseId: number | null }> {
+  return db.transaction(async (tx) => {
+    const [m] = await tx
+      .select({ id: messages.id, status: messages.status, caseId: messages.caseId, reviewReason: messages.reviewReason })
+      .from(messages)
+      .where(eq(messages.id, messageId))
+      .for('update');
+    if (!m) throw new AppError('NOT_FOUND', `message ${messageId} not found`, { messageId });
+    if (m.status !== 'review') throw new AppError('CONFLICT', 'the message is not waiting for review', { messageId, status: m.status });
+    const before = { status: m.status, caseId: m.caseId, reviewReason: m.reviewReason };
+
+    if ('notRelevant' in action) {
+      await tx.update(messages).set({ status: 'settled', reviewReason: 'ej relevant' }).where(eq(messages.id, messageId));
+      await audit(tx, { actor, action: 'message.not_relevant', caseId: m.caseId, messageId, before, after: { status: 'settled', caseId: m.caseId, reviewReason: 'ej relevant' } }, now);
+      if (m.caseId != null) await refreshCaseStatus(tx, m.caseId, now);
+      return { caseId: m.caseId };
+    }
+
+    const ref = 'caseRef' in action ? action.caseRef.trim().toUpperCase() : null;
+    const [c] = await tx
+      .select({ id: cases.id, status: cases.status })
+      .from(cases)
+      .where('caseRef' in action ? eq(cases.ref, ref!) : eq(cases.id, action.caseId));
+    if (!c) throw new AppError('NOT_FOUND', `case ${ref ?? ('caseId' in action ? action.caseId : '')} not found`, { messageId });
+    await tx.update(messages).set({ status: 'settled', caseId: c.id }).where(eq(messages.id, messageId));
+    await audit(tx, { actor, action: 'message.assigned', caseId: c.id, messageId, before, after: { status: 'settled', caseId: c.id, reviewReason: m.reviewReason } }, now);
+    await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
+    await refreshCaseStatus(tx, c.id, now);
+    return { caseId: c.id };
+  });
+}
+
+async function moveReply(db: Db, outboxId: number, from: 'pending' | 'held', to: 'pending' | 'held', action: string, actor: string, now: Date): Promise<OutboxRow> {
+  return db.transaction(async (tx) => {
+    const [r] = await tx.select().from(outbox).where(eq(outbox.id, outboxId)).for('update');
+    if (!r) throw new AppError('NOT_FOUND', `reply ${outboxId} not found`, { outboxId });
+    if (r.status !== from) throw new AppError('CONFLICT', `the reply is ${r.status}, not ${from}`, { outboxId, status: r.status });
+    const [after] = await tx
+      .update(outbox)
+      .set(to === 'pending' ? { status: to, nextAttemptAt: now } : { status: to })
+      .where(eq(outbox.id, outboxId))
+      .returning();
+    await audit(tx, { actor, action, caseId: r.caseId, before: { outboxId, status: from }, after: { outboxId, status: to } }, now);
+    return after!;
+  });
+}
+
+/** Keeps a pending reply from being sent (pending → held). */
+export function holdReply(db: Db, outboxId: number, actor: string, now: Date = new Date()): Promise<OutboxRow> {
+  return moveReply(db, outboxId, 'pending', 'held', 'reply.held', actor, now);
+}
+
+/** Lets a held reply go out with the next outbox run (held → pending). */
+export function releaseReply(db: Db, outboxId: number, actor: string, now: Date = new Date()): Promise<OutboxRow> {
+  return moveReply(db, outboxId, 'held', 'pending', 'reply.released', actor, now);
+}

@@ -1,0 +1,182 @@
+import { and, asc, count, desc, eq, ilike, inArray, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { auditEvents, cases, messages, outbox, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
+import type { ParseResult } from '../parse/types';
+
+/** Read side of the review UI: small, index-friendly queries. */
+
+export const PAGE_SIZE = 50;
+
+/** `%`, `_` and `\` typed by the user are matched literally. */
+export function likePattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export interface CaseListQuery {
+  status: CaseStatus | null;
+  q: string;
+  page: number;
+}
+
+export interface CaseListRow {
+  id: number;
+  ref: string;
+  status: CaseStatus;
+  providerName: string | null;
+  knownProvider: boolean;
+  sender: string | null;
+  subject: string;
+  updatedAt: Date;
+  persons: Array<{ name: string | null; hsaId: string | null; status: string }>;
+}
+
+export async function listCases(db: Db, query: CaseListQuery): Promise<{ rows: CaseListRow[]; total: number; pages: number; page: number }> {
+  const conds: SQL[] = [];
+  if (query.status) conds.push(eq(cases.status, query.status));
+  const q = query.q.trim();
+  if (q) {
+    const pat = likePattern(q);
+    conds.push(
+      or(
+        ilike(cases.ref, pat),
+        ilike(cases.providerName, pat),
+        ilike(cases.sender, pat),
+        sql`exists (select 1 from ${persons} where ${persons.caseId} = ${cases.id} and (${persons.name} ilike ${pat} or ${persons.hsaId} ilike ${pat}))`,
+      )!,
+    );
+  }
+  const where = conds.length ? and(...conds) : undefined;
+  const [{ n } = { n: 0 }] = await db.select({ n: count() }).from(cases).where(where);
+  const pages = Math.max(1, Math.ceil(n / PAGE_SIZE));
+  const page = Math.min(Math.max(1, query.page), pages);
+  const rows = await db
+    .select({
+      id: cases.id,
+      ref: cases.ref,
+      status: cases.status,
+      providerName: cases.providerName,
+      knownProvider: cases.knownProvider,
+      sender: cases.sender,
+      subject: cases.subject,
+      updatedAt: cases.updatedAt,
+    })
+    .from(cases)
+    .where(where)
+    .orderBy(desc(cases.updatedAt), desc(cases.id))
+    .limit(PAGE_SIZE)
+    .offset((page - 1) * PAGE_SIZE);
+  const ids = rows.map((r) => r.id);
+  const ps = ids.length
+    ? await db
+        .select({ caseId: persons.caseId, name: persons.name, hsaId: persons.hsaId, status: persons.status })
+        .from(persons)
+        .where(inArray(persons.caseId, ids))
+        .orderBy(asc(persons.id))
+    : [];
+  const byCase = new Map<number, CaseListRow['persons']>();
+  for (const p of ps) {
+    const list = byCase.get(p.caseId) ?? [];
+    list.push({ name: p.name, hsaId: p.hsaId, status: p.status });
+    byCase.set(p.caseId, list);
+  }
+  return { rows: rows.map((r) => ({ ...r, persons: byCase.get(r.id) ?? [] })), total: n, pages, page };
+}
+
+export async function caseStatusCounts(db: Db): Promise<Record<CaseStatus | 'all', number>> {
+  const rows = await db.select({ status: cases.status, n: count() }).from(cases).groupBy(cases.status);
+  const out: Record<CaseStatus | 'all', number> = { all: 0, waiting: 0, complete: 0, review: 0, done: 0, rejected: 0 };
+  for (const r of rows) {
+    out[r.status] = r.n;
+    out.all += r.n;
+  }
+  return out;
+}
+
+/** Messages in the review queue: went to review and belong to no case. */
+export function reviewQueueWhere(): SQL {
+  return and(eq(messages.status, 'review'), isNull(messages.caseId))!;
+}
+
+export async function reviewQueueCount(db: Db): Promise<number> {
+  const [r] = await db.select({ n: count() }).from(messages).where(reviewQueueWhere());
+  return r?.n ?? 0;
+}
+
+const messageColumns = {
+  id: messages.id,
+  source: messages.source,
+  fromAddr: messages.fromAddr,
+  subject: messages.subject,
+  sentAt: messages.sentAt,
+  receivedAt: messages.receivedAt,
+  kind: messages.kind,
+  status: messages.status,
+  reviewReason: messages.reviewReason,
+  errorCode: messages.errorCode,
+  size: messages.size,
+  bodyText: messages.bodyText,
+  parsed: messages.parsed,
+  caseId: messages.caseId,
+};
+
+export type MessageView = Omit<Awaited<ReturnType<typeof loadMessages>>[number], 'parsed'> & { parsed: ParseResult | null };
+
+function loadMessages(db: Db, where: SQL, limit = 500) {
+  return db.select(messageColumns).from(messages).where(where).orderBy(asc(messages.receivedAt), asc(messages.id)).limit(limit);
+}
+
+function asParsed(v: unknown): ParseResult | null {
+  return v && typeof v === 'object' && Array.isArray((v as ParseResult).persons) ? (v as ParseResult) : null;
+}
+
+export async function reviewQueue(db: Db, limit = 200): Promise<MessageView[]> {
+  const rows = await loadMessages(db, reviewQueueWhere(), limit);
+  return rows.map((m) => ({ ...m, parsed: asParsed(m.parsed) }));
+}
+
+export async function caseDetail(db: Db, caseId: number) {
+  const [c] = await db.select().from(cases).where(eq(cases.id, caseId));
+  if (!c) return null;
+  const [ps, ts, ms, replies, events] = await Promise.all([
+    db.select().from(persons).where(eq(persons.caseId, caseId)).orderBy(asc(persons.id)),
+    db.select().from(tasks).where(eq(tasks.caseId, caseId)).orderBy(asc(tasks.id)),
+    loadMessages(db, eq(messages.caseId, caseId)),
+    db.select().from(outbox).where(eq(outbox.caseId, caseId)).orderBy(asc(outbox.createdAt), asc(outbox.id)),
+    db.select().from(auditEvents).where(eq(auditEvents.caseId, caseId)).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(500),
+  ]);
+  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, parsed: asParsed(m.parsed) })), replies, events };
+}
+
+export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
+
+export async function taskBoard(db: Db, doneLimit = 50) {
+  const live = await db
+    .select()
+    .from(tasks)
+    .where(inArray(tasks.status, ['open', 'in_progress']))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id))
+    .limit(500);
+  const done = await db.select().from(tasks).where(eq(tasks.status, 'done')).orderBy(desc(tasks.doneAt), desc(tasks.id)).limit(doneLimit);
+  const [counts] = await db
+    .select({
+      open: sql<number>`count(*) filter (where ${tasks.status} = 'open')::int`,
+      inProgress: sql<number>`count(*) filter (where ${tasks.status} = 'in_progress')::int`,
+      done: sql<number>`count(*) filter (where ${tasks.status} = 'done')::int`,
+    })
+    .from(tasks)
+    .where(ne(tasks.status, 'cancelled'));
+  return {
+    open: live.filter((t) => t.status === 'open'),
+    inProgress: live.filter((t) => t.status === 'in_progress'),
+    done,
+    counts: counts ?? { open: 0, inProgress: 0, done: 0 },
+  };
+}
+
+export async function tasksForExport(db: Db, status: TaskStatus | null) {
+  return db
+    .select()
+    .from(tasks)
+    .where(status ? eq(tasks.status, status) : undefined)
+    .orderBy(asc(tasks.id));
+}

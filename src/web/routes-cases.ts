@@ -1,0 +1,203 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { audit } from '../audit';
+import { correctPerson, type FieldValues } from '../cases/persons';
+import type { AppContext } from '../context';
+import type { CaseStatus, PersonStatus } from '../db/schema';
+import { AppError } from '../errors';
+import { FIELDS } from '../parse/types';
+import { holdReply, rejectCase, releaseReply, settleMessage } from '../tasks/actions';
+import { formField, notFound, parseId } from './http';
+import { CASE_STATUSES, ERROR_NOTICE, NOTICE } from './labels';
+import { caseDetail, caseStatusCounts, listCases, reviewQueue, reviewQueueCount } from './queries';
+import { sendPage } from './views';
+
+/** Case list, case page, review queue and the corrections made from them. */
+
+const EDITABLE: ReadonlySet<PersonStatus> = new Set(['incomplete', 'complete', 'needs_review', 'duplicate']);
+
+/** `/cases/7#person-3` + {ok: 'corrected'} → `/cases/7?ok=corrected#person-3`. */
+export function withQuery(target: string, params: Record<string, string>): string {
+  const [pathAndQuery, hash] = target.split('#', 2) as [string, string | undefined];
+  const sep = pathAndQuery.includes('?') ? '&' : '?';
+  return `${pathAndQuery}${sep}${new URLSearchParams(params).toString()}${hash ? `#${hash}` : ''}`;
+}
+
+/** Where a form may send the user back to: the review queue or a case page. */
+function safeBack(value: string, fallback: string): string {
+  return /^\/(review|cases\/[0-9]{1,9})(#[a-z0-9-]+)?$/.test(value) ? value : fallback;
+}
+
+/** Runs a change; on success back to `target` with a notice, on a known refusal back with an error. */
+export async function act(reply: FastifyReply, target: string, fn: () => Promise<string>): Promise<FastifyReply> {
+  try {
+    const ok = await fn();
+    return reply.redirect(withQuery(target, { ok }), 303);
+  } catch (e) {
+    if (e instanceof AppError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND' || e.code === 'INVALID_INPUT')) {
+      const err = e.context.reason === 'case-not-found' ? 'case-not-found' : e.code;
+      return reply.redirect(withQuery(target, { err }), 303);
+    }
+    throw e;
+  }
+}
+
+/** Notice and error texts from `?ok=` / `?err=` after a redirect. */
+export function notices(req: FastifyRequest): { notice: string | null; error: string | null } {
+  const q = req.query as { ok?: unknown; err?: unknown };
+  return {
+    notice: typeof q.ok === 'string' ? (NOTICE[q.ok] ?? null) : null,
+    error: typeof q.err === 'string' ? (ERROR_NOTICE[q.err] ?? null) : null,
+  };
+}
+
+export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const db = ctx.database.db;
+
+  app.get('/cases', async (req, reply) => {
+    const q = req.query as { status?: unknown; q?: unknown; page?: unknown };
+    const status = typeof q.status === 'string' && (CASE_STATUSES as string[]).includes(q.status) ? (q.status as CaseStatus) : null;
+    const search = typeof q.q === 'string' ? q.q.trim().slice(0, 100) : '';
+    const page = typeof q.page === 'string' && /^[0-9]{1,6}$/.test(q.page) ? Number(q.page) : 1;
+    const [list, counts, reviewCount] = await Promise.all([listCases(db, { status, q: search, page }), caseStatusCounts(db), reviewQueueCount(db)]);
+    return sendPage(reply, 'cases', {
+      title: 'Ärenden',
+      staff: req.staff,
+      nav: 'cases',
+      reviewCount,
+      ...notices(req),
+      list,
+      counts,
+      status,
+      q: search,
+      statuses: CASE_STATUSES,
+    });
+  });
+
+  app.get('/cases/:id', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    if (id == null) throw notFound();
+    const detail = await caseDetail(db, id);
+    if (!detail) throw notFound();
+    const staff = req.staff!;
+    // The domain asks to log who reads records.
+    await audit(db, { actor: staff.actor, action: 'case.viewed', caseId: id }, ctx.now());
+    const taskByPerson = new Map(detail.tasks.map((t) => [t.personId, t]));
+    const persons = detail.persons.map((p, i) => ({
+      ...p,
+      index: i + 1,
+      editable: EDITABLE.has(p.status) && detail.case.status !== 'rejected',
+      task: taskByPerson.get(p.id) ?? null,
+      problemsFor: (f: string) => p.problems.filter((pr) => pr.field === f),
+    }));
+    const personsFrom = (messageId: number) => persons.filter((p) => p.sourceMessageIds.includes(messageId));
+    const timeline = detail.events.filter((e) => e.action !== 'case.viewed');
+    const views = detail.events.filter((e) => e.action === 'case.viewed').slice(0, 10);
+    return sendPage(reply, 'case', {
+      title: `${detail.case.ref}`,
+      staff,
+      nav: 'cases',
+      reviewCount: await reviewQueueCount(db),
+      ...notices(req),
+      c: detail.case,
+      persons,
+      personsFrom,
+      messages: detail.messages,
+      replies: detail.replies,
+      tasks: detail.tasks,
+      timeline,
+      views,
+      canReject: detail.case.status !== 'rejected' && detail.case.status !== 'done',
+      rules: ctx.rules,
+    });
+  });
+
+  app.post('/cases/:id/reject', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    if (id == null) throw notFound();
+    const reason = formField(req.body, 'reason').trim();
+    if (!reason) return reply.redirect(withQuery(`/cases/${id}#reject`, { err: 'reason-required' }), 303);
+    return act(reply, `/cases/${id}`, async () => {
+      await rejectCase(db, id, reason, req.staff!.actor, ctx.now());
+      return 'rejected';
+    });
+  });
+
+  app.post('/persons/:id', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    const caseId = parseId(formField(req.body, 'caseId'));
+    if (id == null || caseId == null) throw notFound();
+    const values: FieldValues = {};
+    for (const f of FIELDS) {
+      const raw = (req.body as Record<string, unknown> | undefined)?.[f];
+      if (typeof raw === 'string') values[f] = raw.slice(0, 200);
+    }
+    return act(reply, `/cases/${caseId}#person-${id}`, async () => {
+      const { tasksCreated } = await correctPerson(db, ctx.rules, id, values, req.staff!.actor, ctx.now());
+      return tasksCreated.length > 0 ? 'task-created' : 'corrected';
+    });
+  });
+
+  app.post('/messages/:id/assign', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    if (id == null) throw notFound();
+    const ref = formField(req.body, 'caseRef').trim();
+    if (!ref) return reply.redirect(withQuery(`/review#message-${id}`, { err: 'case-not-found' }), 303);
+    return act(reply, `/review`, async () => {
+      try {
+        await settleMessage(db, id, { caseRef: ref }, req.staff!.actor, ctx.now());
+      } catch (e) {
+        // the message exists (settleMessage checks it first), so NOT_FOUND here is the case reference
+        if (e instanceof AppError && e.code === 'NOT_FOUND' && /^case /.test(e.message)) throw new AppError('NOT_FOUND', e.message, { reason: 'case-not-found' });
+        throw e;
+      }
+      return 'assigned';
+    });
+  });
+
+  app.post('/messages/:id/not-relevant', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    if (id == null) throw notFound();
+    return act(reply, safeBack(formField(req.body, 'back'), '/review'), async () => {
+      await settleMessage(db, id, { notRelevant: true }, req.staff!.actor, ctx.now());
+      return 'not-relevant';
+    });
+  });
+
+  /** A message that went to review on its case ("the provider wrote something"): seen, nothing more to do. */
+  app.post('/messages/:id/settle', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    const caseId = parseId(formField(req.body, 'caseId'));
+    if (id == null || caseId == null) throw notFound();
+    return act(reply, `/cases/${caseId}#message-${id}`, async () => {
+      await settleMessage(db, id, { caseId }, req.staff!.actor, ctx.now());
+      return 'settled';
+    });
+  });
+
+  for (const [action, fn, ok] of [
+    ['hold', holdReply, 'held'],
+    ['release', releaseReply, 'released'],
+  ] as const) {
+    app.post(`/replies/:id/${action}`, async (req, reply) => {
+      const id = parseId((req.params as { id: string }).id);
+      const caseId = parseId(formField(req.body, 'caseId'));
+      if (id == null || caseId == null) throw notFound();
+      return act(reply, `/cases/${caseId}#reply-${id}`, async () => {
+        await fn(db, id, req.staff!.actor, ctx.now());
+        return ok;
+      });
+    });
+  }
+
+  app.get('/review', async (req, reply) => {
+    const [queue, reviewCount] = await Promise.all([reviewQueue(db), reviewQueueCount(db)]);
+    return sendPage(reply, 'review', {
+      title: 'Att granska',
+      staff: req.staff,
+      nav: 'review',
+      reviewCount,
+      ...notices(req),
+      queue,
+    });
+  });
+}

@@ -1,0 +1,108 @@
+import { eq } from 'drizzle-orm';
+import { parseConfig } from '../src/config';
+import type { AppContext } from '../src/context';
+import { correctPerson } from '../src/cases/persons';
+import { cases, messages, outbox, persons, tasks } from '../src/db/schema';
+import { ingestRaw } from '../src/intake/process';
+import { logger } from '../src/log';
+import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
+import { openTestDatabase, type TestDatabase } from './support/db';
+
+/** The per-message stage and the storage layer, on real PostgreSQL and on PGlite. */
+
+function mail(id: string, subject: string, body: string, extra = ''): Buffer {
+  return Buffer.from(
+    `From: Anna Ek <anna@omsorgshuset.se>\r\nTo: vardochstod@orebro.se\r\nSubject: ${subject}\r\nMessage-ID: <${id}@omsorgshuset.se>\r\n${extra}` +
+      `Date: Wed, 25 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
+  );
+}
+
+const LISA = 'Namn: Lisa Berg\r\nFunktion: Enhetschef\r\nHSA-id: SE2321000016-4HK5\r\nAnvändarnamn i Treserva: lisber\r\n';
+
+describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
+  let tdb: TestDatabase;
+  let ctx: AppContext;
+
+  beforeAll(async () => {
+    tdb = await openTestDatabase(kind);
+    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({ level: 'silent' }), now: () => new Date() };
+  });
+  afterAll(async () => tdb?.cleanup());
+
+  test('a complete notification becomes a case, a task and a receipt; the same mail again changes nothing', async () => {
+    const first = await ingestRaw(ctx, mail('c1', 'Ny behörighet', LISA), { kind: 'ingest' });
+    expect(first).toMatchObject({ status: 'processed', folder: 'processed' });
+    const again = await ingestRaw(ctx, mail('c1', 'Ny behörighet', LISA), { kind: 'ingest' });
+    expect(again).toMatchObject({ status: 'duplicate', messageRowId: first.messageRowId });
+    const db = tdb.database.db;
+    const [c] = await db.select().from(cases).where(eq(cases.id, first.caseId!));
+    expect(c).toMatchObject({ status: 'complete', providerName: 'Omsorgshuset i Örebro AB', knownProvider: true });
+    expect(c!.ref).toMatch(/^LSP-\d{4}-\d{4}$/);
+    const t = await db.select().from(tasks).where(eq(tasks.caseId, c!.id));
+    expect(t).toHaveLength(1);
+    expect(t[0]).toMatchObject({ name: 'Lisa Berg', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', caseRef: c!.ref, status: 'open' });
+    const replies = await db.select().from(outbox).where(eq(outbox.caseId, c!.id));
+    expect(replies.map((r) => r.kind)).toEqual(['receipt']);
+    expect(replies[0]!.subject).toContain(c!.ref);
+  });
+
+  test('the same HSA-id in a new case gets no second task: the person is flagged for review', async () => {
+    const o = await ingestRaw(ctx, mail('c2', 'Behörighet igen', LISA), { kind: 'ingest' });
+    const db = tdb.database.db;
+    const ps = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
+    expect(ps[0]).toMatchObject({ status: 'duplicate' });
+    expect(ps[0]!.reviewReason).toMatch(/redan en beställning/);
+    expect(await db.select().from(tasks).where(eq(tasks.hsaId, 'SE2321000016-4HK5'))).toHaveLength(1);
+    const [c] = await db.select().from(cases).where(eq(cases.id, o.caseId!));
+    expect(c!.status).toBe('review');
+  });
+
+  test('a follow-up by case reference merges into the person and completes the case', async () => {
+    const o = await ingestRaw(ctx, mail('i1', 'Nytt SITHS-kort', 'Namn: Erik Ek\r\nFunktion: Planerare\r\nHSA-id: SE2321000017-AB1\r\n'), { kind: 'ingest' });
+    const db = tdb.database.db;
+    const [c] = await db.select().from(cases).where(eq(cases.id, o.caseId!));
+    expect(c!.status).toBe('waiting');
+    const [ask] = await db.select().from(outbox).where(eq(outbox.caseId, c!.id));
+    expect(ask).toMatchObject({ kind: 'missing_info', status: 'pending', inReplyTo: '<i1@omsorgshuset.se>' });
+    expect(ask!.bodyText).toContain('kontrollsiffran är fel');
+    expect(ask!.bodyText).toContain('Användarnamn i Treserva/TES saknas');
+
+    // Still lacking the username: one more reply.
+    const f1 = await ingestRaw(ctx, mail('i2', `SV: ${ask!.subject}`, 'HSA-id: SE2321000016-EE1\r\n'), { kind: 'ingest' });
+    expect(f1.caseId).toBe(c!.id);
+    const [p1] = await db.select().from(persons).where(eq(persons.caseId, c!.id));
+    expect(p1).toMatchObject({ hsaId: 'SE2321000016-EE1', status: 'incomplete' });
+    expect(p1!.problems.map((p) => p.field)).toEqual(['treservaUser']);
+    expect(await db.select().from(outbox).where(eq(outbox.caseId, c!.id))).toHaveLength(2);
+
+    // Threaded by In-Reply-To to our reply: complete now.
+    const f2 = await ingestRaw(ctx, mail('i3', 'Re: svar', 'Användarnamn i Treserva: eriek\r\n', `In-Reply-To: ${ask!.messageId}\r\n`), { kind: 'ingest' });
+    expect(f2.caseId).toBe(c!.id);
+    const [done] = await db.select().from(cases).where(eq(cases.id, c!.id));
+    expect(done!.status).toBe('complete');
+    const [task] = await db.select().from(tasks).where(eq(tasks.caseId, c!.id));
+    expect(task).toMatchObject({ name: 'Erik Ek', hsaId: 'SE2321000016-EE1', treservaUser: 'eriek' });
+    expect(task!.sourceMessageIds).toHaveLength(3);
+  });
+
+  test('automated mail is stored, ignored and never answered; a mail without data goes to review', async () => {
+    const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, 'Auto-Submitted: auto-replied\r\n'), { kind: 'ingest' });
+    expect(ooo).toMatchObject({ status: 'ignored', folder: 'ignored', caseId: null });
+    const other = await ingestRaw(ctx, mail('x1', 'Fråga', 'Hej, hur beställer man SITHS-kort?\r\n'), { kind: 'ingest' });
+    expect(other).toMatchObject({ status: 'review', folder: 'review' });
+    const [row] = await tdb.database.db.select().from(messages).where(eq(messages.id, other.messageRowId!));
+    expect(row!.reviewReason).toBe('inga uppgifter hittades');
+    expect(row!.raw.toString()).toContain('hur beställer man');
+  });
+
+  test('a staff correction re-validates, creates the task and is audited', async () => {
+    const o = await ingestRaw(ctx, mail('k1', 'Ny användare', 'Namn: Sara Lind\r\nFunktion: Samordnare\r\nHSA-id: SE5565594230-X\r\nAnvändarnamn i Treserva: sa lind\r\n'), { kind: 'ingest' });
+    const db = tdb.database.db;
+    const [p] = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
+    expect(p!.problems.map((x) => x.field)).toEqual(['treservaUser']);
+    await expect(correctPerson(db, ctx.rules, p!.id, { treservaUser: 'sa lind2' }, 'user:it')).resolves.toMatchObject({ tasksCreated: [] });
+    const fixed = await correctPerson(db, ctx.rules, p!.id, { treservaUser: 'salind' }, 'user:it');
+    expect(fixed.person.status).toBe('task_created');
+    expect(fixed.tasksCreated).toHaveLength(1);
+  });
+});
