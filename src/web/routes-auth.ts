@@ -25,7 +25,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     return sendPage(
       reply,
       'login',
-      { title: 'Logga in', staff: null, csrf: token, next, username: opts.username ?? '', error: opts.error ?? null, notice: opts.notice ?? null },
+      { title: 'Logga in', staff: null, csrf: token, next, username: opts.username ?? '', loginError: opts.error ?? null, notice: opts.notice ?? null },
       opts.status ?? 200,
     );
   }

@@ -6,10 +6,9 @@ import type { TaskStatus } from '../db/schema';
 import { finishTask, takeTask } from '../tasks/actions';
 import { formField, notFound, parseId } from './http';
 import { TASK_STATUS } from './labels';
-import { taskBoard, tasksForExport } from './queries';
+import { reviewQueueCount, taskBoard, tasksForExport } from './queries';
 import { act, notices } from './routes-cases';
 import { helpers, sendPage } from './views';
-import { reviewQueueCount } from './queries';
 
 /** The task board, taking and finishing tasks, and the CSV export. */
 
@@ -37,7 +36,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.get('/tasks', async (req, reply) => {
     const [board, reviewCount] = await Promise.all([taskBoard(db), reviewQueueCount(db)]);
-    return sendPage(reply, 'tasks', { title: 'Uppgifter', staff: req.staff, nav: 'tasks', reviewCount, ...notices(req), board });
+    return sendPage(reply, 'tasks', { title: 'Uppgifter', staff: req.staff, nav: 'tasks', reviewCount, ...notices(req), board, confirm: ctx.config.replies.doneConfirmation });
   });
 
   app.post('/tasks/:id/take', async (req, reply) => {

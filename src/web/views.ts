@@ -65,7 +65,17 @@ function qs(params: Record<string, string | number | null | undefined>): string 
   return s ? `?${s}` : '';
 }
 
-export const helpers = { date: formatDate, actor: actorLabel, changes: auditChanges, qs, FIELDS, L };
+/** Page numbers to link: first, last and two either side of the current one; null marks a gap. */
+function pager(page: number, pages: number): Array<number | null> {
+  const out: Array<number | null> = [];
+  for (let p = 1; p <= pages; p++) {
+    if (p === 1 || p === pages || Math.abs(p - page) <= 2) out.push(p);
+    else if (out[out.length - 1] !== null) out.push(null);
+  }
+  return out;
+}
+
+export const helpers = { date: formatDate, actor: actorLabel, changes: auditChanges, qs, pager, FIELDS, L };
 export type Helpers = typeof helpers;
 
 export interface PageData {
