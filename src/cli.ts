@@ -11,6 +11,7 @@ import type { CaseStatus, TaskStatus } from './db/schema';
 import { AppError, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
+import { applyRetention } from './retention';
 import { Worker, pollOnce } from './worker';
 
 /** Command-line entry: `npm run cli -- <command>`; `npm start` runs `worker`. */
@@ -44,6 +45,16 @@ program
     const failed = await parseFiles(files, rules, (line) => out(line + '\n'));
     process.exitCode = failed > 0 ? 1 : 0;
   });
+
+program
+  .command('retention')
+  .description('erase personal data of cases done or rejected more than RETENTION_DAYS ago')
+  .action(() =>
+    withContext(async (ctx) => {
+      const r = await applyRetention(ctx);
+      out(`erased: ${r.cases} cases, ${r.messages} other messages\n`);
+    }),
+  );
 
 program
   .command('check-config')

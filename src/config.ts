@@ -64,6 +64,8 @@ export const configSchema = z
     REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
     REPLY_MAX_PER_RECIPIENT_PER_HOUR: int(5, 1),
     SEND_MAX_ATTEMPTS: int(8, 1, 100),
+    RETENTION_DAYS: int(365, 0, 36500),
+    RETENTION_CRON: z.string().default('15 3 * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "15 3 * * *"' }),
 
     HTTP_ENABLED: bool('true'),
     HTTP_HOST: z.string().default('127.0.0.1'),
@@ -122,6 +124,8 @@ export interface Config {
     readonly maxPerRecipientPerHour: number;
     readonly maxAttempts: number;
   };
+  readonly retentionDays: number;
+  readonly retentionCron: string;
   readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly secureCookie: boolean };
 }
 
@@ -189,6 +193,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       maxPerRecipientPerHour: c.REPLY_MAX_PER_RECIPIENT_PER_HOUR,
       maxAttempts: c.SEND_MAX_ATTEMPTS,
     },
+    retentionDays: c.RETENTION_DAYS,
+    retentionCron: c.RETENTION_CRON,
     http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE },
   });
 }

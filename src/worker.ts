@@ -3,6 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { createMailPieces, type Intake } from './app';
 import type { AppContext } from './context';
 import { errorCode, errorMessage } from './errors';
+import { applyRetention } from './retention';
 
 /**
  * The background worker: intake (IMAP with IDLE, or the maildrop folder), the outbox sender and
@@ -12,6 +13,7 @@ export class Worker {
   private readonly intake: Intake;
   private readonly pieces: ReturnType<typeof createMailPieces>;
   private task: ScheduledTask | null = null;
+  private retentionTask: ScheduledTask | null = null;
   private watcher: fs.FSWatcher | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
@@ -63,6 +65,11 @@ export class Worker {
       this.watcher.on('error', () => {});
     }
     this.task = cron.schedule(this.ctx.config.pollCron, () => void this.tick('schedule'), { noOverlap: true });
+    this.retentionTask = cron.schedule(
+      this.ctx.config.retentionCron,
+      () => applyRetention(this.ctx).then(() => undefined, (err: unknown) => this.ctx.log.error({ component: 'retention', code: errorCode(err), err: errorMessage(err) }, 'retention run failed')),
+      { noOverlap: true },
+    );
     // Retries of replies that failed for a while come due between schedule ticks.
     this.sendTimer = setInterval(() => void this.pieces.sender.runOnce(), 15_000);
     this.sendTimer.unref();
@@ -73,6 +80,7 @@ export class Worker {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.task?.stop();
+    await this.retentionTask?.stop();
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
     await this.ticking?.catch(() => {});

@@ -6,6 +6,7 @@ import { cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
 import { logger } from '../src/log';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
+import { applyRetention } from '../src/retention';
 import { openTestDatabase, type TestDatabase } from './support/db';
 
 /** The per-message stage and the storage layer, on real PostgreSQL and on PGlite. */
@@ -104,5 +105,26 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     const fixed = await correctPerson(db, ctx.rules, p!.id, { treservaUser: 'salind' }, 'user:it');
     expect(fixed.person.status).toBe('task_created');
     expect(fixed.tasksCreated).toHaveLength(1);
+  });
+
+  test('the retention rule erases personal data of finished cases after RETENTION_DAYS, and only those', async () => {
+    const db = tdb.database.db;
+    const o = await ingestRaw(ctx, mail('r1', 'Gammalt ärende', 'Namn: Olle Ny\r\nFunktion: Planerare\r\nHSA-id: SE5565594230-OLL\r\nAnvändarnamn i Treserva: ollny\r\n'), { kind: 'ingest' });
+    const open = await ingestRaw(ctx, mail('r2', 'Pågående', 'Namn: Pia Ny\r\nFunktion: Planerare\r\n'), { kind: 'ingest' });
+    await db.update(cases).set({ status: 'done' }).where(eq(cases.id, o.caseId!));
+    const later = { ...ctx, now: () => new Date(Date.now() + 366 * 86_400_000) };
+    const r = await applyRetention(later);
+    expect(r.cases).toBe(1);
+    const [m] = await db.select().from(messages).where(eq(messages.id, o.messageRowId!));
+    expect(m!.raw.length).toBe(0);
+    expect(m!.bodyText).toBe('');
+    const [p] = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
+    expect(p).toMatchObject({ name: null, hsaId: null, treservaUser: null });
+    const [t] = await db.select().from(tasks).where(eq(tasks.caseId, o.caseId!));
+    expect(t!.name).toBe('');
+    expect(t!.hsaId).toMatch(/^RADERAD-/);
+    const [kept] = await db.select().from(persons).where(eq(persons.caseId, open.caseId!));
+    expect(kept!.name).toBe('Pia Ny');
+    expect((await applyRetention(later)).cases).toBe(0);
   });
 });

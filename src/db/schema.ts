@@ -66,6 +66,7 @@ export const messages = pgTable(
     bodyHtml: text('body_html'),
     parsed: jsonb('parsed'),
     caseId: integer('case_id'),
+    erasedAt: ts('erased_at'),
     receivedAt: created(),
   },
   (t) => [
@@ -92,6 +93,8 @@ export const cases = pgTable(
     subject: text('subject').notNull().default(''),
     threadSubject: text('thread_subject').notNull().default(''),
     rejectReason: text('reject_reason'),
+    // Set when the retention rule erased the case's personal data.
+    erasedAt: ts('erased_at'),
     createdAt: created(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
