@@ -1,6 +1,6 @@
 import { errorCode, errorMessage } from '../errors';
 import type { Rules } from '../rules/load';
-import { csvTables, embeddedMessages } from './attachments';
+import { csvTables, embeddedMessages, xlsxTables } from './attachments';
 import { automatedReason } from './classify';
 import { extractFromLines, extractFromRows } from './extract';
 import { htmlToText } from './html';
@@ -43,7 +43,7 @@ async function personsOf(mail: MailInput, rules: Rules, labels: LabelMatcher, de
     const fromHtml = fromThread(htmlText, reply, rules, labels);
     if (filled(fromHtml) > filled(persons)) persons = fromHtml;
   }
-  for (const rows of csvTables(mail)) persons.push(...extractFromRows(rows, labels));
+  for (const rows of [...csvTables(mail), ...(await xlsxTables(mail))]) persons.push(...extractFromRows(rows, labels));
   if (persons.length === 0 && depth < 3) {
     for (const inner of embeddedMessages(mail)) {
       try {
