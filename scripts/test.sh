@@ -14,6 +14,9 @@ typecheck_rc=0
 npx tsc --noEmit || typecheck_rc=$?
 if ((typecheck_rc == 0)); then echo "typecheck ok"; fi
 
+# Quiet logs unless asked for (LOG_LEVEL=debug npm test).
+export LOG_LEVEL="${LOG_LEVEL:-silent}"
+
 out=test-output/jest.json
 mkdir -p test-output
 rm -f "$out"

@@ -12,6 +12,10 @@ import { AppError, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
+import { serveCommand } from './commands/serve';
+import { usersAddCommand } from './commands/users';
+import { finishTask, takeTask } from './tasks/actions';
+import { startWebServer } from './web/server';
 import { Worker, pollOnce } from './worker';
 
 /** Command-line entry: `npm run cli -- <command>`; `npm start` runs `worker`. */
@@ -76,12 +80,15 @@ program
   .action(async () => {
     const ctx = await createContext();
     const worker = new Worker(ctx);
+    const web = ctx.config.http.enabled ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus }) : null;
+    if (web) ctx.log.info({ component: 'web', url: web.url }, 'review UI listening');
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       ctx.log.info({ component: 'worker', signal }, 'stopping');
       await worker.stop();
+      await web?.close();
       await ctx.database.close();
       ctx.log.info({ component: 'worker' }, 'stopped');
       process.exit(0);
@@ -148,6 +155,43 @@ const tasksCmd = program
       out(opts.json ? list.map((t) => JSON.stringify(t) + '\n').join('') : tasksText(list));
     }),
   );
-void tasksCmd;
+tasksCmd
+  .command('take')
+  .description('take a task (status in progress)')
+  .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
+  .option('--as <name>', 'who takes it', process.env.USER ?? 'cli')
+  .action((id: number, opts: { as: string }) =>
+    withContext(async (ctx) => {
+      const t = await takeTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
+      out(`task #${t.id}: ${t.status}\n`);
+    }),
+  );
+
+tasksCmd
+  .command('done')
+  .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
+  .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
+  .option('--note <text>', 'note to the provider')
+  .option('--as <name>', 'who did it', process.env.USER ?? 'cli')
+  .action((id: number, opts: { note?: string; as: string }) =>
+    withContext(async (ctx) => {
+      const r = await finishTask(ctx.database.db, ctx.config, ctx.rules, id, `cli:${opts.as}`, opts.note ?? null, ctx.now());
+      out(`task #${r.task.id}: done; case ${r.caseStatus}${r.replyId ? `; confirmation queued (outbox #${r.replyId})` : ''}\n`);
+    }),
+  );
+
+program
+  .command('serve')
+  .description('run the review web UI alone (without the mailbox loop)')
+  .action(() => serveCommand());
+
+const usersCmd = program.command('users').description('staff accounts for the review UI');
+usersCmd
+  .command('add')
+  .description('create a staff account; password from LCI_PASSWORD or the first line of standard input')
+  .argument('<username>')
+  .option('--display-name <name>', 'name shown in the UI')
+  .option('--update', 'set a new password for an existing account (also lifts a sign-in lock)')
+  .action((username: string, opts: { displayName?: string; update?: boolean }) => usersAddCommand(username, opts));
 
 program.parseAsync(process.argv).catch(fail);

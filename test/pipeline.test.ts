@@ -26,7 +26,7 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({ level: 'silent' }), now: () => new Date() };
+    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
   });
   afterAll(async () => tdb?.cleanup());
 
@@ -105,6 +105,9 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     const fixed = await correctPerson(db, ctx.rules, p!.id, { treservaUser: 'salind' }, 'user:it');
     expect(fixed.person.status).toBe('task_created');
     expect(fixed.tasksCreated).toHaveLength(1);
+    // The request for data, not yet sent, is withdrawn: the provider is not asked for what IT fixed.
+    const [ask] = await db.select().from(outbox).where(eq(outbox.caseId, o.caseId!));
+    expect(ask).toMatchObject({ kind: 'missing_info', status: 'suppressed' });
   });
 
   test('the retention rule erases personal data of finished cases after RETENTION_DAYS, and only those', async () => {

@@ -7,6 +7,7 @@ import { foldLabel } from '../parse/labels';
 import { FIELDS, type FieldName, type PersonRecord } from '../parse/types';
 import { validatePerson } from '../parse/validate';
 import type { Rules } from '../rules/load';
+import { withdrawStaleRequests } from '../replies/enqueue';
 import { createTasksForCase, refreshCaseStatus } from './tasks';
 
 export type PersonRow = typeof persons.$inferSelect;
@@ -77,7 +78,7 @@ export async function correctPerson(
       .returning();
     await audit(tx, { actor, action: 'person.corrected', caseId: before.caseId, personId, before: { ...pick(before), status: before.status }, after: { ...pick(record), status: person!.status } }, now);
     const tasksCreated = await createTasksForCase(tx, before.caseId, actor, now);
-    await refreshCaseStatus(tx, before.caseId, now);
+    if ((await refreshCaseStatus(tx, before.caseId, now)) !== 'waiting') await withdrawStaleRequests(tx, before.caseId);
     const [after] = await tx.select().from(persons).where(eq(persons.id, personId));
     return { person: after!, tasksCreated };
   });

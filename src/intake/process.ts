@@ -10,7 +10,7 @@ import { cases, mailboxState, messages, outbox, persons, type MessageKind, type 
 import { parseMail, type ParsedMail } from '../parse';
 import { subjectInfo } from '../parse/thread';
 import { composeMissingInfo, composeReceipt } from '../replies/compose';
-import { enqueueReply } from '../replies/enqueue';
+import { enqueueReply, withdrawStaleRequests } from '../replies/enqueue';
 import { findProvider } from './senders';
 
 /**
@@ -229,6 +229,7 @@ async function handleNotification(tx: Tx, ctx: AppContext, parsed: ParsedMail, m
   await tx.update(messages).set({ caseId: c.id }).where(eq(messages.id, messageRowId));
   await createTasksForCase(tx, c.id, 'worker', now);
   const status = await refreshCaseStatus(tx, c.id, now);
+  if (status !== 'waiting') await withdrawStaleRequests(tx, c.id);
   await queueReplies(tx, ctx, c, parsed, messageRowId, status, wasComplete, provider !== null, now);
   return c.id;
 }

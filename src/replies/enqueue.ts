@@ -68,3 +68,13 @@ export async function enqueueReply(tx: DbOrTx, draft: ReplyDraft, config: Config
     .returning({ id: outbox.id, status: outbox.status });
   return rows[0] ?? null;
 }
+
+/** A request for data not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
+export async function withdrawStaleRequests(tx: DbOrTx, caseId: number): Promise<number> {
+  const rows = await tx
+    .update(outbox)
+    .set({ status: 'suppressed', suppressReason: 'ärendet väntar inte längre på uppgifter' })
+    .where(and(eq(outbox.caseId, caseId), eq(outbox.kind, 'missing_info'), inArray(outbox.status, ['pending', 'held'])))
+    .returning({ id: outbox.id });
+  return rows.length;
+}

@@ -1,4 +1,4 @@
-import type { CaseStatus, FieldName, MessageStatus, OutboxKind, OutboxStatus, PersonStatus, TaskStatus } from '../db/schema';
+import type { CaseStatus, FieldName, MessageKind, MessageStatus, OutboxKind, OutboxStatus, PersonStatus, TaskStatus } from '../db/schema';
 
 /** Every Swedish text the UI shows for a code. */
 
@@ -32,6 +32,13 @@ export const MESSAGE_STATUS: Record<MessageStatus, string> = {
   ignored: 'Automatiskt (besvaras inte)',
   review: 'Att granska',
   settled: 'Granskat',
+};
+
+export const MESSAGE_KIND: Record<MessageKind, string> = {
+  notification: 'anmälan',
+  automated: 'automatiskt meddelande',
+  other: 'övrigt meddelande',
+  own: 'vårt eget utskick',
 };
 
 export const OUTBOX_KIND: Record<OutboxKind, string> = {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context';
 import { AddressLimiter, createSession, destroySession, LOGIN_CSRF_COOKIE, randomToken, sameToken, SESSION_COOKIE, signIn } from './auth';
 import { NOTICE } from './labels';
@@ -19,8 +19,10 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
   const secure = ctx.config.http.secureCookie;
   const limiter = new AddressLimiter();
 
-  function loginPage(reply: FastifyReply, next: string, opts: { error?: string; notice?: string; username?: string; status?: number } = {}) {
-    const token = randomToken();
+  function loginPage(req: FastifyRequest, reply: FastifyReply, next: string, opts: { error?: string; notice?: string; username?: string; status?: number } = {}) {
+    // Reuse the token a tab already holds, so two sign-in pages (or a stray request) don't invalidate each other.
+    const held = req.cookies[LOGIN_CSRF_COOKIE];
+    const token = held && /^[A-Za-z0-9_-]{43}$/.test(held) ? held : randomToken();
     reply.setCookie(LOGIN_CSRF_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'strict', secure, maxAge: 3600 });
     return sendPage(
       reply,
@@ -34,25 +36,25 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     const q = req.query as { next?: string; ok?: string };
     const next = safeNext(q.next ?? '/cases');
     if (req.staff) return reply.redirect(next, 303);
-    return loginPage(reply, next, { notice: q.ok ? (NOTICE[q.ok] ?? undefined) : undefined });
+    return loginPage(req, reply, next, { notice: q.ok ? (NOTICE[q.ok] ?? undefined) : undefined });
   });
 
   app.post('/login', { config: { public: true } }, async (req, reply) => {
     const next = safeNext(formField(req.body, 'next') || '/cases');
     if (!sameToken(formField(req.body, '_csrf'), req.cookies[LOGIN_CSRF_COOKIE])) {
-      return loginPage(reply, next, { error: 'Inloggningsformuläret har gått ut. Försök igen.', status: 403 });
+      return loginPage(req, reply, next, { error: 'Inloggningsformuläret har gått ut. Försök igen.', status: 403 });
     }
     const username = formField(req.body, 'username').slice(0, 200);
     const password = formField(req.body, 'password').slice(0, 1024);
     const now = ctx.now();
     const addr = req.ip;
     if (limiter.blocked(addr, now.getTime())) {
-      return loginPage(reply, next, { error: SIGN_IN_FAILED, username, status: 429 });
+      return loginPage(req, reply, next, { error: SIGN_IN_FAILED, username, status: 429 });
     }
     const result = await signIn(db, username, password, now);
     if (!result.ok) {
       limiter.fail(addr, now.getTime());
-      return loginPage(reply, next, { error: SIGN_IN_FAILED, username, status: 401 });
+      return loginPage(req, reply, next, { error: SIGN_IN_FAILED, username, status: 401 });
     }
     const session = await createSession(db, result.userId, now);
     reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/login' });

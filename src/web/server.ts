@@ -79,7 +79,7 @@ function crossSite(req: FastifyRequest): boolean {
 
 /** Builds the fastify app (not listening). Exported for tests and the benchmark. */
 export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 256 * 1024, trustProxy: false });
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: false });
   const log = ctx.log.child({ component: 'web' });
   const db = ctx.database.db;
 
@@ -90,7 +90,7 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
   const statics = new Map<string, { body: Buffer; type: string }>();
   for (const [name, type] of Object.entries(STATIC_FILES)) statics.set(name, { body: fs.readFileSync(path.join(STATIC_DIR, name)), type });
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('X-Frame-Options', 'DENY');
@@ -142,6 +142,8 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     if (!file) throw notFound();
     return reply.type(file.type).header('Cache-Control', 'public, max-age=300').send(file.body);
   });
+
+  app.get('/favicon.ico', { config: { public: true } }, async (_req, reply) => reply.code(204).header('Cache-Control', 'public, max-age=86400').send());
 
   app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
     let database: { ok: boolean; detail: string };

@@ -39,7 +39,7 @@ function valueText(v: unknown): string {
 
 /** Status codes in audit events, whatever the entity (the Swedish words agree where codes overlap). */
 const ANY_STATUS: Record<string, string> = { ...L.MESSAGE_STATUS, ...L.OUTBOX_STATUS, ...L.PERSON_STATUS, ...L.TASK_STATUS, ...L.CASE_STATUS };
-const STATUS_KEYS: Record<string, Record<string, string>> = { status: ANY_STATUS };
+const STATUS_KEYS: Record<string, Record<string, string>> = { status: ANY_STATUS, kind: { ...L.MESSAGE_KIND, ...L.OUTBOX_KIND } };
 
 /** Before/after of an audit event as rows "field: old → new" (only what changed, or what was set). */
 function auditChanges(before: unknown, after: unknown): Array<{ key: string; from: string | null; to: string }> {
@@ -50,7 +50,7 @@ function auditChanges(before: unknown, after: unknown): Array<{ key: string; fro
   for (const k of keys) {
     const from = k in b ? valueText(b[k]) : null;
     const to = k in a ? valueText(a[k]) : '–';
-    if (from === to) continue;
+    if (from === to || (from === null && to === '–')) continue;
     const word = (v: string) => STATUS_KEYS[k]?.[v] ?? v;
     rows.push({ key: L.AUDIT_KEY[k] ?? k, from: from === null ? null : word(from), to: word(to) });
   }

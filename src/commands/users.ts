@@ -1,0 +1,51 @@
+import { loadConfig } from '../config';
+import { openDatabase } from '../db/client';
+import { AppError } from '../errors';
+import { audit } from '../audit';
+import { createUser, findUser, MIN_PASSWORD_LENGTH } from '../users';
+
+/**
+ * `users add <username> [--display-name NAME] [--update]`: creates a local staff account for the
+ * review UI. The password comes from LCI_PASSWORD or, when that is unset, from standard input
+ * (the first line), so it never appears in the shell history or the process list.
+ */
+
+export interface UsersAddOptions {
+  displayName?: string;
+  /** Set a new password for an existing account (and lift a sign-in lock). */
+  update?: boolean;
+  /** Defaults to process.env / process.stdin; injectable for tests. */
+  env?: Record<string, string | undefined>;
+  stdin?: NodeJS.ReadableStream;
+  write?: (line: string) => void;
+}
+
+export async function readPassword(env: Record<string, string | undefined>, stdin: NodeJS.ReadableStream): Promise<string> {
+  const fromEnv = env.LCI_PASSWORD;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if ((stdin as NodeJS.ReadStream).isTTY) {
+    throw new AppError('INVALID_INPUT', 'give the password in LCI_PASSWORD or on standard input (e.g. `printf %s "$PW" | ... users add NAME`)');
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  const text = Buffer.concat(chunks).toString('utf8');
+  const first = text.split(/\r?\n/)[0] ?? '';
+  if (first === '') throw new AppError('INVALID_INPUT', `no password given (LCI_PASSWORD is unset and standard input is empty); at least ${MIN_PASSWORD_LENGTH} characters`);
+  return first;
+}
+
+export async function usersAddCommand(username: string, opts: UsersAddOptions = {}): Promise<void> {
+  const env = opts.env ?? process.env;
+  const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
+  const password = await readPassword(env, opts.stdin ?? process.stdin);
+  const config = loadConfig(env);
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir });
+  try {
+    const existed = (await findUser(database.db, username)) !== null;
+    const user = await createUser(database.db, username, password, { displayName: opts.displayName ?? null, update: opts.update ?? false });
+    await audit(database.db, { actor: 'cli', action: existed ? 'user.password_set' : 'user.created', after: { userId: user.id } });
+    write(`${existed ? 'updated' : 'created'} user ${user.username}`);
+  } finally {
+    await database.close();
+  }
+}
