@@ -3,6 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { createMailPieces, type Intake } from './app';
 import type { AppContext } from './context';
 import { errorCode, errorMessage } from './errors';
+import { Coalescer } from './loop';
 import { applyRetention } from './retention';
 
 /**
@@ -15,8 +16,15 @@ export class Worker {
   private task: ScheduledTask | null = null;
   private retentionTask: ScheduledTask | null = null;
   private watcher: fs.FSWatcher | null = null;
-  private ticking: Promise<void> | null = null;
-  private again = false;
+  private readonly ticks = new Coalescer(
+    async () => {
+      await this.intake.poll();
+      await this.pieces.sender.runOnce();
+      this.lastTickAt = this.ctx.now();
+    },
+    (err) => this.ctx.log.error({ component: 'worker', code: errorCode(err), err: errorMessage(err) }, 'tick failed'),
+    () => !this.stopping,
+  );
   private stopping = false;
   private sendTimer: NodeJS.Timeout | null = null;
 
@@ -31,28 +39,10 @@ export class Worker {
 
   private lastTickAt: Date | null = null;
 
-  /** One pass: take in what is waiting, then send due replies. */
+  /** One pass: take in what is waiting, then send due replies. Never throws, never overlaps. */
   tick(reason: string): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    if (this.ticking) {
-      this.again = true;
-      return this.ticking;
-    }
-    this.ticking = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.intake.poll();
-          await this.pieces.sender.runOnce();
-          this.lastTickAt = this.ctx.now();
-        } catch (err) {
-          this.ctx.log.error({ component: 'worker', reason, code: errorCode(err), err: errorMessage(err) }, 'tick failed');
-        }
-      } while (this.again && !this.stopping);
-    })().finally(() => {
-      this.ticking = null;
-    });
-    return this.ticking;
+    this.ctx.log.debug({ component: 'worker', reason }, 'tick');
+    return this.ticks.run();
   }
 
   async start(): Promise<void> {
@@ -83,7 +73,7 @@ export class Worker {
     await this.retentionTask?.stop();
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
-    await this.ticking?.catch(() => {});
+    await this.ticks.current;
     await this.intake.close();
     this.pieces.transport.close();
   }

@@ -3,6 +3,7 @@ import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../context';
 import { messages } from '../db/schema';
 import { errorCode, errorMessage } from '../errors';
+import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
 import { ingestRaw, type Folder } from './process';
 
@@ -24,8 +25,14 @@ export class ImapIntake {
   private client: ImapFlow | null = null;
   private connecting: Promise<ImapFlow> | null = null;
   private stopped = false;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly polling = new Coalescer(
+    () => this.pollOnce(),
+    (err) => {
+      this.status.detail = `poll failed: ${errorMessage(err)}`;
+      this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP poll failed');
+    },
+    () => !this.stopped,
+  );
   private reconnectAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
@@ -122,22 +129,7 @@ export class ImapIntake {
 
   /** Processes everything waiting. Never throws; a call during a run makes the run go once more. */
   poll(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.pollOnce().catch((err: unknown) => {
-          this.status.detail = `poll failed: ${errorMessage(err)}`;
-          this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP poll failed');
-        });
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.polling.run();
   }
 
   private async pollOnce(): Promise<void> {
@@ -194,7 +186,7 @@ export class ImapIntake {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    await this.running?.catch(() => {});
+    await this.polling.current;
     const client = this.client;
     this.client = null;
     if (client) await client.logout().catch(() => client.close());
