@@ -3,6 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { createMailPieces, type Intake } from './app';
 import type { AppContext } from './context';
 import { errorCode, errorMessage } from './errors';
+import { SETTLE_MS } from './intake/maildrop';
 import { Coalescer } from './loop';
 import { applyRetention } from './retention';
 
@@ -18,15 +19,23 @@ export class Worker {
   private watcher: fs.FSWatcher | null = null;
   private readonly ticks = new Coalescer(
     async () => {
-      await this.intake.poll();
+      const taken = await this.intake.poll();
       await this.pieces.sender.runOnce();
       this.lastTickAt = this.ctx.now();
+      // Maildrop files still being written: look again once they have settled.
+      if (taken && taken.deferred > 0 && !this.settleTimer) {
+        this.settleTimer = setTimeout(() => {
+          this.settleTimer = null;
+          void this.tick('maildrop-settle');
+        }, SETTLE_MS);
+      }
     },
     (err) => this.ctx.log.error({ component: 'worker', code: errorCode(err), err: errorMessage(err) }, 'tick failed'),
     () => !this.stopping,
   );
   private stopping = false;
   private sendTimer: NodeJS.Timeout | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: AppContext) {
     this.pieces = createMailPieces(ctx, () => this.tick('idle'));
@@ -73,6 +82,7 @@ export class Worker {
     await this.retentionTask?.stop();
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     await this.ticks.current;
     await this.intake.close();
     this.pieces.transport.close();

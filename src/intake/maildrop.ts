@@ -6,9 +6,13 @@ import { ingestRaw, type Folder } from './process';
 
 /**
  * Embedded default mailbox: `.eml` files dropped in a folder are processed in name order, then
- * moved to `processed/`, `review/` or `ignored/` beside them. A file that cannot be read stays
+ * moved to `processed/`, `review/` or `ignored/` beside them. Files younger than SETTLE_MS are left
+ * for the next pass (they may still be being written; writing elsewhere and renaming in is best). A file that cannot be read stays
  * where it is and is logged; the files behind it still go through.
  */
+/** A file modified this recently may still be being written: it is taken on a later pass. */
+export const SETTLE_MS = 1000;
+
 export class MaildropIntake {
   readonly name = 'maildrop';
 
@@ -21,7 +25,7 @@ export class MaildropIntake {
     for (const sub of ['', 'processed', 'review', 'ignored']) await fs.mkdir(path.join(this.dir, sub), { recursive: true });
   }
 
-  async poll(): Promise<{ processed: number; failed: number }> {
+  async poll(): Promise<{ processed: number; failed: number; deferred: number }> {
     const log = this.ctx.log.child({ component: 'maildrop' });
     await this.prepare();
     const files = (await fs.readdir(this.dir, { withFileTypes: true }))
@@ -30,9 +34,14 @@ export class MaildropIntake {
       .sort();
     let processed = 0;
     let failed = 0;
+    let deferred = 0;
     for (const name of files) {
       const file = path.join(this.dir, name);
       try {
+        if (Date.now() - (await fs.stat(file)).mtimeMs < SETTLE_MS) {
+          deferred++;
+          continue;
+        }
         const raw = await fs.readFile(file);
         const outcome = await ingestRaw(this.ctx, raw, { kind: 'maildrop' });
         await this.moveTo(file, outcome.folder);
@@ -42,11 +51,13 @@ export class MaildropIntake {
         log.error({ file: name, code: errorCode(err), err: errorMessage(err) }, 'maildrop file not processed; will retry');
       }
     }
-    return { processed, failed };
+    return { processed, failed, deferred };
   }
 
   private async moveTo(file: string, folder: Folder): Promise<void> {
-    const target = path.join(this.dir, folder, path.basename(file));
+    let target = path.join(this.dir, folder, path.basename(file));
+    // A later file of the same name does not overwrite the earlier one.
+    if (await fs.stat(target).then(() => true, () => false)) target = target.replace(/(\.eml)?$/i, `-${Date.now()}$1`);
     await fs.rename(file, target).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return; // moved by a previous run that crashed before recording it
       throw err;

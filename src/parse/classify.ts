@@ -27,9 +27,9 @@ export function automatedReason(mail: MailInput, rules: Rules, ownDomain?: strin
   if (first('x-ms-exchange-generated-message-source') !== undefined) return 'exchange-generated';
   if (first('x-ms-exchange-inbox-rules-loop') !== undefined) return 'loop-header';
 
-  if (!mail.from) return 'no-sender';
-  const local = mail.from.split('@')[0]!;
-  if (rules.senders.automated.localParts.includes(local) || /^owner-|-request$|^bounce[s+-]|^mailer-daemon/i.test(local)) {
+  // No sender at all is a broken mail, not an automatic one: it goes to review (and is never answered).
+  const local = mail.from?.split('@')[0];
+  if (local !== undefined && (rules.senders.automated.localParts.includes(local) || /^owner-|-request$|^bounce[s+-]|^mailer-daemon/i.test(local))) {
     return 'automated-sender';
   }
   for (const pattern of rules.senders.automated.subjects) {

@@ -9,15 +9,18 @@ const HSA_FORM = /^SE(?:16)?(\d{10})-([A-Z0-9]+)$/;
 const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+ ]?\d{4}$/;
 
 /** Luhn over the first nine digits (weights 2,1,2,... from the left) must give the tenth. */
-export function luhnValid(tenDigits: string): boolean {
-  if (!/^\d{10}$/.test(tenDigits)) return false;
+export function luhnCheckDigit(nineDigits: string): number {
   let sum = 0;
   for (let i = 0; i < 9; i++) {
-    let d = Number(tenDigits[i]) * (i % 2 === 0 ? 2 : 1);
+    let d = Number(nineDigits[i]) * (i % 2 === 0 ? 2 : 1);
     if (d > 9) d -= 9;
     sum += d;
   }
-  return (10 - (sum % 10)) % 10 === Number(tenDigits[9]);
+  return (10 - (sum % 10)) % 10;
+}
+
+export function luhnValid(tenDigits: string): boolean {
+  return /^\d{10}$/.test(tenDigits) && luhnCheckDigit(tenDigits.slice(0, 9)) === Number(tenDigits[9]);
 }
 
 /** Trimmed, upper-cased, inner spaces removed: how an HSA-id is stored. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
 import { AppError, errorCode, errorMessage } from '../errors';
@@ -30,8 +30,11 @@ export class OutboxSender {
     return rows.length;
   }
 
-  /** Sends what is due; never throws; overlapping calls share one run. */
-  runOnce(limit = 100): Promise<number> {
+  /**
+   * Sends everything due (a failed row is pushed back by its backoff, so the run ends); never
+   * throws; overlapping calls share one run. `limit` bounds one run.
+   */
+  runOnce(limit = 100_000): Promise<number> {
     this.running ??= this.drain(limit).finally(() => {
       this.running = null;
     });
@@ -95,7 +98,7 @@ export class OutboxSender {
     const [row] = await this.ctx.database.db
       .select({ at: outbox.nextAttemptAt })
       .from(outbox)
-      .where(and(eq(outbox.status, 'pending'), lte(outbox.nextAttemptAt, new Date(8.64e15))))
+      .where(eq(outbox.status, 'pending'))
       .orderBy(asc(outbox.nextAttemptAt))
       .limit(1);
     return row?.at ?? null;

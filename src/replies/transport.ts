@@ -34,33 +34,46 @@ export function mailOptions(row: OutboxRow, caseRef: string, config: Config): Se
   };
 }
 
+/**
+ * SMTP. With a password, one pooled connection is reused across replies; with OAuth2 a connection
+ * is made per reply with a fresh token (tokens expire).
+ */
 export class SmtpTransport implements Transport {
   readonly name = 'smtp';
-  private readonly transporter: Transporter;
+  private readonly pooled: Transporter | null;
 
   constructor(
     private readonly config: Config,
     private readonly tokens?: TokenProvider,
   ) {
-    const smtp = config.smtp!;
-    this.transporter = nodemailer.createTransport({
+    this.pooled = tokens ? null : nodemailer.createTransport({ ...this.base(), pool: true, maxConnections: 1, maxMessages: 100 });
+  }
+
+  private base() {
+    const smtp = this.config.smtp!;
+    return {
       host: smtp.host,
       port: smtp.port,
       secure: smtp.secure,
       connectionTimeout: 20_000,
       greetingTimeout: 20_000,
       socketTimeout: 60_000,
-      ...(smtp.user && !tokens ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
-    });
+      ...(smtp.user && !this.tokens ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
+    };
+  }
+
+  private async transporter(): Promise<Transporter> {
+    if (this.pooled) return this.pooled;
+    const user = this.config.smtp!.user ?? this.config.mailFrom;
+    return nodemailer.createTransport({ ...this.base(), auth: { type: 'OAuth2', user, accessToken: await this.tokens!.accessToken() } });
   }
 
   async send(row: OutboxRow, caseRef: string): Promise<void> {
     const options = mailOptions(row, caseRef, this.config);
-    if (this.tokens) {
-      options.auth = { type: 'OAuth2', user: this.config.smtp!.user ?? this.config.mailFrom, accessToken: await this.tokens.accessToken() } as never;
-    }
     try {
-      await this.transporter.sendMail(options);
+      const transporter = await this.transporter();
+      await transporter.sendMail(options);
+      if (transporter !== this.pooled) transporter.close();
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; response?: string; message: string };
       const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500;
@@ -69,7 +82,7 @@ export class SmtpTransport implements Transport {
   }
 
   close(): void {
-    this.transporter.close();
+    this.pooled?.close();
   }
 }
 

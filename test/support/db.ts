@@ -67,32 +67,13 @@ export interface TestDatabase {
 
 /** Opens a migrated database of the given kind; `cleanup()` closes and removes it. */
 export async function openTestDatabase(kind: 'postgres' | 'pglite'): Promise<TestDatabase> {
-  if (kind === 'postgres') {
-    const pg = await freshPostgres();
-    let database: Database;
-    try {
-      database = await openDatabase({ url: pg.url });
-    } catch (e) {
-      await pg.drop();
-      throw e;
-    }
-    return {
-      database,
-      async cleanup(): Promise<void> {
-        try {
-          await database.close();
-        } finally {
-          await pg.drop();
-        }
-      },
-    };
-  }
-  const tmp = await freshPgliteDir();
+  const store = kind === 'postgres' ? await freshPostgres() : await freshPgliteDir();
+  const remove = () => ('drop' in store ? store.drop() : store.cleanup());
   let database: Database;
   try {
-    database = await openDatabase({ pgliteDir: tmp.dir });
+    database = await openDatabase('url' in store ? { url: store.url } : { pgliteDir: store.dir });
   } catch (e) {
-    await tmp.cleanup();
+    await remove();
     throw e;
   }
   return {
@@ -101,7 +82,7 @@ export async function openTestDatabase(kind: 'postgres' | 'pglite'): Promise<Tes
       try {
         await database.close();
       } finally {
-        await tmp.cleanup();
+        await remove();
       }
     },
   };

@@ -1,0 +1,72 @@
+import crypto from 'node:crypto';
+import { luhnCheckDigit } from '../../src/parse/hsa-id';
+
+/** Provider mails built for tests and benchmarks: labelled person blocks, real RFC 5322 text. */
+
+export const OUR_ADDRESS = 'vardochstod@orebro.se';
+
+/** A valid HSA-id with its own organisation number (Luhn check digit computed) and unique part. */
+export function hsaIdFor(i: number, tag = 'T', base = 550_000_000, mult = 7_919, span = 400_000_000): string {
+  const nine = String(base + ((i * mult) % span)).padStart(9, '0');
+  return `SE${nine}${luhnCheckDigit(nine)}-${tag}${i.toString(36).toUpperCase()}X`;
+}
+
+export interface Person {
+  name?: string;
+  function?: string;
+  hsaId?: string;
+  user?: string;
+}
+
+export function personBlock(p: Person): string {
+  const lines: string[] = [];
+  if (p.name !== undefined) lines.push(`Namn på behörig: ${p.name}`);
+  if (p.function !== undefined) lines.push(`Funktion: ${p.function}`);
+  if (p.hsaId !== undefined) lines.push(`HSA-id: ${p.hsaId}`);
+  if (p.user !== undefined) lines.push(`Användarnamn i Treserva/TES: ${p.user}`);
+  return lines.join('\n');
+}
+
+/** RFC 2047 encoded word when the text is not plain ASCII. */
+export function encodeHeader(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : `=?utf-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+}
+
+export interface MailSpec {
+  from: string;
+  fromName?: string;
+  to?: string;
+  subject: string;
+  messageId: string;
+  body: string;
+  inReplyTo?: string;
+  references?: string[];
+  headers?: string[];
+  contentType?: string;
+}
+
+export function buildMail(m: MailSpec): string {
+  const head = [
+    `From: ${m.fromName ? `${encodeHeader(m.fromName)} <${m.from}>` : m.from}`,
+    `To: ${m.to ?? `${encodeHeader('Vård och stöd')} <${OUR_ADDRESS}>`}`,
+    `Subject: ${encodeHeader(m.subject)}`,
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: ${m.messageId}`,
+    ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`] : []),
+    ...(m.references?.length ? [`References: ${m.references.join(' ')}`] : []),
+    ...(m.headers ?? []),
+    'MIME-Version: 1.0',
+    `Content-Type: ${m.contentType ?? 'text/plain; charset=utf-8'}`,
+    ...(m.contentType ? [] : ['Content-Transfer-Encoding: 8bit']),
+  ];
+  return `${head.join('\r\n')}\r\n\r\n${m.body.replace(/\r?\n/g, '\r\n')}\r\n`;
+}
+
+export const msgId = (tag: string, domain: string) => `<${tag}.${crypto.randomBytes(5).toString('hex')}@${domain}>`;
+
+/** A provider's notification: persons as labelled blocks, a greeting and a signature. */
+export function notification(o: { from: string; fromName: string; subject: string; persons: Person[]; messageId?: string }): { raw: string; messageId: string } {
+  const messageId = o.messageId ?? msgId('anm', o.from.split('@')[1]!);
+  const body = ['Hej!', '', 'Här kommer uppgifterna till Lifecare SP.', '', o.persons.map(personBlock).join('\n\n'), '', 'Med vänliga hälsningar', o.fromName, 'Tel: 019-21 10 00'].join('\n');
+  return { raw: buildMail({ from: o.from, fromName: o.fromName, subject: o.subject, messageId, body }), messageId };
+}
