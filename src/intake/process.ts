@@ -93,18 +93,24 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   const size = Math.max(opts.size ?? 0, raw.length);
   const tooLarge = size > ctx.config.maxMailBytes;
 
+  const duplicate = async (existing: { id: number; status: MessageStatus; caseId: number | null }): Promise<IngestOutcome> => {
+    log.info({ messageRowId: existing.id }, 'message already stored; not processed again');
+    await recordProgress(ctx, source);
+    return { messageRowId: existing.id, status: 'duplicate', caseId: existing.caseId, folder: folderFor(existing.status) };
+  };
+  // Same bytes or same mailbox UID: known without parsing.
+  const seen = await findExisting(ctx, hash, source, null, null);
+  if (seen) return duplicate(seen);
+
   // Too large: keep the headers (the original stays in the review folder), skip the body.
   const parsed: ParsedMail = tooLarge
     ? await parseMail(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), ctx.rules, { ownDomain: ownDomain(ctx) })
     : await parseMail(raw, ctx.rules, { ownDomain: ownDomain(ctx) });
   const result = parsed.result;
 
-  const existing = await findExisting(ctx, hash, source, result.messageId, result.from);
-  if (existing) {
-    log.info({ messageRowId: existing.id }, 'message already stored; not processed again');
-    await recordProgress(ctx, source);
-    return { messageRowId: existing.id, status: 'duplicate', caseId: existing.caseId, folder: folderFor(existing.status) };
-  }
+  // Same Message-ID from the same sender (re-delivered with other headers).
+  const resent = await findExisting(ctx, hash, source, result.messageId, result.from);
+  if (resent) return duplicate(resent);
 
   let kind: MessageKind = result.kind;
   if (parsed.automatedReason === 'own-mail') kind = 'own';

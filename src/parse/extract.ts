@@ -78,7 +78,7 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
   return persons;
 }
 
-export function extractFromLines(rawLines: string[], rules: Rules, labels = new LabelMatcher(rules)): RawPerson[] {
+export function extractFromLines(rawLines: string[], rules: Rules, labels = LabelMatcher.for(rules)): RawPerson[] {
   const lines = rawLines.map(cleanLine);
   const out = new PersonCollector();
   const consumed = new Set<number>();

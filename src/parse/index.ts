@@ -84,7 +84,7 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     if (reason) {
       return { result: { ...base, kind: 'automated', persons: [], autoReply: false }, mail, automatedReason: reason, bodyText: mail.text || (mail.html ? htmlToText(mail.html) : '') };
     }
-    const { persons, bodyText } = await personsOf(mail, rules, new LabelMatcher(rules), 0);
+    const { persons, bodyText } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));
     const kind = records.length > 0 ? 'notification' : 'other';
     return {

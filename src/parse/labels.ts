@@ -37,6 +37,14 @@ export interface LabelHit {
 /** Recognises the labels providers use for each field (rules/fields.yaml). */
 export class LabelMatcher {
   private readonly labels: Array<{ field: FieldName; folded: string }>;
+  private static readonly cache = new WeakMap<Rules, LabelMatcher>();
+
+  /** One matcher per rules object. */
+  static for(rules: Rules): LabelMatcher {
+    let m = LabelMatcher.cache.get(rules);
+    if (!m) LabelMatcher.cache.set(rules, (m = new LabelMatcher(rules)));
+    return m;
+  }
 
   constructor(rules: Rules) {
     this.labels = FIELDS.flatMap((field) => rules.fields[field].labels.map((l) => ({ field, folded: foldLabel(l) })))

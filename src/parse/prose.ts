@@ -20,15 +20,38 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export function extractProse(text: string, rules: Rules): RawPerson[] {
+interface ProsePatterns {
+  fnThenName: RegExp;
+  nameThenFn: RegExp;
+  nameHasCard: RegExp;
+  fnOnly: RegExp;
+}
+
+/** Patterns built from the rules' function words, once per rules object. */
+const compiled = new WeakMap<Rules, ProsePatterns | null>();
+
+function patterns(rules: Rules): ProsePatterns | null {
+  if (compiled.has(rules)) return compiled.get(rules)!;
   const fnAlt = [...rules.functions].sort((a, b) => b.length - a.length).map(escape).join('|');
-  if (fnAlt === '') return [];
-  // Case-insensitive function words, case-sensitive name: build the function part per letter.
-  const fnCi = fnAlt.replace(/\p{L}/gu, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
-  const fnThenName = new RegExp(`(${fnCi})(?:[ \\t]+(?:är|heter|blir))?[ \\t,]+(${NAME})`, 'u');
-  const nameThenFn = new RegExp(`(${NAME})[ \\t]*(?:\\(|,[ \\t]*|[ \\t]+som[ \\t]+(?:är[ \\t]+|blir[ \\t]+|arbetar[ \\t]+som[ \\t]+)?(?:vår[ \\t]+|ny[ \\t]+)*)(${fnCi})`, 'u');
-  const nameHasCard = new RegExp(`(${NAME})[ \\t]+(?:har[ \\t]+)?(?:nu[ \\t]+)?(?:fått|fick|erhållit)`, 'u');
-  const fnOnly = new RegExp(`(?:^|[^\\p{L}])(${fnCi})(?![\\p{L}])`, 'u');
+  let p: ProsePatterns | null = null;
+  if (fnAlt !== '') {
+    // Case-insensitive function words, case-sensitive name: build the function part per letter.
+    const fnCi = fnAlt.replace(/\p{L}/gu, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
+    p = {
+      fnThenName: new RegExp(`(${fnCi})(?:[ \\t]+(?:är|heter|blir))?[ \\t,]+(${NAME})`, 'u'),
+      nameThenFn: new RegExp(`(${NAME})[ \\t]*(?:\\(|,[ \\t]*|[ \\t]+som[ \\t]+(?:är[ \\t]+|blir[ \\t]+|arbetar[ \\t]+som[ \\t]+)?(?:vår[ \\t]+|ny[ \\t]+)*)(${fnCi})`, 'u'),
+      nameHasCard: new RegExp(`(${NAME})[ \\t]+(?:har[ \\t]+)?(?:nu[ \\t]+)?(?:fått|fick|erhållit)`, 'u'),
+      fnOnly: new RegExp(`(?:^|[^\\p{L}])(${fnCi})(?![\\p{L}])`, 'u'),
+    };
+  }
+  compiled.set(rules, p);
+  return p;
+}
+
+export function extractProse(text: string, rules: Rules): RawPerson[] {
+  const p = patterns(rules);
+  if (!p) return [];
+  const { fnThenName, nameThenFn, nameHasCard, fnOnly } = p;
 
   const persons: RawPerson[] = [];
   let current: RawPerson = {};
