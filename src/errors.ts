@@ -32,6 +32,15 @@ export function errorCode(err: unknown): string {
   return 'UNEXPECTED';
 }
 
+/**
+ * A message fit for logs. Database errors from drizzle carry the query's parameters (names,
+ * HSA-ids) in their message: only the database's own message is kept (never its detail).
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  if (err.message.startsWith('Failed query:')) {
+    const cause = err.cause instanceof Error ? err.cause.message : 'unknown cause';
+    return `database query failed: ${cause}`;
+  }
+  return err.message;
 }
