@@ -86,6 +86,20 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(task!.sourceMessageIds).toHaveLength(3);
   });
 
+  test('a follow-up whose values fit none of several persons is set aside for review, not guessed', async () => {
+    const two = 'Namn: Ida Ny\r\nFunktion: Planerare\r\n\r\nNamn: Bo Ny\r\nFunktion: Planerare\r\n';
+    const o = await ingestRaw(ctx, mail('n1', 'Två nya', two), { kind: 'ingest' });
+    const f = await ingestRaw(ctx, mail('n2', 'SV: Två nya', 'HSA-id: SE2321000016-NY1\r\n'), { kind: 'ingest' });
+    expect(f.caseId).toBe(o.caseId);
+    const ps = await tdb.database.db.select().from(persons).where(eq(persons.caseId, o.caseId!)).orderBy(persons.id);
+    expect(ps.map((p) => [p.name, p.hsaId, p.status])).toEqual([
+      ['Ida Ny', null, 'incomplete'],
+      ['Bo Ny', null, 'incomplete'],
+      [null, 'SE2321000016-NY1', 'needs_review'],
+    ]);
+    expect(ps[2]!.reviewReason).toMatch(/kunde inte kopplas/);
+  });
+
   test('automated mail is stored, ignored and never answered; a mail without data goes to review', async () => {
     const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, 'Auto-Submitted: auto-replied\r\n'), { kind: 'ingest' });
     expect(ooo).toMatchObject({ status: 'ignored', folder: 'ignored', caseId: null });

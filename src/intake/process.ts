@@ -209,7 +209,11 @@ async function handleNotification(tx: Tx, ctx: AppContext, parsed: ParsedMail, m
     for (const r of records) {
       const match = matchPerson(existing, r, taken);
       if (!match) {
-        await insertPerson(tx, c.id, r, messageRowId, now);
+        const added = await insertPerson(tx, c.id, r, messageRowId, now);
+        // Values with no name that fit none of the case's persons: IT staff decide whose they are.
+        if (!r.name && existing.length > 0) {
+          await tx.update(persons).set({ status: 'needs_review', reviewReason: 'kunde inte kopplas till en person i ärendet' }).where(eq(persons.id, added.id));
+        }
         continue;
       }
       taken.add(match.id);
