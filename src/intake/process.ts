@@ -9,6 +9,7 @@ import type { Tx } from '../db/client';
 import { cases, mailboxState, messages, outbox, persons, type MessageKind, type MessageStatus } from '../db/schema';
 import { parseMail, type ParsedMail } from '../parse';
 import { subjectInfo } from '../parse/thread';
+import { errorCode, errorMessage } from '../errors';
 import { composeMissingInfo, composeReceipt } from '../replies/compose';
 import { enqueueReply, withdrawStaleRequests } from '../replies/enqueue';
 import { findProvider } from './senders';
@@ -125,6 +126,38 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   } else if (kind === 'other') reviewReason = 'inga uppgifter hittades';
   else if (kind === 'automated' || kind === 'own') reviewReason = parsed.automatedReason;
 
+  try {
+    return await store(ctx, raw, source, { hash, size, tooLarge, parsed, kind, status, reviewReason, now });
+  } catch (err) {
+    if (isConnectionError(err)) throw err;
+    // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
+    log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
+    const bare: ParsedMail = { ...parsed, mail: null, bodyText: '', result: { ...result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } } };
+    return store(ctx, raw, source, { hash, size, tooLarge, parsed: bare, kind: 'other', status: 'review', reviewReason: `kunde inte sparas (${errorCode(err)})`, now });
+  }
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = errorCode(err === null || typeof err !== 'object' ? err : ((err as { cause?: unknown }).cause ?? err));
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_|57P0|08)/.test(code);
+}
+
+interface StoreInput {
+  hash: string;
+  size: number;
+  tooLarge: boolean;
+  parsed: ParsedMail;
+  kind: MessageKind;
+  status: MessageStatus;
+  reviewReason: string | null;
+  now: Date;
+}
+
+/** The one transaction: message row, case work, audit, progress. */
+async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreInput): Promise<IngestOutcome> {
+  const { hash, size, tooLarge, parsed, kind, status, reviewReason, now } = input;
+  const result = parsed.result;
+  const log = ctx.log.child({ component: 'process', uid: source.uid });
   const outcome = await ctx.database.db.transaction(async (tx) => {
     const [msg] = await tx
       .insert(messages)
