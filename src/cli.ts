@@ -8,7 +8,7 @@ import { parseFiles } from './commands/parse';
 import { loadConfig } from './config';
 import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
-import { AppError, errorMessage } from './errors';
+import { AppError, errorCode, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
@@ -80,7 +80,13 @@ program
   .action(async () => {
     const ctx = await createContext();
     const worker = new Worker(ctx);
-    const web = ctx.config.http.enabled ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus }) : null;
+    // The mail keeps flowing even when the UI cannot listen (port taken): that is logged, not fatal.
+    const web = ctx.config.http.enabled
+      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus }).catch((err: unknown) => {
+          ctx.log.error({ component: 'web', code: errorCode(err), err: errorMessage(err) }, 'review UI not started');
+          return null;
+        })
+      : null;
     if (web) ctx.log.info({ component: 'web', url: web.url }, 'review UI listening');
     let stopping = false;
     const stop = async (signal: string) => {
