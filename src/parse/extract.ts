@@ -124,9 +124,13 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       continue;
     }
 
-    // Several "label: value" pairs on one line.
+    // Several "label: value" pairs on one line, perhaps after "Name, function." without labels.
     const pairs = inlinePairs(line, labels);
     if (pairs.length >= 2) {
+      const lead = leadingNameAndFunction(pairs.prefix, rules);
+      const given = new Set(pairs.map(([f]) => f));
+      if (lead.name && !given.has('name')) out.set('name', lead.name);
+      if (lead.function && !given.has('function')) out.set('function', lead.function);
       for (const [field, value] of pairs) out.set(field, cleanValue(field, value));
       consumed.add(i);
       continue;
@@ -200,17 +204,32 @@ function shapeRow(line: string, rules: Rules): RawPerson | null {
   return p;
 }
 
+/** "Anna Svensson, sjuksköterska." before the labelled values: a name and a known function. */
+function leadingNameAndFunction(prefix: string, rules: Rules): RawPerson {
+  const cells = prefix.split(/\s*(?:[,.;(]|\)|\s[-–]\s)\s*/).map((c) => c.trim()).filter(Boolean);
+  if (cells.length === 0 || cells.length > 2) return {};
+  const fns = new Set(rules.functions.map((f) => f.toLowerCase()));
+  const out: RawPerson = {};
+  for (const c of cells) {
+    if (fns.has(c.toLowerCase())) out.function = cleanValue('function', c);
+    else if (plausibleBare('name', c)) out.name = cleanValue('name', c);
+    else return {};
+  }
+  return out;
+}
+
 /** "Namn: Lisa Berg, Funktion: Enhetschef, HSA-id: SE…" → pairs, when two or more labels have colons. */
-function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> {
+function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> & { prefix: string } {
   const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/-]{0,38}?)\s*(?:\([^)]*\))?\s*:\s*/gu;
   const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];
   for (let m = re.exec(line); m; m = re.exec(line)) {
     const field = labels.match(m[2]!);
     if (field) marks.push({ field, start: m.index + m[1]!.length, valueStart: m.index + m[0].length });
   }
-  if (marks.length < 2) return [];
-  return marks.map((mk, i) => {
+  if (marks.length < 2) return Object.assign([], { prefix: '' });
+  const pairs = marks.map((mk, i): [FieldName, string] => {
     const end = i + 1 < marks.length ? marks[i + 1]!.start : line.length;
     return [mk.field, line.slice(mk.valueStart, end).replace(/[,;|\s]+$/, '')];
   });
+  return Object.assign(pairs, { prefix: line.slice(0, marks[0]!.start) });
 }

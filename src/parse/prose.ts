@@ -13,7 +13,9 @@ const NAME = String.raw`${WORD}(?:[ \t]+(?:af[ \t]+|von[ \t]+|de[ \t]+)?${WORD})
 const HSA_TOKEN = /\b[Ss][Ee]\s?(?:16)?\d{10}\s?-\s?[\p{L}\d@]+/u;
 const HSA_LABELLED = /\bHSA[- ]?(?:id|ID|Id)(?:[- ]?(?:t|nummer|numret))?\s*(?:är|blir|:|=)?\s*([^\s,;]+)/iu;
 const USER_LABELLED =
-  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])/iu;
+  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?<![\p{L}-])(?:treserva|tes)(?:\/tes)?(?:\s*[:=]\s*|\s+(?:är\s+)?)([a-z0-9._\\@-]{2,})(?![\p{L}])/iu;
+/** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
+const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn/i;
 const STOP = /^(är|och|eller|i|för|till|som|har|ska|blir|hos|treserva|tes|samma|inte|också|ännu|än|så|ni|vi|hon|han|de|den|det|här|nedan|ovan|med|på|av|kommer|saknas|the)$/i;
 
 function escape(s: string): string {
@@ -75,7 +77,7 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
     const b = a ? null : nameThenFn.exec(s);
     const hsa = HSA_TOKEN.exec(s)?.[0] ?? HSA_LABELLED.exec(s)?.[1];
     const userMatch = USER_LABELLED.exec(s);
-    const user = userMatch ? (userMatch[1] ?? userMatch[2]) : undefined;
+    const user = userMatch ? (userMatch[1] ?? userMatch[2] ?? userMatch[3]) : undefined;
     const fn = fnOnly.exec(s);
     const carded = a || b ? null : nameHasCard.exec(s);
     // "Han arbetar som samordnare": the function of the person just named.
@@ -85,6 +87,7 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
     }
     const fieldsHere = [a || b || carded, hsa, user && !STOP.test(user)].filter(Boolean).length;
     if (fieldsHere === 0) continue;
+    if (!hsa && !user && !ABOUT_ACCESS.test(s)) continue;
     if (a) {
       set('name', a[2]);
       set('function', a[1]);
