@@ -26,6 +26,49 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same folder could damage it.
+ * A lock file names the holder; a lock left by a dead process is taken over.
+ */
+function lockFolder(dir: string): () => void {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'lifecare-intake.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        fs.rmSync(file, { force: true });
+      };
+      process.once('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) {
+        throw new AppError(
+          'DB_ERROR',
+          `The embedded database in ${dir} is in use by process ${holder}. Stop that process first (the worker, serve or another command), or set DATABASE_URL to use PostgreSQL.`,
+          { dir, holder },
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new AppError('DB_ERROR', `Cannot lock the embedded database in ${dir}`, { dir });
+}
+
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const migrate = opts.migrate ?? true;
   try {
@@ -44,18 +87,31 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
     }
     const dir = opts.pgliteDir ?? 'memory://';
-    if (!dir.startsWith('memory://')) fs.mkdirSync(dir, { recursive: true });
+    const unlock = dir.startsWith('memory://') ? () => {} : lockFolder(dir);
     const { PGlite } = await import('@electric-sql/pglite');
     const { drizzle } = await import('drizzle-orm/pglite');
     const client = new PGlite(dir);
-    await client.waitReady;
+    try {
+      await client.waitReady;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     const db = drizzle(client, { schema }) as unknown as Db;
     if (migrate) {
       const { migrate: run } = await import('drizzle-orm/pglite/migrator');
       await run(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
     }
-    return { db, kind: 'pglite', close: () => client.close() };
+    return {
+      db,
+      kind: 'pglite',
+      close: async () => {
+        await client.close();
+        unlock();
+      },
+    };
   } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError('DB_ERROR', `Cannot open the database: ${(err as Error).message}`, { embedded: !opts.url }, err);
   }
 }
