@@ -47,6 +47,15 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(replies[0]!.subject).toContain(c!.ref);
   });
 
+  test('a new batch with the same subject after a complete case is a new case, with its own receipt', async () => {
+    const [first] = await tdb.database.db.select().from(cases).where(eq(cases.subject, 'Ny behörighet'));
+    const o = await ingestRaw(ctx, mail('c1b', 'Ny behörighet', 'Namn: Tor Ny\r\nFunktion: Planerare\r\nHSA-id: SE2321000016-TOR\r\nAnvändarnamn i Treserva: torny\r\n'), { kind: 'ingest' });
+    expect(o.caseId).not.toBe(first!.id);
+    const replies = await tdb.database.db.select().from(outbox).where(eq(outbox.caseId, o.caseId!));
+    expect(replies.map((r) => r.kind)).toEqual(['receipt']);
+    expect(replies[0]!.bodyText).toContain('Tor Ny, Planerare');
+  });
+
   test('the same HSA-id in a new case gets no second task: the person is flagged for review', async () => {
     const o = await ingestRaw(ctx, mail('c2', 'Behörighet igen', LISA), { kind: 'ingest' });
     const db = tdb.database.db;

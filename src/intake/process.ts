@@ -72,13 +72,14 @@ async function findCase(tx: Tx, ctx: AppContext, parsed: ParsedMail): Promise<ty
     const [c] = await tx.select().from(cases).where(eq(cases.ref, ref));
     if (c) return c;
   }
+  // Same sender and subject: an answer to a case still waiting (a new batch later is a new case).
   const base = subjectInfo(mail.subject).base.toLowerCase();
   if (mail.from && base !== '' && ctx.config.followupWindowDays > 0) {
     const since = new Date(ctx.now().getTime() - ctx.config.followupWindowDays * 86_400_000);
     const [c] = await tx
       .select()
       .from(cases)
-      .where(and(eq(cases.sender, mail.from), eq(cases.threadSubject, base), gte(cases.updatedAt, since), inArray(cases.status, ['waiting', 'review', 'complete'])))
+      .where(and(eq(cases.sender, mail.from), eq(cases.threadSubject, base), gte(cases.updatedAt, since), inArray(cases.status, ['waiting', 'review'])))
       .orderBy(cases.updatedAt)
       .limit(1);
     if (c) return c;
@@ -216,7 +217,6 @@ async function handleNotification(tx: Tx, ctx: AppContext, parsed: ParsedMail, m
   const records = parsed.result.persons;
   let c = await findCase(tx, ctx, parsed);
   const provider = findProvider(ctx.rules, mail.from);
-  const wasComplete = c ? c.status === 'complete' || c.status === 'done' : false;
 
   if (!c) {
     const [created] = await tx
@@ -270,10 +270,10 @@ async function handleNotification(tx: Tx, ctx: AppContext, parsed: ParsedMail, m
     await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
   }
   await tx.update(messages).set({ caseId: c.id }).where(eq(messages.id, messageRowId));
-  await createTasksForCase(tx, c.id, 'worker', now);
+  const created = await createTasksForCase(tx, c.id, 'worker', now);
   const status = await refreshCaseStatus(tx, c.id, now);
   if (status !== 'waiting') await withdrawStaleRequests(tx, c.id);
-  await queueReplies(tx, ctx, c, parsed, messageRowId, status, wasComplete, provider !== null, now);
+  await queueReplies(tx, ctx, c, parsed, messageRowId, status, created.length > 0, provider !== null, now);
   return c.id;
 }
 
@@ -286,7 +286,7 @@ async function queueReplies(
   parsed: ParsedMail,
   messageRowId: number,
   status: string,
-  wasComplete: boolean,
+  tasksCreated: boolean,
   knownSender: boolean,
   now: Date,
 ): Promise<void> {
@@ -301,8 +301,9 @@ async function queueReplies(
     const incomplete = input.persons.filter((p) => p.status === 'incomplete');
     const text = composeMissingInfo({ ...input, persons: incomplete }, ctx.rules);
     await enqueueReply(tx, { caseId: c.id, kind: 'missing_info', triggerKey: `message:${messageRowId}`, ...threading, ...text, suppressReason }, ctx.config, now);
-  } else if (status === 'complete' && !wasComplete && ctx.config.replies.receipt) {
-    const text = composeReceipt(input, ctx.rules);
+  } else if (tasksCreated && ctx.config.replies.receipt) {
+    // This mail made tasks and nothing is missing: a receipt naming the persons being set up.
+    const text = composeReceipt({ ...input, persons: input.persons.filter((p) => p.status === 'task_created') }, ctx.rules);
     await enqueueReply(tx, { caseId: c.id, kind: 'receipt', triggerKey: `message:${messageRowId}`, ...threading, ...text, suppressReason }, ctx.config, now);
   }
 }
