@@ -87,7 +87,6 @@ program
           return null;
         })
       : null;
-    if (web) ctx.log.info({ component: 'web', url: web.url }, 'review UI listening');
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
