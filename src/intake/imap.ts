@@ -84,13 +84,18 @@ export class ImapIntake {
       if (!this.stopped) this.scheduleReconnect();
     });
     await client.connect();
-    // Folders for processed, review and ignored mail, created when missing.
-    const existing = new Set((await client.list()).map((m) => m.path));
-    for (const folder of Object.values(imap.folders)) {
-      if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+    try {
+      // Folders for processed, review and ignored mail, created when missing.
+      const existing = new Set((await client.list()).map((m) => m.path));
+      for (const folder of Object.values(imap.folders)) {
+        if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+      }
+      // Select the mailbox so IDLE watches it.
+      await client.mailboxOpen(imap.mailbox);
+    } catch (err) {
+      client.close();
+      throw err;
     }
-    // Select the mailbox so IDLE watches it.
-    await client.mailboxOpen(imap.mailbox);
     this.client = client;
     this.reconnectAttempts = 0;
     this.status.ok = true;
