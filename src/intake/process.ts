@@ -42,15 +42,20 @@ export function contentHash(raw: Buffer): string {
   return crypto.createHash('sha256').update(raw).digest('hex');
 }
 
-/** A message already stored (same UID, same bytes or same Message-ID from the same sender). */
-async function findExisting(ctx: AppContext, hash: string, source: Source, messageId: string | null, from: string | null) {
-  const { db } = ctx.database;
-  const conds = [eq(messages.contentHash, hash)];
-  if (source.mailbox && source.uidValidity != null && source.uid != null) {
-    conds.push(and(eq(messages.mailbox, source.mailbox), eq(messages.uidValidity, source.uidValidity), eq(messages.uid, source.uid))!);
+/** A message already stored: same bytes or same mailbox UID, or (once parsed) same Message-ID from the same sender. */
+async function findExisting(ctx: AppContext, by: { hash: string; source: Source } | { messageId: string | null; from: string | null }) {
+  const conds = [];
+  if ('hash' in by) {
+    conds.push(eq(messages.contentHash, by.hash));
+    const { mailbox, uidValidity, uid } = by.source;
+    if (mailbox && uidValidity != null && uid != null) {
+      conds.push(and(eq(messages.mailbox, mailbox), eq(messages.uidValidity, uidValidity), eq(messages.uid, uid))!);
+    }
+  } else if (by.messageId && by.from) {
+    conds.push(and(eq(messages.messageId, by.messageId), eq(messages.fromAddr, by.from))!);
   }
-  if (messageId && from) conds.push(and(eq(messages.messageId, messageId), eq(messages.fromAddr, from))!);
-  const [row] = await db.select({ id: messages.id, status: messages.status, caseId: messages.caseId }).from(messages).where(or(...conds)).limit(1);
+  if (conds.length === 0) return null;
+  const [row] = await ctx.database.db.select({ id: messages.id, status: messages.status, caseId: messages.caseId }).from(messages).where(or(...conds)).limit(1);
   return row ?? null;
 }
 
@@ -101,7 +106,7 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
     return { messageRowId: existing.id, status: 'duplicate', caseId: existing.caseId, folder: folderFor(existing.status) };
   };
   // Same bytes or same mailbox UID: known without parsing.
-  const seen = await findExisting(ctx, hash, source, null, null);
+  const seen = await findExisting(ctx, { hash, source });
   if (seen) return duplicate(seen);
 
   // Too large: keep the headers (the original stays in the review folder), skip the body.
@@ -111,7 +116,7 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   const result = parsed.result;
 
   // Same Message-ID from the same sender (re-delivered with other headers).
-  const resent = await findExisting(ctx, hash, source, result.messageId, result.from);
+  const resent = await findExisting(ctx, { messageId: result.messageId, from: result.from });
   if (resent) return duplicate(resent);
 
   let kind: MessageKind = result.kind;
