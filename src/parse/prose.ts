@@ -1,6 +1,7 @@
 import type { Rules } from '../rules/load';
 import { cleanValue } from './values';
 import type { RawPerson } from './validate';
+import type { FieldName } from './types';
 
 /**
  * Persons in free Swedish prose: "Vår nya enhetschef Lisa Berg har fått sitt SITHS-kort,
@@ -57,7 +58,7 @@ export function extractProse(text: string, rules: Rules): RawPerson[] {
 
   const persons: RawPerson[] = [];
   let current: RawPerson = {};
-  const set = (field: keyof RawPerson, value: string | null | undefined) => {
+  const set = (field: FieldName, value: string | null | undefined) => {
     if (value == null) return;
     const v = cleanValue(field, value);
     if (v === null) return;

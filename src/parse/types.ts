@@ -5,12 +5,16 @@ export const FIELDS: readonly FieldName[] = ['name', 'function', 'hsaId', 'trese
 
 export type MailKind = 'notification' | 'automated' | 'other';
 
+/** What the provider asks for a person: access (`grant`) or its removal (`revoke`, a leaver). */
+export type Intent = 'grant' | 'revoke';
+
 /** One person as extracted and validated. The field names are a public contract (parse, export, API). */
 export interface PersonRecord {
   name: string | null;
   function: string | null;
   hsaId: string | null;
   treservaUser: string | null;
+  intent: Intent;
   problems: Problem[];
 }
 

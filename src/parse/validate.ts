@@ -1,9 +1,9 @@
 import type { Rules } from '../rules/load';
 import { checkHsaId, looksLikePersonnummer, maskPersonnummer, normalizeHsaId } from './hsa-id';
-import type { FieldName, PersonRecord, Problem } from './types';
+import type { FieldName, Intent, PersonRecord, Problem } from './types';
 
 /** Values as extracted, before validation. */
-export type RawPerson = Partial<Record<FieldName, string | null>>;
+export type RawPerson = Partial<Record<FieldName, string | null>> & { intent?: Intent };
 
 export function collapse(value: string | null | undefined): string | null {
   if (value == null) return null;
@@ -11,8 +11,12 @@ export function collapse(value: string | null | undefined): string | null {
   return v === '' ? null : v;
 }
 
-/** Normalizes values (collapse, upper-case HSA-id, mask personnummer) and lists each problem. */
+/**
+ * Normalizes values (collapse, upper-case HSA-id, mask personnummer) and lists each problem.
+ * A grant needs all four fields; a revoke (leaver) needs a name and an HSA-id or a username.
+ */
 export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
+  const intent: Intent = raw.intent ?? 'grant';
   const f = rules.fields;
   const problems: Problem[] = [];
   const add = (field: FieldName, code: Problem['code'], message: string) => problems.push({ field, code, message });
@@ -24,7 +28,9 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
   }
 
   const fn = collapse(raw.function);
-  if (!fn) add('function', 'missing', f.function.messages.missing);
+  if (!fn) {
+    if (intent === 'grant') add('function', 'missing', f.function.messages.missing);
+  }
   else if (/[0-9@<>{}]/.test(fn) || !/\p{L}.*\p{L}/u.test(fn) || fn.length > 80) {
     add('function', 'invalid', f.function.messages.invalid);
   }
@@ -51,5 +57,9 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
     add('treservaUser', 'invalid', f.treservaUser.messages.invalid);
   } else if (/\s/.test(user) || user.length > 64) add('treservaUser', 'invalid', f.treservaUser.messages.invalid);
 
-  return { name, function: fn, hsaId, treservaUser: user, problems };
+  // A leaver is identified by an HSA-id or a username: one of them is enough.
+  if (intent === 'revoke' && (hsaId || user)) {
+    for (let i = problems.length - 1; i >= 0; i--) if (problems[i]!.code === 'missing' && problems[i]!.field !== 'name') problems.splice(i, 1);
+  }
+  return { name, function: fn, hsaId, treservaUser: user, intent, problems };
 }
