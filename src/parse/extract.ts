@@ -1,7 +1,7 @@
 import type { Rules } from '../rules/load';
 import { LabelMatcher } from './labels';
 import { extractProse } from './prose';
-import type { FieldName } from './types';
+import { FIELDS, type FieldName } from './types';
 import { cleanValue, isNoise, plausibleBare } from './values';
 import type { RawPerson } from './validate';
 
@@ -23,14 +23,20 @@ function cleanLine(line: string): string {
     .trimEnd();
 }
 
+export const hasValue = (p: RawPerson) => FIELDS.some((f) => p[f] != null);
+
 class PersonCollector {
   readonly persons: RawPerson[] = [];
   private current: RawPerson = {};
 
-  set(field: FieldName, value: string | null): void {
+  set(field: FieldName, value: string | null, line?: number): void {
     if (value === null) return;
     if (this.current[field] != null) this.flush();
     this.current[field] = value;
+    if (line !== undefined) {
+      this.current.at ??= line;
+      this.current.end = line;
+    }
   }
 
   /** A label with no value at all still marks a person's block ("HSA-id:" left blank). */
@@ -40,7 +46,7 @@ class PersonCollector {
   }
 
   flush(): void {
-    if (Object.values(this.current).some((v) => v != null)) this.persons.push(this.current);
+    if (hasValue(this.current)) this.persons.push(this.current);
     this.current = {};
   }
 }
@@ -62,7 +68,7 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
   const persons: RawPerson[] = [];
   let columns: Array<FieldName | null> | null = null;
   for (const row of rows) {
-    const fields = row.map((c) => labels.match(c));
+    const fields = row.map((c) => labels.match(c, true));
     if (new Set(fields.filter(Boolean)).size >= 2 && fields.filter(Boolean).length >= row.filter((c) => c !== '').length - 1) {
       columns = fields;
       continue;
@@ -73,7 +79,7 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
       const f = columns![i];
       if (f && p[f] == null) p[f] = cleanValue(f, cell);
     });
-    if (Object.values(p).some((v) => v != null)) persons.push(p);
+    if (hasValue(p)) persons.push(p);
   }
   return persons;
 }
@@ -92,7 +98,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     // A delimited header row starts a table: read rows until the delimiter stops.
     const split = splitCells(line);
-    if (split && split.cells.filter((c) => labels.match(c)).length >= 2) {
+    if (split && split.cells.filter((c) => labels.match(c, true)).length >= 2) {
       const rows = [split.cells];
       let j = i + 1;
       for (; j < lines.length; j++) {
@@ -108,7 +114,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       const found = extractFromRows(rows, labels);
       if (found.length > 0) {
         out.flush();
-        for (const p of found) out.persons.push(p);
+        found.forEach((p, k) => out.persons.push({ ...p, at: i + 1 + k, end: i + 1 + k }));
         for (let k = i; k < j; k++) consumed.add(k);
         i = j - 1;
         continue;
@@ -119,7 +125,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const shaped = shapeRow(line, rules);
     if (shaped) {
       out.flush();
-      out.persons.push(shaped);
+      out.persons.push({ ...shaped, at: i, end: i });
       consumed.add(i);
       continue;
     }
@@ -129,9 +135,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (pairs.length >= 2) {
       const lead = leadingNameAndFunction(pairs.prefix, rules);
       const given = new Set(pairs.map(([f]) => f));
-      if (lead.name && !given.has('name')) out.set('name', lead.name);
-      if (lead.function && !given.has('function')) out.set('function', lead.function);
-      for (const [field, value] of pairs) out.set(field, cleanValue(field, value));
+      if (lead.name && !given.has('name')) out.set('name', lead.name, i);
+      if (lead.function && !given.has('function')) out.set('function', lead.function, i);
+      for (const [field, value] of pairs) out.set(field, cleanValue(field, value), i);
       consumed.add(i);
       continue;
     }
@@ -162,20 +168,20 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
     consumed.add(i);
     const cleaned = cleanValue(hit.field, value);
-    if (cleaned !== null && isNoise(cleaned)) continue;
+    if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
     if (cleaned === null) out.touch(hit.field);
-    else out.set(hit.field, cleaned);
+    else out.set(hit.field, cleaned, i);
   }
   out.flush();
 
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
-  const prose = extractProse(rest.join('\n'), rules);
+  const prose = extractProse(rest, rules);
   if (out.persons.length === 0) return prose;
   // One person told in prose ("vår nya samordnare Nils …") and labelled below: one person.
   if (out.persons.length === 1 && prose.length === 1) {
     const [l, p] = [out.persons[0]!, prose[0]!];
-    const clash = (Object.keys(p) as FieldName[]).some((k) => p[k] != null && l[k] != null && p[k] !== l[k]);
+    const clash = FIELDS.some((k) => p[k] != null && l[k] != null && p[k] !== l[k]);
     if (!clash) return [{ ...p, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v != null)) }];
   }
   // Labelled data wins; prose adds only persons with an HSA-id not seen yet.
@@ -223,7 +229,7 @@ function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, stri
   const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/-]{0,38}?)\s*(?:\([^)]*\))?\s*:\s*/gu;
   const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];
   for (let m = re.exec(line); m; m = re.exec(line)) {
-    const field = labels.match(m[2]!);
+    const field = labels.match(m[2]!, m[2]!.trim().split(/\s+/).length <= 4);
     if (field) marks.push({ field, start: m.index + m[1]!.length, valueStart: m.index + m[0].length });
   }
   if (marks.length < 2) return Object.assign([], { prefix: '' });

@@ -6,7 +6,7 @@
 export type HsaIdVerdict = 'valid' | 'format' | 'checksum' | 'personnummer' | 'tooLong';
 
 const HSA_FORM = /^SE(?:16)?(\d{10})-([A-Z0-9]+)$/;
-const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+ ]?\d{4}$/;
+const PERSONNUMMER = /^(?:\d{2})?\d{6}\s?[-+–— ]?\s?\d{4}$/;
 
 /** Luhn over the first nine digits (weights 2,1,2,... from the left) must give the tenth. */
 export function luhnCheckDigit(nineDigits: string): number {

@@ -26,6 +26,28 @@ function distance(a: string, b: string, cap: number): number {
   return d[a.length]![b.length]!;
 }
 
+/** Definite and possessive endings a label may carry ("namnet", "HSA-id:t", "användarnamnets"). */
+const SUFFIXES = ['ets', 'ens', 'et', 'en', 't', 'n', 's', 'na'];
+
+/** Labels that speak of something else: the unit, the firm, a contact, a manager. */
+const OTHER_THING = /enhet|foretag|verksamhet|bolag|utforare|firma|company|organi|arbetsplats|chef|kontakt|avsandare|bestallare|ansvarig|narmast|epost|mail|telefon|mobil|adress/;
+
+/** A label's field by its stem: the wordings nobody listed. */
+function stemField(label: string): FieldName | null {
+  const words = label
+    .toLowerCase()
+    .split(/[^\p{L}\d]+/u)
+    .filter(Boolean);
+  if (words.length === 0 || words.length > 6) return null;
+  const f = foldLabel(label);
+  if (/hsa/.test(f)) return 'hsaId';
+  if (/treserva|anvandarnamn|anvandarid|username|userid|login|inlogg|konto|account/.test(f) || words.includes('tes') || words.includes('user')) return 'treservaUser';
+  if (OTHER_THING.test(f)) return null;
+  if (/funktion|roll|befattning|titel|title|role|tjanst|yrke|position|function/.test(f)) return 'function';
+  if (/namn|name/.test(f)) return 'name';
+  return null;
+}
+
 export interface LabelHit {
   field: FieldName;
   /** The value after the label and its separator (may be empty: value on the next line). */
@@ -52,24 +74,36 @@ export class LabelMatcher {
       .sort((a, b) => b.folded.length - a.folded.length);
   }
 
-  /** The field a whole text names, allowing one typo in labels of five letters or more. */
-  match(text: string): FieldName | null {
+  /**
+   * The field a whole text names, allowing one typo in labels of five letters or more and
+   * Swedish definite/possessive endings ("Användarnamnet", "HSA-id:t"). `loose`: a short text
+   * known to be a label (before a colon, a table header) may also name its field by a stem
+   * ("Treserva-konto", "Personens fullständiga namn", "Role / title").
+   */
+  match(text: string, loose = false): FieldName | null {
     const cleaned = text.replace(/\([^)]*\)/g, ' ').replace(/[*_]/g, ' ');
     const f = foldLabel(cleaned);
     if (f === '' || f.length > 40) return null;
     for (const l of this.labels) if (l.folded === f) return l.field;
+    for (const suffix of SUFFIXES) {
+      if (f.length > suffix.length + 3 && f.endsWith(suffix)) {
+        const stem = f.slice(0, -suffix.length);
+        for (const l of this.labels) if (l.folded === stem) return l.field;
+      }
+    }
     for (const l of this.labels) {
       if (l.folded.length >= 5 && distance(f, l.folded, 1) <= 1) return l.field;
     }
-    return null;
+    return loose ? stemField(cleaned) : null;
   }
 
   /** A line that starts with a label: "HSA-id: SE…", "Namn\tLisa Berg", "Funktion Enhetschef". */
   matchLine(line: string): LabelHit | null {
     const sep = /^(.{1,70}?)\s*(?::|=|\t|\s[-–]\s)\s*(.*)$/.exec(line);
     if (sep) {
-      const field = this.match(sep[1]!);
-      if (field) return { field, rest: sep[2]!.trim(), separated: true };
+      const field = this.match(sep[1]!, sep[1]!.trim().split(/\s+/).length <= 5);
+      // "HSA-ID:t: SE…": a definite ending written after the colon belongs to the label.
+      if (field) return { field, rest: sep[2]!.replace(/^(?:t|et|en|n|s|ets|ens)\s*:\s*/i, '').trim(), separated: true };
     }
     const words = line.trim().split(/\s+/);
     for (let k = Math.min(6, words.length); k >= 1; k--) {

@@ -1,107 +1,188 @@
 import type { Rules } from '../rules/load';
-import { cleanValue } from './values';
-import type { RawPerson } from './validate';
+import { Lexicon } from './lexicon';
 import type { FieldName } from './types';
+import type { RawPerson } from './validate';
+import { cleanValue } from './values';
 
 /**
- * Persons in free Swedish prose: "Vår nya enhetschef Lisa Berg har fått sitt SITHS-kort,
- * HSA-id SE2321000016-4HK5 och användarnamnet i Treserva är lisber."
- * Each sentence is scanned for the four fields; a field seen twice starts the next person.
+ * Persons in free prose, in any case and hurry: "Vår nya enhetschef Lisa Berg har fått sitt
+ * SITHS-kort, HSA-id SE2321000016-4HK5 och användarnamnet i Treserva är lisber." or "ny usk
+ * anna svensson hsa se5565594230-b31 tes login annsve". Values are found by what they are
+ * (an HSA-id by its shape, a function from the role lexicon, a name from the given-name lexicon
+ * or capitalised words beside a function), then gathered into persons sentence by sentence:
+ * a field seen twice starts the next person. Every pattern here is bounded (no nested repeats).
  */
 
-const WORD = String.raw`\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}'’]+)*`;
-const NAME = String.raw`${WORD}(?:[ \t]+(?:af[ \t]+|von[ \t]+|de[ \t]+)?${WORD}){1,3}`;
-const HSA_TOKEN = /\b[Ss][Ee]\s?(?:16)?\d{10}\s?-\s?[\p{L}\d@]+/u;
-const HSA_LABELLED = /\bHSA[- ]?(?:id|ID|Id)(?:[- ]?(?:t|nummer|numret))?\s*(?:är|blir|:|=)?\s*([^\s,;]+)/iu;
-const USER_LABELLED =
-  /(?:användarnamn(?:et)?|användar-?id(?:t)?|inloggning(?:en|snamn)?)(?:\s+(?:i|för|till|hos)\s+(?:treserva(?:\/tes)?|tes)(?:\/tes)?)?(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?:treserva|tes)(?:\/tes)?[- ]?(?:användarnamn(?:et)?|-?id)(?:\s*[:=]\s*|\s+(?:är\s+|blir\s+)?)([A-Za-z0-9._\\@-]+)(?![\p{L}])|(?<![\p{L}-])(?:treserva|tes)(?:\/tes)?(?:\s*[:=]\s*|\s+(?:är\s+)?)([a-z0-9._\\@-]{2,})(?![\p{L}])/iu;
+const HSA_TOKEN = /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d[ \t]?[-–][ \t]?[A-Za-z0-9]{1,24}(?![\p{L}\d])/iu;
+const HSA_LABELLED = /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/iu;
+const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
+/** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
+const USER_PATTERNS: RegExp[] = [
+  /(?<![\p{L}])(?:användarnamn(?:et)?|användar-?id(?:t|et)?|inloggning(?:en|snamn(?:et)?)?|inlogg|login(?:-?namn)?|username|user[ -]?(?:name|id)|konto(?:t)?)(?:[ \t]+(?:i|för|till|hos|på|in)[ \t]+(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?)?(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|=[ \t]+)?)["'“]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])/iu,
+  /(?<![\p{L}])(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?[- ]?(?:användarnamn(?:et)?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|heter[ \t]+)?)["'“]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])/iu,
+];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
-const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn/i;
-const STOP = /^(är|och|eller|i|för|till|som|har|ska|blir|hos|treserva|tes|samma|inte|också|ännu|än|så|ni|vi|hon|han|de|den|det|här|nedan|ovan|med|på|av|kommer|saknas|the)$/i;
+const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
+/** Words that never are a username or part of a name. */
+const STOP = new Set(
+  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och'.split(
+    ' ',
+  ),
+);
+const PARTICLES = new Set(['af', 'von', 'van', 'de', 'der', 'den', 'el', 'al', 'bin', 'ibn', 'da', 'di', 'du', 'la', 'le']);
+const NOT_NAME =
+  /^(?:ab|hb|kb|aktiebolag|omsorg|hemtjänst|vård|äldreomsorg|assistans|enheten?|kommun|region|stiftelse|måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag|januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december|örebro|sverige|lifecare|treserva|tes|siths|hsa|inera|telia|microsoft|outlook|gmail|hej|hejsan|tack|mvh|med|vänliga|hälsningar|god|morgon|dag|kväll|vi|ni|jag|hon|han|de|den|det|vår|våra|ny|nya|nytt|sjukhus|sjukhuset|hemtjänsten|kontoret|it|avdelningen|nu|här|där|också|även|person|personal|användare|medarbetare|please|hello|hi|thanks|regards|team|gruppen|huset)$/i;
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+interface Sentence {
+  text: string;
+  line: number;
 }
 
-interface ProsePatterns {
-  fnThenName: RegExp;
-  nameThenFn: RegExp;
-  nameHasCard: RegExp;
-  fnOnly: RegExp;
-}
-
-/** Patterns built from the rules' function words, once per rules object. */
-const compiled = new WeakMap<Rules, ProsePatterns | null>();
-
-function patterns(rules: Rules): ProsePatterns | null {
-  if (compiled.has(rules)) return compiled.get(rules)!;
-  const fnAlt = [...rules.functions].sort((a, b) => b.length - a.length).map(escape).join('|');
-  let p: ProsePatterns | null = null;
-  if (fnAlt !== '') {
-    // Case-insensitive function words, case-sensitive name: build the function part per letter.
-    const fnCi = fnAlt.replace(/\p{L}/gu, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
-    p = {
-      fnThenName: new RegExp(`(${fnCi})(?:[ \\t]+(?:är|heter|blir))?[ \\t,]+(${NAME})`, 'u'),
-      nameThenFn: new RegExp(`(${NAME})[ \\t]*(?:\\(|,[ \\t]*|[ \\t]+som[ \\t]+(?:är[ \\t]+|blir[ \\t]+|arbetar[ \\t]+som[ \\t]+)?(?:vår[ \\t]+|ny[ \\t]+)*)(${fnCi})`, 'u'),
-      nameHasCard: new RegExp(`(${NAME})[ \\t]+(?:har[ \\t]+)?(?:nu[ \\t]+)?(?:fått|fick|erhållit)`, 'u'),
-      fnOnly: new RegExp(`(?:^|[^\\p{L}])(${fnCi})(?![\\p{L}])`, 'u'),
+/** Paragraphs of non-empty lines, split into sentences, each with the line it starts on. */
+function sentences(lines: readonly string[]): Sentence[] {
+  const out: Sentence[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (lines[i]!.trim() === '') {
+      i++;
+      continue;
+    }
+    const starts: number[] = [];
+    let text = '';
+    for (; i < lines.length && lines[i]!.trim() !== ''; i++) {
+      starts.push(text.length);
+      text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + ' ';
+    }
+    const first = i - starts.length;
+    const lineAt = (offset: number) => {
+      let k = 0;
+      while (k + 1 < starts.length && starts[k + 1]! <= offset) k++;
+      return first + k;
     };
+    // Sentence ends: ". " "! " "? " and line-level list items; an abbreviation's dot may split too (harmless).
+    const re = /[^.!?]+(?:[.!?]+(?=\s|$)|$)|[.!?]+/g;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const s = m[0].trim();
+      if (s !== '') out.push({ text: s, line: lineAt(m.index + (m[0].length - m[0].trimStart().length)) });
+      if (m[0].length === 0) re.lastIndex++;
+    }
   }
-  compiled.set(rules, p);
-  return p;
+  return out;
 }
 
-export function extractProse(text: string, rules: Rules): RawPerson[] {
-  const p = patterns(rules);
-  if (!p) return [];
-  const { fnThenName, nameThenFn, nameHasCard, fnOnly } = p;
+const bare = (w: string) => w.replace(/^[("'“«]+|[)"'”».,:;!?]+$/g, '');
+const isCap = (w: string) => /^\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}'’]+)*$/u.test(w);
+const isWordish = (w: string) => /^[\p{L}][\p{L}'’-]{1,30}$/u.test(w);
 
+interface NameHit {
+  value: string;
+  start: number;
+  score: number;
+}
+
+/** Name candidates in a sentence's words: given-name lexicon first, capitalised words beside a function next. */
+function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, number]>): NameHit[] {
+  const out: NameHit[] = [];
+  const isRoleWord = (i: number) => roleSpans.some(([a, b]) => i >= a && i < b);
+  const usable = (i: number) => {
+    const w = bare(words[i] ?? '');
+    return w !== '' && isWordish(w) && !STOP.has(w.toLowerCase()) && !NOT_NAME.test(w) && !isRoleWord(i);
+  };
+  for (let i = 0; i < words.length; i++) {
+    if (!usable(i)) continue;
+    const w = bare(words[i]!);
+    const given = lexicon.isGivenName(w) || (w.includes('-') && lexicon.isGivenName(w.split('-')[0]!));
+    const cap = isCap(w);
+    if (!given && !cap) continue;
+    // The rest of the name: capitalised words (particles allowed), or for a lower-case given name, lower-case words.
+    let j = i + 1;
+    const parts = [w];
+    while (j < words.length && parts.length < 4) {
+      const next = bare(words[j]!);
+      const endsHere = words[j - 1] !== bare(words[j - 1]!) && /[,.;:!?)]$/.test(words[j - 1]!);
+      if (endsHere) break;
+      if (PARTICLES.has(next) && j + 1 < words.length && isCap(bare(words[j + 1]!))) {
+        parts.push(next);
+        j++;
+        continue;
+      }
+      if (!usable(j)) break;
+      if (cap ? !isCap(next) : isCap(next) ? false : !/^\p{Ll}[\p{Ll}'’-]+$/u.test(next)) break;
+      if (!cap && lexicon.roleAt(words, j) > 0) break;
+      parts.push(next);
+      j++;
+      // A lower-case name is a given name and one or two more words, no more.
+      if (!cap && parts.length >= 2 && !lexicon.isGivenName(next)) break;
+    }
+    if (parts.length < 2) continue;
+    const besideRole = isRoleWord(i - 1) || isRoleWord(j) || (isRoleWord(i - 2) && /^(?:är|heter|blir)$/i.test(bare(words[i - 1] ?? '')));
+    const afterCue = /^(?:heter|namn|namnet|name|är|kollega|kollegan|medarbetare|medarbetaren|användare|användaren)$/i.test(bare(words[i - 1] ?? ''));
+    // "Lisa Berg har fått sitt kort", "Lisa Berg (usk)", "Lisa Berg som är ...".
+    const beforeCue = cap && /^(?:har|hade|fick|fått|är|blir|börjar|började|ska|behöver|som|slutar|slutade|has|is|got)$/i.test(bare(words[j] ?? ''));
+    const score = (given ? 2 : 0) + (besideRole ? 2 : 0) + (afterCue ? 1 : 0) + (beforeCue ? 1 : 0) + (cap ? 1 : 0);
+    if (!given && !besideRole && !afterCue && !beforeCue) continue;
+    out.push({ value: parts.join(' '), start: i, score });
+    i = j - 1;
+  }
+  return out.sort((a, b) => b.score - a.score || a.start - b.start);
+}
+
+export function extractProse(lines: readonly string[], rules: Rules): RawPerson[] {
+  const lexicon = Lexicon.for(rules);
   const persons: RawPerson[] = [];
   let current: RawPerson = {};
-  const set = (field: FieldName, value: string | null | undefined) => {
+  const push = () => {
+    if ((['name', 'function', 'hsaId', 'treservaUser'] as FieldName[]).some((f) => current[f] != null)) persons.push(current);
+    current = {};
+  };
+  const set = (field: FieldName, value: string | null | undefined, line: number) => {
     if (value == null) return;
     const v = cleanValue(field, value);
     if (v === null) return;
-    if (current[field] != null) {
-      persons.push(current);
-      current = {};
-    }
+    if (current[field] != null) push();
     current[field] = v;
+    current.at ??= line;
+    current.end = line;
   };
 
-  const sentences = text
-    .split(/\n\s*\n|(?<=[.!?])\s+(?=\p{Lu})/u)
-    .map((s) => s.replace(/\s+/g, ' ').trim())
-    .filter(Boolean);
-  for (const s of sentences) {
-    const a = fnThenName.exec(s);
-    const b = a ? null : nameThenFn.exec(s);
-    const hsa = HSA_TOKEN.exec(s)?.[0] ?? HSA_LABELLED.exec(s)?.[1];
-    const userMatch = USER_LABELLED.exec(s);
-    const user = userMatch ? (userMatch[1] ?? userMatch[2] ?? userMatch[3]) : undefined;
-    const fn = fnOnly.exec(s);
-    const carded = a || b ? null : nameHasCard.exec(s);
+  for (const s of sentences(lines)) {
+    const text = s.text;
+    const hsaShape = HSA_TOKEN.exec(text)?.[0];
+    const labelled = HSA_LABELLED.exec(text)?.[1];
+    const hsa = hsaShape ?? (labelled && (PERSONNUMMER.test(labelled) || /^SE/i.test(labelled) || /^\d{10,}/.test(labelled)) ? labelled : undefined);
+    let user: string | undefined;
+    for (const re of USER_PATTERNS) {
+      const m = re.exec(text);
+      const v = m?.[1];
+      if (v && !STOP.has(v.toLowerCase()) && !/^(?:SE\d|\d{6})/i.test(v) && !lexicon.isPlaceholder(v)) {
+        user = v;
+        break;
+      }
+    }
+    const words = text.split(/\s+/).filter(Boolean);
+    const roleSpans: Array<[number, number]> = [];
+    for (let i = 0; i < words.length; i++) {
+      const n = lexicon.roleAt(words.map(bare), i);
+      if (n > 0) {
+        roleSpans.push([i, i + n]);
+        i += n - 1;
+      }
+    }
+    const role = roleSpans[0] ? words.slice(roleSpans[0][0], roleSpans[0][1]).map(bare).join(' ') : undefined;
+    const nameHits = names(words, lexicon, roleSpans);
+    const name = nameHits[0]?.value;
+    const about = ABOUT_ACCESS.test(text);
     // "Han arbetar som samordnare": the function of the person just named.
-    if (!a && !b && !carded && !hsa && !user && fn && current.name != null && current.function == null) {
-      set('function', fn[1]);
+    if (!name && !hsa && !user && role && current.name != null && current.function == null) {
+      set('function', role, s.line);
       continue;
     }
-    const fieldsHere = [a || b || carded, hsa, user && !STOP.test(user)].filter(Boolean).length;
-    if (fieldsHere === 0) continue;
-    if (!hsa && !user && !ABOUT_ACCESS.test(s)) continue;
-    if (a) {
-      set('name', a[2]);
-      set('function', a[1]);
-    } else if (b) {
-      set('name', b[1]);
-      set('function', b[2]);
-    } else {
-      if (carded) set('name', carded[1]);
-      if (fn && current.function == null) set('function', fn[1]);
-    }
-    if (hsa && (HSA_TOKEN.test(hsa) || /^(?:\d{2})?\d{6}[-+]?\d{4}$/.test(hsa) || /^SE/i.test(hsa))) set('hsaId', hsa);
-    if (user && !STOP.test(user)) set('treservaUser', user);
+    if (!hsa && !user && !(name && about)) continue;
+    if (name) set('name', name, s.line);
+    if (role && (name || hsa || user) && current.function == null) set('function', role, s.line);
+    if (hsa) set('hsaId', hsa, s.line);
+    if (user) set('treservaUser', user, s.line);
   }
-  if (Object.values(current).some((v) => v != null)) persons.push(current);
+  push();
   return persons;
 }

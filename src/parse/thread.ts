@@ -32,9 +32,12 @@ export interface Thread {
   fresh: string[];
   /** The quoted or forwarded older text, header lines and quote marks removed. */
   older: string[];
+  /** The sender's sign-off and signature below the new text (a self-announcing sender's name). */
+  signature: string[];
 }
 
-function isBoundary(lines: string[], i: number): boolean {
+/** Whether line i starts a quoted or forwarded message (a "wrote:" line, an Outlook header block, a separator). */
+export function isBoundary(lines: string[], i: number): boolean {
   const line = lines[i]!;
   if (ORIGINAL.test(line) || BEGIN_FWD.test(line) || WROTE.test(line)) return true;
   if (WROTE_START.test(line) && !/:\s*$/.test(line) && /:\s*$/.test(lines[i + 1] ?? '')) return true;
@@ -74,8 +77,9 @@ export function splitThread(text: string): Thread {
     }
   }
   const top = lines.slice(0, boundary);
-  const fresh = cutSignature(top.filter((l) => !/^\s*>/.test(l)));
+  const own = top.filter((l) => !/^\s*>/.test(l));
+  const fresh = cutSignature(own);
   const quotedTop = top.filter((l) => /^\s*>/.test(l)).map(unquote);
   const older = [...quotedTop, ...dropHeaderBlock(lines.slice(boundary).map(unquote))];
-  return { fresh, older };
+  return { fresh, older, signature: own.slice(fresh.length) };
 }

@@ -1,9 +1,19 @@
 import type { Rules } from '../rules/load';
 import { checkHsaId, looksLikePersonnummer, maskPersonnummer, normalizeHsaId } from './hsa-id';
+import { Lexicon } from './lexicon';
 import type { FieldName, Intent, PersonRecord, Problem } from './types';
 
+/** A personnummer anywhere in a value, with any dash or none. */
+const PERSONNUMMER_IN = /(?<!\d)(?:\d{2})?\d{6}\s?[-+–—]?\s?\d{4}(?!\d)/;
+const maskAll = (v: string) => v.replace(new RegExp(PERSONNUMMER_IN.source, 'g'), (m) => m.replace(/\d{4}$/, '****'));
+
 /** Values as extracted, before validation. */
-export type RawPerson = Partial<Record<FieldName, string | null>> & { intent?: Intent };
+export type RawPerson = Partial<Record<FieldName, string | null>> & {
+  intent?: Intent;
+  /** Line (in the text it was read from) where the person's first value stands: for intent. */
+  at?: number;
+  end?: number;
+};
 
 export function collapse(value: string | null | undefined): string | null {
   if (value == null) return null;
@@ -17,17 +27,25 @@ export function collapse(value: string | null | undefined): string | null {
  */
 export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
   const intent: Intent = raw.intent ?? 'grant';
+  const lexicon = Lexicon.for(rules);
+  // A placeholder ("vet ej", "kommer senare", "–") says the value is missing.
+  const given = (v: string | null | undefined) => {
+    const c = collapse(v);
+    return c === null || lexicon.isPlaceholder(c) ? null : c;
+  };
   const f = rules.fields;
   const problems: Problem[] = [];
   const add = (field: FieldName, code: Problem['code'], message: string) => problems.push({ field, code, message });
 
-  const name = collapse(raw.name);
+  let name = given(raw.name);
+  if (name && PERSONNUMMER_IN.test(name)) name = maskAll(name);
   if (!name) add('name', 'missing', f.name.messages.missing);
   else if (/[0-9@<>{}]/.test(name) || !/\p{L}.*\p{L}/u.test(name) || name.length > 100) {
     add('name', 'invalid', f.name.messages.invalid);
   }
 
-  const fn = collapse(raw.function);
+  let fn = given(raw.function);
+  if (fn && PERSONNUMMER_IN.test(fn)) fn = maskAll(fn);
   if (!fn) {
     if (intent === 'grant') add('function', 'missing', f.function.messages.missing);
   }
@@ -35,7 +53,7 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
     add('function', 'invalid', f.function.messages.invalid);
   }
 
-  let hsaId = collapse(raw.hsaId);
+  let hsaId = given(raw.hsaId);
   if (!hsaId) add('hsaId', 'missing', f.hsaId.messages.missing);
   else {
     const verdict = checkHsaId(hsaId);
@@ -50,7 +68,7 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
     }
   }
 
-  let user = raw.treservaUser == null ? null : raw.treservaUser.trim() || null;
+  let user = given(raw.treservaUser);
   if (!user) add('treservaUser', 'missing', f.treservaUser.messages.missing);
   else if (looksLikePersonnummer(user)) {
     user = maskPersonnummer(user);

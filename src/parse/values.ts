@@ -30,7 +30,9 @@ export function plausibleBare(field: FieldName, v: string): boolean {
 }
 
 /** A value that is clearly contact detail or boilerplate, never a field value. */
-export function isNoise(v: string): boolean {
+export function isNoise(v: string, field?: FieldName): boolean {
+  // A long digit run in the HSA-id place (a card number) is a wrong HSA-id, not contact detail.
+  if (field === 'hsaId') return /^(tel|telefon|mobil|mob|fax|e-?post|mail|adress|www)\b/i.test(v);
   return (
     /^(tel|telefon|mobil|mob|fax|e-?post|mail|adress|org\.?\s*nr|organisationsnummer|www)\b/i.test(v) ||
     /^\+?\d[\d\s-]{6,}$/.test(v) && !/^\d{6,8}[-+]\d{4}$/.test(v)

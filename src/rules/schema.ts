@@ -28,7 +28,15 @@ export const fieldsFileSchema = z.strictObject({
     hsaId: hsaField,
     treservaUser: field(),
   }),
-  functions: z.array(nonEmpty).default([]),
+});
+
+const phrase = nonEmpty.toLowerCase();
+export const lexiconFileSchema = z.strictObject({
+  roles: z.array(z.strictObject({ name: nonEmpty, abbreviations: z.array(nonEmpty).default([]) })).min(1, 'needs at least one role'),
+  roleEndings: z.array(phrase).default([]),
+  placeholders: z.array(phrase).default([]),
+  revoke: z.array(phrase).min(1, 'needs at least one phrase'),
+  grant: z.array(phrase).default([]),
 });
 
 const domain = z
@@ -62,5 +70,6 @@ export const repliesFileSchema = z.strictObject({
 });
 
 export type FieldsFile = z.output<typeof fieldsFileSchema>;
+export type LexiconFile = z.output<typeof lexiconFileSchema>;
 export type SendersFile = z.output<typeof sendersFileSchema>;
 export type RepliesFile = z.output<typeof repliesFileSchema>;

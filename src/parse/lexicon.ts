@@ -1,0 +1,103 @@
+import type { Rules } from '../rules/load';
+
+/**
+ * The reader's vocabulary, compiled once per rules object: functions (roles with their
+ * abbreviations and compound endings), placeholders, given names and intent cues.
+ */
+
+export interface Cue {
+  kind: 'revoke' | 'grant';
+  /** Character offset of the phrase in the text searched. */
+  at: number;
+}
+
+const fold = (s: string) => s.toLocaleLowerCase('sv').replace(/\s+/g, ' ').trim();
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A phrase as a regex source on word boundaries, any run of spaces between words. */
+const phraseSource = (p: string) => `(?<![\\p{L}\\d])${escape(fold(p)).replace(/ /g, '\\s+')}(?![\\p{L}\\d])`;
+
+/** Words that are also given names but in lower case are ordinary Swedish words. */
+const COMMON_WORDS = new Set(
+  'hans per dag bo sten stig liv sol ask ek ulf björn rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina'.split(
+    ' ',
+  ),
+);
+
+export class Lexicon {
+  private static readonly cache = new WeakMap<Rules, Lexicon>();
+  private readonly roles: Set<string>;
+  private readonly roleMaxWords: number;
+  private readonly endings: readonly string[];
+  private readonly placeholders: Set<string>;
+  private readonly placeholderPrefixes: readonly string[];
+  private readonly cueRe: RegExp;
+  private readonly cueKinds: Array<'revoke' | 'grant'>;
+
+  static for(rules: Rules): Lexicon {
+    let l = Lexicon.cache.get(rules);
+    if (!l) Lexicon.cache.set(rules, (l = new Lexicon(rules)));
+    return l;
+  }
+
+  constructor(private readonly rules: Rules) {
+    this.roles = new Set(rules.functions.map(fold));
+    this.roleMaxWords = Math.max(1, ...[...this.roles].map((r) => r.split(' ').length));
+    this.endings = rules.lexicon.roleEndings.map(fold);
+    this.placeholders = new Set(rules.lexicon.placeholders.map(fold));
+    this.placeholderPrefixes = [...this.placeholders].filter((p) => p.includes(' '));
+    const cues = [...rules.lexicon.revoke.map((p) => ({ p, k: 'revoke' as const })), ...rules.lexicon.grant.map((p) => ({ p, k: 'grant' as const }))].sort(
+      (a, b) => b.p.length - a.p.length,
+    );
+    this.cueKinds = cues.map((c) => c.k);
+    this.cueRe = new RegExp(cues.map((c) => `(${phraseSource(c.p)})`).join('|'), 'giu');
+  }
+
+  /** Whether a whole value is a known function, an abbreviation of one, or a compound ending in one. */
+  isRole(value: string): boolean {
+    const v = fold(value).replace(/[.,:;]+$/, '');
+    if (v === '' || v.length > 60) return false;
+    if (this.roles.has(v)) return true;
+    const words = v.split(' ');
+    if (words.length > 4) return false;
+    const last = words[words.length - 1]!;
+    return last.length >= 6 && this.endings.some((e) => last.endsWith(e)) && words.every((w) => /^[\p{L}.-]+$/u.test(w));
+  }
+
+  /** The longest role phrase starting at word `i` of `words` (how many words it takes), or 0. */
+  roleAt(words: readonly string[], i: number): number {
+    for (let n = Math.min(this.roleMaxWords, words.length - i); n >= 1; n--) {
+      const phrase = words.slice(i, i + n).join(' ');
+      if (this.roles.has(fold(phrase).replace(/[,:;]+$/, ''))) return n;
+    }
+    const w = fold(words[i] ?? '').replace(/[.,:;]+$/, '');
+    return w.length >= 6 && /^\p{L}+$/u.test(w) && this.endings.some((e) => w.endsWith(e)) ? 1 : 0;
+  }
+
+  /** A value that only says it is not known ("vet ej", "kommer senare", "?"). */
+  isPlaceholder(value: string): boolean {
+    const v = fold(value).replace(/^[("'“]+|[)"'”.!,;:]+$/g, '').trim();
+    if (v === '' || this.placeholders.has(v)) return true;
+    if (/^[-–—_.?!x*\s]+$/i.test(v)) return true;
+    return this.placeholderPrefixes.some((p) => v.startsWith(p) && !/[\p{L}\d]/u.test(v.charAt(p.length)));
+  }
+
+  /** A given name, in any case; in lower case only if it is not also an ordinary word. */
+  isGivenName(word: string): boolean {
+    const w = word.replace(/[.,:;!?)]+$/, '');
+    const lower = w.toLocaleLowerCase('sv');
+    if (!this.rules.givenNames.has(lower)) return false;
+    return /^\p{Lu}/u.test(w) || (!COMMON_WORDS.has(lower) && lower.length >= 3);
+  }
+
+  /** Revoke and grant phrases in a text, in order. */
+  cues(text: string): Cue[] {
+    const out: Cue[] = [];
+    const t = text.toLocaleLowerCase('sv');
+    this.cueRe.lastIndex = 0;
+    for (let m = this.cueRe.exec(t); m; m = this.cueRe.exec(t)) {
+      const group = m.findIndex((g, i) => i > 0 && g !== undefined);
+      out.push({ kind: this.cueKinds[group - 1]!, at: m.index });
+    }
+    return out;
+  }
+}
