@@ -2,6 +2,7 @@ import type { Rules } from '../rules/load';
 import { LabelMatcher } from './labels';
 import { extractProse } from './prose';
 import { FIELDS, type FieldName } from './types';
+import { Lexicon } from './lexicon';
 import { cleanValue, isNoise, plausibleBare } from './values';
 import type { RawPerson } from './validate';
 
@@ -12,7 +13,18 @@ import type { RawPerson } from './validate';
  */
 
 const LIST_MARKER = /^\s*(?:\(?\d{1,2}[.):]|[-*•·–o§]|\[\d+\])\s+/;
-const HEADING = /^\s*(person|användare|medarbetare|anställd)\s*(nr\.?\s*)?\d{1,2}\s*:?\s*$/i;
+const HEADING = /^\s*(person|användare|medarbetare|anställd|user|employee)\s*(nr\.?\s*)?\d{1,2}\s*:?\s*$/i;
+/** "Person 2: Erik Ek", "1) Erik Ek": a numbered heading that names the person. */
+const NAMED_HEADING = /^\s*(?:(?:person|användare|medarbetare|anställd|user|employee)\s*(?:nr\.?\s*)?\d{1,2}|\d{1,2})\s*[:.)–-]\s*(\S.{0,80})$/i;
+/** A legend naming the column order of unlabelled rows: "(namn – funktion – HSA-id – användarnamn)". */
+function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
+  const body = line.replace(/^\s*[([]|[)\]]\s*$/g, '').replace(/^\s*(?:ordning|format|kolumner|columns|i ordningen|ordningen är)\s*:?\s*/i, '');
+  const cells = body.split(/\s*(?:[,;\t|/]|\s[-–—]\s|[–—])\s*/).map((c) => c.trim()).filter(Boolean);
+  if (cells.length < 3 || cells.length > 5) return null;
+  const fields = cells.map((c) => labels.match(c, true));
+  if (fields.some((f) => f === null) || new Set(fields).size !== fields.length) return null;
+  return fields as FieldName[];
+}
 
 function cleanLine(line: string): string {
   return line
@@ -88,11 +100,47 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const lines = rawLines.map(cleanLine);
   const out = new PersonCollector();
   const consumed = new Set<number>();
+  const lexicon = Lexicon.for(rules);
+  let legend: FieldName[] | null = null;
+  for (const [k, l] of lines.entries()) {
+    const found = l.length < 200 ? legendOf(l, labels) : null;
+    if (found) {
+      legend = found;
+      consumed.add(k);
+    }
+  }
+  /** Whether the labelled block starting at line `from` names no person of its own. */
+  const blockHasNoName = (from: number) => {
+    let seenLabel = false;
+    for (let k = from; k < Math.min(lines.length, from + 8); k++) {
+      const l = lines[k]!;
+      if (l.trim() === '') {
+        if (seenLabel) break;
+        continue;
+      }
+      const hit = labels.matchLine(l);
+      if (!hit) return seenLabel;
+      if (hit.field === 'name') return false;
+      seenLabel = true;
+    }
+    return seenLabel;
+  };
 
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim() === '' || HEADING.test(line)) {
       if (HEADING.test(line)) out.flush();
+      continue;
+    }
+
+    if (consumed.has(i)) continue;
+    // A heading that names the person whose labelled values follow ("**Lisa Berg**", "Person 2: Erik Ek").
+    const named = NAMED_HEADING.exec(line)?.[1]?.trim();
+    const headingName = named && plausibleName(named, lexicon) ? named : !labels.matchLine(line) && plausibleName(line.trim(), lexicon) ? line.trim() : null;
+    if (headingName && blockHasNoName(i + 1)) {
+      out.flush();
+      out.set('name', cleanValue('name', headingName), i);
+      consumed.add(i);
       continue;
     }
 
@@ -122,7 +170,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
 
     // An unlabelled row "Lisa Berg, Enhetschef, SE…, lisber": fields told apart by their shape.
-    const shaped = shapeRow(line, rules);
+    const shaped = shapeRow(line, rules, legend);
     if (shaped) {
       out.flush();
       out.persons.push({ ...shaped, at: i, end: i });
@@ -189,25 +237,48 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   return [...out.persons, ...prose.filter((p) => p.hsaId && !seen.has(p.hsaId.toUpperCase()))];
 }
 
-const HSA_CELL = /^SE\s?(?:16)?\d{10}\s?-\s?\S+$/i;
+const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d[ \t]?-[ \t]?[A-Za-z0-9]{1,24}$/i;
+const USER_CELL = /^[A-Za-z0-9][A-Za-z0-9._\\@-]{1,39}$/;
+const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
-/** A row of 3-5 cells, one an HSA-id, the others a name, a known function and a username. */
-function shapeRow(line: string, rules: Rules): RawPerson | null {
-  const cells = line.split(/\s*[,;\t|]\s*/).map((c) => c.trim()).filter(Boolean);
-  if (cells.length < 3 || cells.length > 5) return null;
+/** A name: capitalised words, or a known given name and one or two more words in any case. */
+export function plausibleName(v: string, lexicon: Lexicon): boolean {
+  if (plausibleBare('name', v)) return !lexicon.isRole(v) && !/^(?:med|vänliga|hälsningar|hej|tack|best|kind)\b/i.test(v);
+  const words = v.split(/\s+/);
+  return words.length >= 2 && words.length <= 3 && lexicon.isGivenName(words[0]!) && words.every((w) => /^[\p{L}'’-]{2,30}$/u.test(w)) && !lexicon.isRole(v);
+}
+
+/**
+ * A row of 2-5 cells, one an HSA-id (or a personnummer in its place), the others told apart by
+ * shape: a known function, a name, a username. `legend`: the column order the mail gave.
+ */
+function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPerson | null {
+  if (line.length > 300) return null;
+  const cells = line
+    .split(/\s*(?:[,;\t|]|\s[-–—/]\s|[–—])\s*/)
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (cells.length < 2 || cells.length > 5) return null;
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));
-  if (hsaAt < 0) return null;
-  const fns = new Set(rules.functions.map((f) => f.toLowerCase()));
-  const p: RawPerson = { hsaId: cleanValue('hsaId', cells[hsaAt]!) };
+  const pnrAt = hsaAt < 0 ? cells.findIndex((c) => PNR_CELL.test(c)) : -1;
+  const idAt = hsaAt >= 0 ? hsaAt : pnrAt;
+  if (idAt < 0 || (pnrAt >= 0 && cells.length < 3)) return null;
+  const lexicon = Lexicon.for(rules);
+  if (legend && legend.length === cells.length && legend[idAt] === 'hsaId') {
+    const p: RawPerson = {};
+    legend.forEach((f, k) => (p[f] = cleanValue(f, cells[k]!)));
+    return p;
+  }
+  const p: RawPerson = { hsaId: cleanValue('hsaId', cells[idAt]!) };
   for (const [i, c] of cells.entries()) {
-    if (i === hsaAt) continue;
-    if (p.function == null && fns.has(c.toLowerCase())) p.function = cleanValue('function', c);
-    else if (p.name == null && plausibleBare('name', c)) p.name = cleanValue('name', c);
-    else if (p.treservaUser == null && /^[A-Za-z0-9._\\-]{2,40}$/.test(c)) p.treservaUser = cleanValue('treservaUser', c);
+    if (i === idAt) continue;
+    if (p.function == null && lexicon.isRole(c)) p.function = cleanValue('function', c);
+    else if (p.name == null && plausibleName(c, lexicon)) p.name = cleanValue('name', c);
+    else if (p.treservaUser == null && USER_CELL.test(c) && !lexicon.isRole(c)) p.treservaUser = cleanValue('treservaUser', c);
     else if (p.function == null && plausibleBare('function', c)) p.function = cleanValue('function', c);
     else return null;
   }
-  return p;
+  return p.name != null || cells.length >= 3 ? p : null;
 }
 
 /** "Anna Svensson, sjuksköterska." before the labelled values: a name and a known function. */
