@@ -145,8 +145,13 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     current.end = line;
   };
 
+  // A name (and function) in a sentence that says nothing of access waits for the next sentence's values.
+  let pending: { name: string; role: string | undefined; line: number } | null = null;
+  let lastLine = -2;
   for (const s of sentences(lines)) {
     const text = s.text;
+    if (s.line > lastLine + 1 && lines.slice(lastLine + 1, s.line).some((l) => l.trim() === '')) pending = null;
+    lastLine = s.line;
     const hsaShape = HSA_TOKEN.exec(text)?.[0];
     const labelled = HSA_LABELLED.exec(text)?.[1];
     const hsa = hsaShape ?? (labelled && (PERSONNUMMER.test(labelled) || /^SE/i.test(labelled) || /^\d{10,}/.test(labelled)) ? labelled : undefined);
@@ -177,7 +182,15 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       set('function', role, s.line);
       continue;
     }
-    if (!hsa && !user && !(name && about)) continue;
+    if (!hsa && !user && !(name && about)) {
+      pending = name ? { name, role, line: s.line } : null;
+      continue;
+    }
+    if (!name && pending && current.name == null) {
+      set('name', pending.name, pending.line);
+      if (pending.role && !role) set('function', pending.role, pending.line);
+    }
+    pending = null;
     if (name) set('name', name, s.line);
     if (role && (name || hsa || user) && current.function == null) set('function', role, s.line);
     if (hsa) set('hsaId', hsa, s.line);
