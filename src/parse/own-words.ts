@@ -59,6 +59,16 @@ function formLine(line: string, c: Compiled): { field: FieldName; value: string 
   return hit ? { field: hit.field, value: m[2]!.trim() } : null;
 }
 
+const blank = (l: string) => l.replace(/^(\s*>)+/, '').trim() === '';
+
+/** A line of one of our problem messages: a list item, or a run of five words or more from one. */
+function isMessageLine(line: string, c: Compiled): { field: FieldName } | undefined {
+  const f = fold(line).replace(/^#\s*/, '');
+  const item = /^(?:\s*>)*\s*[-•*–]\s/.test(line);
+  if (f.length < 16 || (!item && f.split(' ').length < 5)) return undefined;
+  return c.messages.find((m) => m.text.includes(f));
+}
+
 export interface OwnFormResult {
   /** Persons typed into our form. */
   persons: RawPerson[];
@@ -92,10 +102,12 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       const block: Array<{ field: FieldName; value: string }> = [first];
       let j = i + 1;
       while (j < lines.length && block.length < FIELDS.length) {
-        const next = formLine(lines[j]!, c);
+        // HTML mail puts a blank line after every paragraph: at most one between form lines.
+        const k = blank(lines[j]!) && j + 1 < lines.length ? j + 1 : j;
+        const next = formLine(lines[k]!, c);
         if (!next || next.field !== FIELDS[block.length]) break;
         block.push(next);
-        j++;
+        j = k + 1;
       }
       if (block.length === FIELDS.length) {
         const values = Object.fromEntries(block.map((b) => [b.field, b.value])) as Record<FieldName, string>;
@@ -113,7 +125,7 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     }
     const f = fold(line);
     // Our problem list: "Lisa Berg, Enhetschef:" followed by "- <message>" lines.
-    const message = c.messages.find((m) => f.length >= 16 && m.text.includes(f.replace(/^#\s*/, '')));
+    const message = isMessageLine(line, c);
     if (message) {
       if (who !== null) {
         const set = asked.get(who) ?? new Set<FieldName>();
@@ -123,7 +135,8 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       rest.push('');
       continue;
     }
-    if (/:\s*$/.test(line) && /^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && c.messages.some((m) => fold(lines[i + 1] ?? '').length >= 16 && m.text.includes(fold(lines[i + 1] ?? '').replace(/^#\s*/, '')))) {
+    const after = blank(lines[i + 1] ?? '') ? lines[i + 2] : lines[i + 1];
+    if (/^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && after !== undefined && isMessageLine(after, c)) {
       // The person heading of our problem list: the name before the first comma.
       who = fold(line.replace(/^(\s*>)*\s*/, '').split(',')[0]!.replace(/:\s*$/, ''));
       if (/^person \d+/.test(who)) who = '';
