@@ -13,13 +13,22 @@ import { cleanValue } from './values';
  * a field seen twice starts the next person. Every pattern here is bounded (no nested repeats).
  */
 
-const HSA_TOKEN = /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d[ \t]?[-–][ \t]?[A-Za-z0-9]{1,24}(?![\p{L}\d])/iu;
-const HSA_LABELLED = /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/iu;
+const HSA_TOKEN = /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d(?:[ \t]?[-–][ \t]?|(?=[A-Za-z]))[A-Za-zÅÄÖåäö0-9]{1,32}(?![\p{L}\d])/giu;
+const HSA_LABELLED = /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/giu;
 const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
+const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
+const VALUE = String.raw`["'“(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
+const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|=[ \t]+)?)`;
+/** Username after its label: "användarnamn i Treserva: x", "tes login x", "anv x", "heter x i TES", "i Treserva heter hon x". */
 const USER_PATTERNS: RegExp[] = [
-  /(?<![\p{L}])(?:användarnamn(?:et)?|användar-?id(?:t|et)?|inloggning(?:en|snamn(?:et)?)?|inlogg|login(?:-?namn)?|username|user[ -]?(?:name|id)|konto(?:t)?)(?:[ \t]+(?:i|för|till|hos|på|in)[ \t]+(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?)?(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|=[ \t]+)?)["'“]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])/iu,
-  /(?<![\p{L}])(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?[- ]?(?:användarnamn(?:et)?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|heter[ \t]+)?)["'“]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])/iu,
+  new RegExp(
+    String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|användar-?id(?:t|et)?|användaren?|inloggning(?:en|snamn(?:et)?)?|inlogg|login(?:-?namn)?|username|user[ -]?(?:name|id)|konto(?:t)?|anv\.?(?:-?namn)?)(?:[ \t]+(?:i|för|till|hos|på|in)[ \t]+${SYSTEM})?${LINK}${VALUE}`,
+    'giu',
+  ),
+  new RegExp(String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*${VALUE}`, 'giu'),
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
 const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
@@ -127,13 +136,92 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
   return out.sort((a, b) => b.score - a.score || a.start - b.start);
 }
 
+/** Example language: an HSA-id in such a sentence shows the form, it is nobody's. */
+const EXAMPLE = /(?<![\p{L}])(?:har formen|har form|till exempel|t\.\s?ex|exempelvis|exempel|ser ut som|ser ut så|such as|for example|e\.g\.)(?![\p{L}])/iu;
+
+interface Event {
+  pos: number;
+  field: FieldName;
+  value: string;
+}
+
+/** Every value in a sentence, in the order written. */
+function events(text: string, lexicon: Lexicon): Event[] {
+  const out: Event[] = [];
+  const example = EXAMPLE.test(text);
+  const hsaSpans: Array<[number, number]> = [];
+  if (!example) {
+    for (const m of text.matchAll(HSA_TOKEN)) {
+      out.push({ pos: m.index, field: 'hsaId', value: m[0] });
+      hsaSpans.push([m.index, m.index + m[0].length]);
+    }
+    for (const m of text.matchAll(HSA_LABELLED)) {
+      const v = m[1]!;
+      const at = m.index + m[0].length - v.length;
+      if (hsaSpans.some(([a, b]) => at >= a && at < b)) continue;
+      if (PERSONNUMMER.test(v) || /^SE/i.test(v) || /^\d{10,}/.test(v)) out.push({ pos: at, field: 'hsaId', value: v });
+    }
+  }
+  for (const re of USER_PATTERNS) {
+    for (const m of text.matchAll(re)) {
+      const v = m[1]!;
+      const at = m.index + m[0].length - v.length;
+      if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
+      if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
+      out.push({ pos: at, field: 'treservaUser', value: v });
+    }
+  }
+  // Word positions, for roles and names.
+  const words: string[] = [];
+  const starts: number[] = [];
+  for (const m of text.matchAll(/\S+/g)) {
+    words.push(m[0]);
+    starts.push(m.index);
+  }
+  const bareWords = words.map(bare);
+  const roleSpans: Array<[number, number]> = [];
+  for (let i = 0; i < words.length; i++) {
+    const n = lexicon.roleAt(bareWords, i);
+    if (n > 0) {
+      roleSpans.push([i, i + n]);
+      out.push({ pos: starts[i]!, field: 'function', value: bareWords.slice(i, i + n).join(' ') });
+      i += n - 1;
+    }
+  }
+  for (const hit of names(words, lexicon, roleSpans)) {
+    out.push({ pos: starts[hit.start]!, field: 'name', value: hit.value });
+    // "Jessica Holm (jeshol)": a username in brackets right after a name.
+    const after = words[hit.start + hit.value.split(' ').length];
+    const inBrackets = after && /^\(([A-Za-z0-9][A-Za-z0-9._-]{1,39})\)[,.;:]?$/.exec(after);
+    if (inBrackets && !lexicon.isRole(inBrackets[1]!) && !out.some((e) => e.field === 'treservaUser' && e.value === inBrackets[1])) {
+      out.push({ pos: starts[hit.start + hit.value.split(' ').length]!, field: 'treservaUser', value: inBrackets[1]! });
+    }
+  }
+  // Values overlapping an HSA-id or a username are parts of them (a name inside "Treserva Lisa", a role word inside an id).
+  const taken = out.filter((e) => e.field === 'hsaId' || e.field === 'treservaUser').map((e) => [e.pos, e.pos + e.value.length] as const);
+  return out
+    .filter((e) => (e.field === 'name' || e.field === 'function' ? !taken.some(([a, b]) => e.pos >= a && e.pos < b) : true))
+    .sort((a, b) => a.pos - b.pos);
+}
+
 export function extractProse(lines: readonly string[], rules: Rules): RawPerson[] {
   const lexicon = Lexicon.for(rules);
   const persons: RawPerson[] = [];
   let current: RawPerson = {};
+  let currentCue: 'revoke' | 'grant' | null = null;
+  // Lines whose phrases another person took: they say nothing of the persons beside them.
+  const cueLines = new Set<number>();
   const push = () => {
-    if ((['name', 'function', 'hsaId', 'treservaUser'] as FieldName[]).some((f) => current[f] != null)) persons.push(current);
+    if ((['name', 'function', 'hsaId', 'treservaUser'] as FieldName[]).some((f) => current[f] != null)) {
+      const intent = currentCue ?? heading;
+      if (intent) {
+        current.intent = intent;
+        for (let l = current.at ?? 0; l <= (current.end ?? -1); l++) cueLines.add(l);
+      } else if (current.at != null && cueLines.has(current.at)) current.intent = 'grant';
+      persons.push(current);
+    }
     current = {};
+    currentCue = null;
   };
   const set = (field: FieldName, value: string | null | undefined, line: number) => {
     if (value == null) return;
@@ -147,55 +235,47 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 
   // A name (and function) in a sentence that says nothing of access waits for the next sentence's values.
   let pending: { name: string; role: string | undefined; line: number } | null = null;
+  // A phrase in a sentence without values ("Följande har slutat:") governs the persons after it.
+  let heading: 'revoke' | 'grant' | null = null;
   let lastLine = -2;
   for (const s of sentences(lines)) {
     const text = s.text;
     if (s.line > lastLine + 1 && lines.slice(lastLine + 1, s.line).some((l) => l.trim() === '')) pending = null;
     lastLine = s.line;
-    const hsaShape = HSA_TOKEN.exec(text)?.[0];
-    const labelled = HSA_LABELLED.exec(text)?.[1];
-    const hsa = hsaShape ?? (labelled && (PERSONNUMMER.test(labelled) || /^SE/i.test(labelled) || /^\d{10,}/.test(labelled)) ? labelled : undefined);
-    let user: string | undefined;
-    for (const re of USER_PATTERNS) {
-      const m = re.exec(text);
-      const v = m?.[1];
-      if (v && !STOP.has(v.toLowerCase()) && !/^(?:SE\d|\d{6})/i.test(v) && !lexicon.isPlaceholder(v)) {
-        user = v;
-        break;
+    const cues = lexicon.cues(text);
+    const cue = cues.some((c) => c.kind === 'revoke') ? 'revoke' : cues.length > 0 ? 'grant' : null;
+    const found = events(text, lexicon);
+    const has = (f: FieldName) => found.some((e) => e.field === f);
+    const about = ABOUT_ACCESS.test(text) || FIRST_PERSON.test(text);
+    if (!has('hsaId') && !has('treservaUser') && !(has('name') && about)) {
+      const role = found.find((e) => e.field === 'function')?.value;
+      const name = found.find((e) => e.field === 'name')?.value;
+      // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
+      if (!name && role && current.function == null && (current.name != null || FIRST_PERSON.test(text) || /\bsom\b/i.test(text))) set('function', role, s.line);
+      else pending = name ? { name, role, line: s.line } : null;
+      if (cue) {
+        // "Hon har slutat." after a person's values is that person's; before any, a heading.
+        if (FIELDS_SET(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
+        else heading = cue;
       }
-    }
-    const words = text.split(/\s+/).filter(Boolean);
-    const roleSpans: Array<[number, number]> = [];
-    for (let i = 0; i < words.length; i++) {
-      const n = lexicon.roleAt(words.map(bare), i);
-      if (n > 0) {
-        roleSpans.push([i, i + n]);
-        i += n - 1;
-      }
-    }
-    const role = roleSpans[0] ? words.slice(roleSpans[0][0], roleSpans[0][1]).map(bare).join(' ') : undefined;
-    const nameHits = names(words, lexicon, roleSpans);
-    const name = nameHits[0]?.value;
-    const about = ABOUT_ACCESS.test(text);
-    // "Han arbetar som samordnare": the function of the person just named.
-    if (!name && !hsa && !user && role && current.name != null && current.function == null) {
-      set('function', role, s.line);
       continue;
     }
-    if (!hsa && !user && !(name && about)) {
-      pending = name ? { name, role, line: s.line } : null;
-      continue;
-    }
-    if (!name && pending && current.name == null) {
+    if (!has('name') && pending && current.name == null) {
       set('name', pending.name, pending.line);
-      if (pending.role && !role) set('function', pending.role, pending.line);
+      if (pending.role && !has('function')) set('function', pending.role, pending.line);
     }
     pending = null;
-    if (name) set('name', name, s.line);
-    if (role && (name || hsa || user) && current.function == null) set('function', role, s.line);
-    if (hsa) set('hsaId', hsa, s.line);
-    if (user) set('treservaUser', user, s.line);
+    for (const e of found) {
+      if (e.field === 'function' && current.function != null && current.name != null && !found.some((x) => x.field === 'name' && x.pos > e.pos)) continue;
+      const before = persons.length;
+      set(e.field, e.value, s.line);
+      if (persons.length > before) currentCue = null;
+      currentCue = cue ?? currentCue ?? heading;
+    }
   }
   push();
   return persons;
 }
+
+const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
+const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
