@@ -86,10 +86,17 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
       continue;
     }
     if (!columns) continue;
+    // A note under the table ("Sammanställt av …") is one long cell, not a person.
+    const filledCells = row.filter((c) => c.trim() !== '');
+    if (filledCells.length < 2 && !(filledCells[0] && /^SE\s?\d/i.test(filledCells[0]))) continue;
     const p: RawPerson = {};
     row.forEach((cell, i) => {
       const f = columns![i];
-      if (f && p[f] == null) p[f] = cleanValue(f, cell);
+      if (!f) return;
+      const v = cleanValue(f, cell);
+      // Separate first-name and surname columns make one name.
+      if (f === 'name' && p.name != null && v != null) p.name = `${p.name} ${v}`;
+      else if (p[f] == null) p[f] = v;
     });
     if (hasValue(p)) persons.push(p);
   }
@@ -135,11 +142,12 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     if (consumed.has(i)) continue;
     // A heading that names the person whose labelled values follow ("**Lisa Berg**", "Person 2: Erik Ek").
-    const named = NAMED_HEADING.exec(line)?.[1]?.trim();
-    const headingName = named && plausibleName(named, lexicon) ? named : !labels.matchLine(line) && plausibleName(line.trim(), lexicon) ? line.trim() : null;
-    if (headingName && blockHasNoName(i + 1)) {
+    const named = NAMED_HEADING.exec(line)?.[1]?.trim() ?? (labels.matchLine(line)?.separated ? null : line.trim());
+    const heading = named ? headingOf(named, rules, lexicon) : null;
+    if (heading && blockHasNoName(i + 1)) {
       out.flush();
-      out.set('name', cleanValue('name', headingName), i);
+      out.set('name', cleanValue('name', heading.name), i);
+      if (heading.function) out.set('function', cleanValue('function', heading.function), i);
       consumed.add(i);
       continue;
     }
@@ -217,8 +225,10 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     consumed.add(i);
     const cleaned = cleanValue(hit.field, value);
     if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
-    if (cleaned === null) out.touch(hit.field);
-    else out.set(hit.field, cleaned, i);
+    // A value tells its field where a label is ambiguous ("Användare: noalin" is a username).
+    const field = hit.field === 'name' && cleaned !== null && looksLikeUsername(cleaned, lexicon) ? 'treservaUser' : hit.field;
+    if (cleaned === null) out.touch(field);
+    else out.set(field, cleaned, i);
   }
   out.flush();
 
@@ -281,15 +291,28 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   return p.name != null || cells.length >= 3 ? p : null;
 }
 
+/** One token in lower case or with digits, not a known given name: a username, not a name. */
+function looksLikeUsername(v: string, lexicon: Lexicon): boolean {
+  return USER_CELL.test(v) && (/\d/.test(v) || /^[a-z._-]+$/.test(v)) && !lexicon.isGivenName(v.charAt(0).toUpperCase() + v.slice(1));
+}
+
+/** A heading line that names a person: "Lisa Berg", "Lisa Berg, Enhetschef", "Lisa Berg (usk)". */
+function headingOf(text: string, rules: Rules, lexicon: Lexicon): { name: string; function?: string } | null {
+  if (text.length > 80) return null;
+  if (plausibleName(text, lexicon)) return { name: text };
+  const lead = leadingNameAndFunction(text, rules);
+  return lead.name ? { name: lead.name, ...(lead.function ? { function: lead.function } : {}) } : null;
+}
+
 /** "Anna Svensson, sjuksköterska." before the labelled values: a name and a known function. */
 function leadingNameAndFunction(prefix: string, rules: Rules): RawPerson {
   const cells = prefix.split(/\s*(?:[,.;(]|\)|\s[-–]\s)\s*/).map((c) => c.trim()).filter(Boolean);
   if (cells.length === 0 || cells.length > 2) return {};
-  const fns = new Set(rules.functions.map((f) => f.toLowerCase()));
+  const lexicon = Lexicon.for(rules);
   const out: RawPerson = {};
   for (const c of cells) {
-    if (fns.has(c.toLowerCase())) out.function = cleanValue('function', c);
-    else if (plausibleBare('name', c)) out.name = cleanValue('name', c);
+    if (lexicon.isRole(c)) out.function = cleanValue('function', c);
+    else if (plausibleName(c, lexicon)) out.name = cleanValue('name', c);
     else return {};
   }
   return out;

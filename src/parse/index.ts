@@ -2,11 +2,12 @@ import { errorCode, errorMessage } from '../errors';
 import type { Rules } from '../rules/load';
 import { csvTables, embeddedMessages, xlsxTables } from './attachments';
 import { automatedReason } from './classify';
+import { docxTexts } from './docx';
 import { extractFromLines, extractFromRows } from './extract';
 import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
 import { takeOwnWords } from './own-words';
-import { plausibleBare } from './values';
+import { plausibleName } from './extract';
 import { FIELDS } from './types';
 import { htmlToText } from './html';
 import { LabelMatcher } from './labels';
@@ -48,8 +49,8 @@ const MAX_LINE = 2000;
 
 const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
 
-/** A self-announcing sender ("jag har fått mitt SITHS-kort") named only in the signature. */
-function fromSignature(person: RawPerson, fresh: string[], signature: string[], rules: Rules): void {
+/** A self-announcing sender ("jag har fått mitt SITHS-kort") named only in the signature or the From line. */
+function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {
   if ((person.name != null && person.function != null) || !FIRST_PERSON.test(fresh.join(' '))) return;
   const lexicon = Lexicon.for(rules);
   const lines = signature
@@ -59,28 +60,59 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
     .slice(0, 4);
   for (const [k, line] of lines.entries()) {
     const cells = line.split(/\s*(?:[,|/]|\s[-–]\s)\s*/).filter(Boolean);
-    if (person.name == null && plausibleBare('name', cells[0]!) && !lexicon.isRole(cells[0]!)) {
-      person.name = cells[0]!;
+    if (person.name == null && cells[0] && plausibleName(cells[0], lexicon)) {
+      person.name = cells[0];
       const fn = cells[1] ?? lines[k + 1];
       if (person.function == null && fn && lexicon.isRole(fn)) person.function = fn;
       return;
     }
   }
+  if (person.name == null && fromName && plausibleName(fromName, lexicon)) person.name = fromName;
 }
 
-function fromThread(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, depth = 0): RawPerson[] {
+/** Values of a person told over two levels of a forward (the note on top, the letter below) are one person. */
+function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
+  if (fresh.length !== 1 || older.length !== 1) return false;
+  const [a, b] = [fresh[0]!, older[0]!];
+  const sameName = a.name == null || b.name == null || a.name.toLowerCase().startsWith(b.name.toLowerCase().split(' ')[0]!) || b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
+  if (!sameName || FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f]!.toLowerCase() !== b[f]!.toLowerCase())) return false;
+  for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];
+  if (a.name != null && b.name != null && b.name.length > a.name.length && b.name.toLowerCase().startsWith(a.name.toLowerCase())) a.name = b.name;
+  return true;
+}
+
+function fromThread(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null, depth = 0): RawPerson[] {
   const t = splitThread(text);
   const persons = extractFromLines(t.fresh, rules, labels);
-  if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, rules);
+  if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, fromName, rules);
   assignIntent(persons, t.fresh, rules, mailIntent([subject], rules));
-  if (persons.length > 0 || reply || t.older.length === 0 || depth >= 5) return persons;
-  return fromThread(t.older.join('\n'), subject, false, rules, labels, depth + 1);
+  if (reply || t.older.length === 0 || depth >= 5) return persons;
+  const incomplete = persons.some((p) => FIELDS.some((f) => p[f] == null));
+  if (persons.length > 0 && !incomplete) return persons;
+  const older = fromThread(t.older.join('\n'), subject, false, rules, labels, t.olderFrom, depth + 1);
+  if (persons.length === 0) return older;
+  completeFrom(persons, older);
+  return persons;
 }
 
 /** One body (the text part, or the HTML as text): our own words out, our typed-in form read, the rest extracted. */
-function fromBody(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher): RawPerson[] {
-  const own = takeOwnWords(visibleText(text).replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').split('\n'), rules);
-  const persons = fromThread(own.rest.join('\n'), subject, reply || own.persons.length > 0, rules, labels);
+/** An answer typed on the line below a quoted empty label ("> HSA-id:" then "SE…") joins that label. */
+function joinInlineAnswers(lines: string[]): string[] {
+  const out = [...lines];
+  for (let i = 0; i + 1 < out.length; i++) {
+    const label = /^((?:\s*>)+\s*[^:>]{2,60}:)\s*$/.exec(out[i]!);
+    const next = out[i + 1]!;
+    if (label && next.trim() !== '' && !/^\s*>/.test(next) && !/:/.test(next) && next.trim().length <= 80) {
+      out[i] = `${label[1]} ${next.trim()}`;
+      out[i + 1] = '';
+    }
+  }
+  return out;
+}
+
+function fromBody(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null): RawPerson[] {
+  const own = takeOwnWords(joinInlineAnswers(visibleText(text).replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').split('\n')), rules);
+  const persons = fromThread(own.rest.join('\n'), subject, reply || own.persons.length > 0, rules, labels, fromName);
   assignIntent(own.persons, own.rest, rules, mailIntent([subject], rules));
   return [...own.persons, ...persons];
 }
@@ -88,15 +120,21 @@ function fromBody(text: string, subject: string, reply: boolean, rules: Rules, l
 async function personsOf(mail: MailInput, rules: Rules, labels: LabelMatcher, depth: number): Promise<{ persons: RawPerson[]; bodyText: string }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
-  let persons = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels) : [];
+  let persons = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName) : [];
   if (htmlText) {
-    const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels);
+    const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels, mail.fromName);
     if (filled(fromHtml) > filled(persons)) persons = fromHtml;
   }
   // Attachment rows carry no phrases of their own: the mail's words (subject, then body) decide.
   const fallback = mailIntent([mail.subject], rules) ?? mailIntent([mail.text || htmlText || ''], rules);
   for (const rows of [...csvTables(mail), ...(await xlsxTables(mail))]) {
     for (const p of extractFromRows(rows, labels)) persons.push({ ...p, intent: fallback ?? 'grant' });
+  }
+  // A Word form or table reads like a body of its own.
+  for (const lines of docxTexts(mail)) {
+    const found = extractFromLines(lines, rules, labels);
+    assignIntent(found, lines, rules, fallback);
+    persons.push(...found);
   }
   if (persons.length === 0 && depth < 3) {
     for (const inner of embeddedMessages(mail)) {

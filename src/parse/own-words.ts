@@ -62,7 +62,7 @@ function formLine(line: string, c: Compiled): { field: FieldName; value: string 
 const blank = (l: string) => l.replace(/^(\s*>)+/, '').trim() === '';
 
 /** A line of one of our problem messages: a list item, or a run of five words or more from one. */
-function isMessageLine(line: string, c: Compiled): { field: FieldName } | undefined {
+function isMessageLine(line: string, c: Compiled): { field: FieldName | null } | undefined {
   const f = fold(line).replace(/^#\s*/, '');
   const item = /^(?:\s*>)*\s*[-•*–]\s/.test(line);
   if (f.length < 16 || (!item && f.split(' ').length < 5)) return undefined;
@@ -125,9 +125,9 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     }
     const f = fold(line);
     // Our problem list: "Lisa Berg, Enhetschef:" followed by "- <message>" lines.
-    const message = isMessageLine(line, c);
+    const message = isMessageLine(line, c) ?? (inOurs && who !== null && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(line) ? { field: null } : undefined);
     if (message) {
-      if (who !== null) {
+      if (who !== null && message.field) {
         const set = asked.get(who) ?? new Set<FieldName>();
         set.add(message.field);
         asked.set(who, set);
@@ -136,7 +136,9 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       continue;
     }
     const after = blank(lines[i + 1] ?? '') ? lines[i + 2] : lines[i + 1];
-    if (/^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && after !== undefined && isMessageLine(after, c)) {
+    // Inside a message of ours, "Name, Function:" above "- …" items is our problem list whatever its wording.
+    const item = (l: string | undefined) => l !== undefined && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(l);
+    if (/^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && after !== undefined && (isMessageLine(after, c) || (inOurs && item(after)))) {
       // The person heading of our problem list: the name before the first comma.
       who = fold(line.replace(/^(\s*>)*\s*/, '').split(',')[0]!.replace(/:\s*$/, ''));
       if (/^person \d+/.test(who)) who = '';

@@ -28,6 +28,7 @@ const USER_PATTERNS: RegExp[] = [
   ),
   new RegExp(String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*${VALUE}`, 'giu'),
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */

@@ -34,6 +34,8 @@ export interface Thread {
   older: string[];
   /** The sender's sign-off and signature below the new text (a self-announcing sender's name). */
   signature: string[];
+  /** The display name in the older message's From line ("Från: Lisa Berg <lisa@…>"), if any. */
+  olderFrom: string | null;
 }
 
 /** Whether line i starts a quoted or forwarded message (a "wrote:" line, an Outlook header block, a separator). */
@@ -81,5 +83,14 @@ export function splitThread(text: string): Thread {
   const fresh = cutSignature(own);
   const quotedTop = top.filter((l) => /^\s*>/.test(l)).map(unquote);
   const older = [...quotedTop, ...dropHeaderBlock(lines.slice(boundary).map(unquote))];
-  return { fresh, older, signature: own.slice(fresh.length) };
+  const boundaryLines = lines.slice(boundary, boundary + 12).map(unquote);
+  const fromLine = boundaryLines.find((l) => HEADER_FROM.test(l)) ?? boundaryLines.find((l) => WROTE.test(l));
+  return { fresh, older, signature: own.slice(fresh.length), olderFrom: fromLine ? displayName(fromLine) : null };
+}
+
+/** "Från: Lisa Berg <lisa@x.se>", "Den 3 mars skrev Lisa Berg <lisa@x.se>:" → "Lisa Berg". */
+function displayName(line: string): string | null {
+  const m = /(?:från|from|avsändare)\s*:\**\s*"?([^"<>@:]{3,60}?)"?\s*(?:<|\[mailto:|$)/i.exec(line) ?? /(?:skrev|wrote)\s+"?([^"<>@:]{3,60}?)"?\s*</i.exec(line);
+  const name = m?.[1]?.trim();
+  return name && /^\p{L}[\p{L}'’ .-]+$/u.test(name) ? name : null;
 }

@@ -5,9 +5,14 @@ import type { FieldName } from './types';
 /** Strips quotes, trailing punctuation and filler from a value. */
 export function cleanValue(field: FieldName, value: string): string | null {
   let v = value.replace(/\u00a0/g, ' ').replace(/\*+/g, '').trim();
-  v = v.replace(/^["'“”‘’«»<(\[]+|["'“”‘’«»>)\]]+$/g, '').trim();
+  v = v.replace(/^["'“”‘’«»<\[]+|["'“”‘’«»>\]]+$/g, '').trim();
+  // Brackets only when they do not close something the value opened: "Team leader (Gruppledare)" stays whole.
+  if (/^\(/.test(v) && !/\)/.test(v.slice(1))) v = v.slice(1).trim();
+  if (/^\(.*\)$/.test(v)) v = v.slice(1, -1).trim();
+  if (/\)$/.test(v) && !v.includes('(')) v = v.slice(0, -1).trim();
   v = v.replace(/^(är|blir|=|:)\s+/i, '').trim();
   if (field !== 'treservaUser') v = v.replace(/[.,;:]+$/, '').trim();
+  if (field !== 'treservaUser' && /\($/.test(v)) v = v.slice(0, -1).trim();
   else v = v.replace(/[,;:]+$|\.$/, '').trim();
   if (field === 'hsaId') v = v.replace(/\s*-\s*/g, '-');
   if (field === 'function') v = v.charAt(0).toLocaleUpperCase('sv') + v.slice(1);
