@@ -18,6 +18,8 @@ const HEADING = /^\s*(person|användare|medarbetare|anställd|user|employee)\s*(
 const NAMED_HEADING = /^\s*(?:(?:person|användare|medarbetare|anställd|user|employee)\s*(?:nr\.?\s*)?\d{1,2}|\d{1,2})\s*[:.)–-]\s*(\S.{0,80})$/i;
 /** A legend naming the column order of unlabelled rows: "(namn – funktion – HSA-id – användarnamn)". */
 function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
+  // A delimited header row is a table's, read with its rows below.
+  if (/[\t;|]/.test(line)) return null;
   const body = line.replace(/^\s*[([]|[)\]]\s*$/g, '').replace(/^\s*(?:ordning|format|kolumner|columns|i ordningen|ordningen är)\s*:?\s*/i, '');
   const cells = body.split(/\s*(?:[,;\t|/]|\s[-–—]\s|[–—])\s*/).map((c) => c.trim()).filter(Boolean);
   if (cells.length < 3 || cells.length > 5) return null;
