@@ -144,7 +144,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     if (consumed.has(i)) continue;
     // A heading that names the person whose labelled values follow ("**Lisa Berg**", "Person 2: Erik Ek").
-    const named = NAMED_HEADING.exec(line)?.[1]?.trim() ?? (labels.matchLine(line)?.separated ? null : line.trim());
+    const named = NAMED_HEADING.exec(line)?.[1]?.trim() ?? (labels.matchLine(line) ? null : line.trim());
     const heading = named ? headingOf(named, rules, lexicon) : null;
     if (heading && blockHasNoName(i + 1)) {
       out.flush();

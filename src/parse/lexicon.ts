@@ -60,7 +60,7 @@ export class Lexicon {
     const words = v.split(' ');
     if (words.length > 4) return false;
     const last = words[words.length - 1]!;
-    return last.length >= 6 && this.endings.some((e) => last.endsWith(e)) && words.every((w) => /^[\p{L}.-]+$/u.test(w));
+    return this.endings.some((e) => last.length > e.length + 2 && last.endsWith(e)) && words.every((w) => /^[\p{L}.-]+$/u.test(w));
   }
 
   /** The longest role phrase starting at word `i` of `words` (how many words it takes), or 0. */
@@ -70,7 +70,7 @@ export class Lexicon {
       if (this.roles.has(fold(phrase).replace(/[,:;]+$/, ''))) return n;
     }
     const w = fold(words[i] ?? '').replace(/[.,:;]+$/, '');
-    return w.length >= 6 && /^\p{L}+$/u.test(w) && this.endings.some((e) => w.endsWith(e)) ? 1 : 0;
+    return /^\p{L}+$/u.test(w) && this.endings.some((e) => w.length > e.length + 2 && w.endsWith(e)) ? 1 : 0;
   }
 
   /** A value that only says it is not known ("vet ej", "kommer senare", "?"). */

@@ -252,7 +252,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
-      if (!name && role && current.function == null && (current.name != null || FIRST_PERSON.test(text) || /\bsom\b/i.test(text))) set('function', role, s.line);
+      if (!name && role && current.function == null && (current.name != null || FIRST_PERSON.test(text) || WORKS_AS.test(text))) set('function', role, s.line);
       else pending = name ? { name, role, line: s.line } : null;
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
@@ -279,4 +279,6 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 }
 
 const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
+/** "Jobbar som ssk", "arbetar här som undersköterska". */
+const WORKS_AS = /(?<![\p{L}])(?:jobbar|arbetar|anställd|börjar|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
 const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
