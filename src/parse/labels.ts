@@ -59,6 +59,9 @@ export interface LabelHit {
 /** Recognises the labels providers use for each field (rules/fields.yaml). */
 export class LabelMatcher {
   private readonly labels: Array<{ field: FieldName; folded: string }>;
+  /** Exact folded label → field, and the labels by length (for the one-typo search). */
+  private readonly exact = new Map<string, FieldName>();
+  private readonly byLength = new Map<number, Array<{ field: FieldName; folded: string }>>();
   private static readonly cache = new WeakMap<Rules, LabelMatcher>();
 
   /** One matcher per rules object. */
@@ -72,6 +75,10 @@ export class LabelMatcher {
     this.labels = FIELDS.flatMap((field) => rules.fields[field].labels.map((l) => ({ field, folded: foldLabel(l) })))
       .filter((l) => l.folded !== '')
       .sort((a, b) => b.folded.length - a.folded.length);
+    for (const l of this.labels) {
+      if (!this.exact.has(l.folded)) this.exact.set(l.folded, l.field);
+      if (l.folded.length >= 5) this.byLength.set(l.folded.length, [...(this.byLength.get(l.folded.length) ?? []), l]);
+    }
   }
 
   /**
@@ -84,15 +91,16 @@ export class LabelMatcher {
     const cleaned = text.replace(/\([^)]*\)/g, ' ').replace(/[*_]/g, ' ');
     const f = foldLabel(cleaned);
     if (f === '' || f.length > 40) return null;
-    for (const l of this.labels) if (l.folded === f) return l.field;
+    const hit = this.exact.get(f);
+    if (hit) return hit;
     for (const suffix of SUFFIXES) {
       if (f.length > suffix.length + 3 && f.endsWith(suffix)) {
-        const stem = f.slice(0, -suffix.length);
-        for (const l of this.labels) if (l.folded === stem) return l.field;
+        const stemHit = this.exact.get(f.slice(0, -suffix.length));
+        if (stemHit) return stemHit;
       }
     }
-    for (const l of this.labels) {
-      if (l.folded.length >= 5 && distance(f, l.folded, 1) <= 1) return l.field;
+    for (let len = f.length - 1; len <= f.length + 1; len++) {
+      for (const l of this.byLength.get(len) ?? []) if (distance(f, l.folded, 1) <= 1) return l.field;
     }
     return loose ? stemField(cleaned) : null;
   }
