@@ -41,7 +41,7 @@ function stemField(label: string): FieldName | null {
   if (words.length === 0 || words.length > 6) return null;
   const f = foldLabel(label);
   if (/hsa/.test(f)) return 'hsaId';
-  if (/treserva|anvandarnamn|anvandarid|username|userid|login|inlogg|konto|account/.test(f) || words.includes('tes') || words.includes('user')) return 'treservaUser';
+  if (/treserva|anvandarnamn|anvandarid|anvnamn|username|userid|login|inlogg|konto|account/.test(f) || /^anv\b/.test(label.trim().toLowerCase()) || words.includes('tes') || words.includes('user')) return 'treservaUser';
   if (OTHER_THING.test(f)) return null;
   if (/funktion|roll|befattning|titel|title|role|tjanst|yrke|position|function/.test(f)) return 'function';
   if (/namn|name/.test(f)) return 'name';

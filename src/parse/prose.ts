@@ -35,7 +35,7 @@ const USER_PATTERNS: RegExp[] = [
 const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
 /** Words that never are a username or part of a name. */
 const STOP = new Set(
-  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och'.split(
+  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
     ' ',
   ),
 );
@@ -93,6 +93,7 @@ interface NameHit {
 /** Name candidates in a sentence's words: given-name lexicon first, capitalised words beside a function next. */
 function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, number]>): NameHit[] {
   const out: NameHit[] = [];
+  const sloppy = !/^\p{Lu}/u.test(words.find((w) => /\p{L}/u.test(w)) ?? '');
   const isRoleWord = (i: number) => roleSpans.some(([a, b]) => i >= a && i < b);
   const usable = (i: number) => {
     const w = bare(words[i] ?? '');
@@ -101,8 +102,9 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
   for (let i = 0; i < words.length; i++) {
     if (!usable(i)) continue;
     const w = bare(words[i]!);
-    const given = lexicon.isGivenName(w) || (w.includes('-') && lexicon.isGivenName(w.split('-')[0]!));
     const cap = isCap(w);
+    // A name in lower case is read only where the writer writes everything so ("ny usk anna svensson").
+    const given = (cap || sloppy) && (lexicon.isGivenName(w) || (w.includes('-') && lexicon.isGivenName(w.split('-')[0]!)));
     if (!given && !cap) continue;
     // The rest of the name: capitalised words (particles allowed), or for a lower-case given name, lower-case words.
     let j = i + 1;
@@ -160,7 +162,7 @@ function events(text: string, lexicon: Lexicon): Event[] {
       const v = m[1]!;
       const at = m.index + m[0].length - v.length;
       if (hsaSpans.some(([a, b]) => at >= a && at < b)) continue;
-      if (PERSONNUMMER.test(v) || /^SE/i.test(v) || /^\d{10,}/.test(v)) out.push({ pos: at, field: 'hsaId', value: v });
+      if (PERSONNUMMER.test(v) || /^SE\s?\d/i.test(v) || /^\d{10,}/.test(v)) out.push({ pos: at, field: 'hsaId', value: v });
     }
   }
   for (const re of USER_PATTERNS) {
@@ -261,7 +263,9 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       }
       continue;
     }
-    if (!has('name') && pending && current.name == null) {
+    if (!has('name') && pending) {
+      // The values belong to the person named just before, not to the one before that.
+      if (current.name != null && current.name !== pending.name) push();
       set('name', pending.name, pending.line);
       if (pending.role && !has('function')) set('function', pending.role, pending.line);
     }

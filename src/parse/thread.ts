@@ -26,6 +26,8 @@ const WROTE = /^\s*((den|on|am|le)\s.{3,160}\s(skrev|wrote|schrieb|a écrit)\b.{
 const WROTE_START = /^\s*(den|on)\s.{3,160}\s(skrev|wrote)\b/i;
 const SIGNOFF =
   /^\s*(med\s+)?(vänliga?|bästa|varma|trevliga)\s+hälsning(ar)?\b|^\s*(mvh|mvh\.|m\.v\.h|vh|hälsningar)\b|^\s*(best|kind|warm)\s+regards\b|^\s*regards\s*,?\s*$|^--\s*$|^\s*tack på förhand\s*[!.]?\s*$/i;
+/** "Tack!" closes a mail when a name follows it; at the top it thanks for something. */
+const THANKS = /^\s*tack(?:\s+för\s+hjälpen|\s+så\s+mycket)?\s*[!.,]?\s*$/i;
 
 export interface Thread {
   /** What the sender wrote now, without quoted lines or signature. */
@@ -52,7 +54,8 @@ export function isBoundary(lines: string[], i: number): boolean {
 
 /** Cut at the first sign-off line: what follows is a signature, contact details or a disclaimer. */
 export function cutSignature(lines: string[]): string[] {
-  const i = lines.findIndex((l) => SIGNOFF.test(l));
+  const first = lines.findIndex((l) => l.trim() !== '');
+  const i = lines.findIndex((l, k) => SIGNOFF.test(l) || (THANKS.test(l) && k > first && lines.slice(k + 1).filter((x) => x.trim() !== '').length <= 8));
   return i < 0 ? lines : lines.slice(0, i);
 }
 
