@@ -83,7 +83,9 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
   let columns: Array<FieldName | null> | null = null;
   for (const row of rows) {
     const fields = row.map((c) => labels.match(c, true));
-    if (new Set(fields.filter(Boolean)).size >= 2 && fields.filter(Boolean).length >= row.filter((c) => c !== '').length - 1) {
+    // A header row: at least two of our fields named, and most of its cells labels (extra columns such as "Enhet" allowed).
+    const named = new Set(fields.filter(Boolean)).size;
+    if (named >= 2 && (fields.filter(Boolean).length >= row.filter((c) => c !== '').length - 1 || named >= 3)) {
       columns = fields;
       continue;
     }
@@ -110,6 +112,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const out = new PersonCollector();
   const consumed = new Set<number>();
   const lexicon = Lexicon.for(rules);
+  const defaults: RawPerson = {};
   let legend: FieldName[] | null = null;
   for (const [k, l] of lines.entries()) {
     const found = l.length < 200 ? legendOf(l, labels) : null;
@@ -143,6 +146,22 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
 
     if (consumed.has(i)) continue;
+    // A table with one column per person: label in the first cell of each row.
+    const transposed = transposedTable(lines, i, labels);
+    if (transposed) {
+      out.flush();
+      for (const p of transposed.persons) out.persons.push({ ...p, at: i, end: transposed.end });
+      for (let k = i; k <= transposed.end; k++) consumed.add(k);
+      i = transposed.end;
+      continue;
+    }
+    // "Funktion för samtliga: Undersköterska": one value for every person of the mail.
+    const shared = SHARED.test(line) ? labels.matchLine(line) : null;
+    if (shared?.separated && shared.rest !== '') {
+      defaults[shared.field] = cleanValue(shared.field, shared.rest);
+      consumed.add(i);
+      continue;
+    }
     // A heading that names the person whose labelled values follow ("**Lisa Berg**", "Person 2: Erik Ek").
     const named = NAMED_HEADING.exec(line)?.[1]?.trim() ?? (labels.matchLine(line) ? null : line.trim());
     const heading = named ? headingOf(named, rules, lexicon) : null;
@@ -233,6 +252,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     else out.set(field, cleaned, i);
   }
   out.flush();
+  for (const p of out.persons) for (const f of FIELDS) if (p[f] == null && defaults[f] != null) p[f] = defaults[f];
 
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
@@ -291,6 +311,35 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     else return null;
   }
   return p.name != null || cells.length >= 3 ? p : null;
+}
+
+/** A label that speaks for everyone: "Funktion för samtliga:", "Roll (alla):". */
+const SHARED = /^[^:]{0,40}\b(?:samtliga|för alla|alla är|(?:\(|\s)alla\)?|everyone|all of them)\b[^:]{0,20}:/i;
+
+/** Rows "Label<TAB>value<TAB>value…" (two or more rows, two or more values each): one person per column. */
+function transposedTable(lines: string[], i: number, labels: LabelMatcher): { persons: RawPerson[]; end: number } | null {
+  const rows: Array<{ field: FieldName; values: string[] }> = [];
+  let j = i;
+  // A heading row ("", "Person 1", "Person 2") may stand first.
+  if (/^\t/.test(lines[j] ?? '') || (lines[j]?.split('\t').length ?? 0) >= 3 && !labels.match(lines[j]!.split('\t')[0]!, true)) {
+    const cells = lines[j]!.split('\t');
+    if (cells.length >= 3 && !labels.match(cells[0]!, true)) j++;
+  }
+  for (; j < lines.length; j++) {
+    const cells = lines[j]!.split('\t').map((c) => c.trim());
+    if (cells.length < 3) break;
+    const field = labels.match(cells[0]!, true);
+    if (!field) break;
+    rows.push({ field, values: cells.slice(1) });
+  }
+  const width = rows[0]?.values.length ?? 0;
+  if (rows.length < 2 || width < 2 || new Set(rows.map((r) => r.field)).size !== rows.length || rows.some((r) => r.values.length !== width)) return null;
+  const persons = Array.from({ length: width }, (_, k) => {
+    const p: RawPerson = {};
+    for (const r of rows) p[r.field] = cleanValue(r.field, r.values[k] ?? '');
+    return p;
+  }).filter(hasValue);
+  return persons.length > 0 ? { persons, end: j - 1 } : null;
 }
 
 /** One token in lower case or with digits, not a known given name: a username, not a name. */
