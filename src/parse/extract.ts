@@ -156,9 +156,10 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       continue;
     }
     // "Funktion för samtliga: Undersköterska": one value for every person of the mail.
-    const shared = SHARED.test(line) ? labels.matchLine(line) : null;
-    if (shared?.separated && shared.rest !== '') {
-      defaults[shared.field] = cleanValue(shared.field, shared.rest);
+    const shared = SHARED.exec(line);
+    const sharedField = shared ? labels.match(shared[1]!, true) : null;
+    if (shared && sharedField) {
+      defaults[sharedField] = cleanValue(sharedField, shared[2]!);
       consumed.add(i);
       continue;
     }
@@ -209,7 +210,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     // Several "label: value" pairs on one line, perhaps after "Name, function." without labels.
     const pairs = inlinePairs(line, labels);
-    if (pairs.length >= 2) {
+    // In a sentence ("… behöver Lifecare: Dragana (Sjuksköterska, HSA-id: …)") the values are prose's to read.
+    const wordy = (t: string) => t.trim().split(/\s+/).length > 6;
+    if (pairs.length >= 2 && !wordy(pairs.prefix) && !pairs.some(([, v]) => wordy(v))) {
       const lead = leadingNameAndFunction(pairs.prefix, rules);
       const given = new Set(pairs.map(([f]) => f));
       if (lead.name && !given.has('name')) out.set('name', lead.name, i);
@@ -253,6 +256,11 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   }
   out.flush();
   for (const p of out.persons) for (const f of FIELDS) if (p[f] == null && defaults[f] != null) p[f] = defaults[f];
+  // A letter to the person ("Hej Amanda Holm," … "Ditt HSA-id: …") names the person it greets.
+  if (out.persons.length === 1 && out.persons[0]!.name == null && lines.some((l) => SECOND_PERSON.test(l))) {
+    const greeted = lines.map((l) => GREETING.exec(l)?.[1]).find((n) => n !== undefined && plausibleName(n, lexicon));
+    if (greeted) out.persons[0]!.name = greeted;
+  }
 
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
@@ -313,8 +321,11 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   return p.name != null || cells.length >= 3 ? p : null;
 }
 
+const GREETING = /^\s*(?:hej|hejsan|hallå|god\s+morgon|hello|hi|dear|kära)\s+(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){1,3})\s*[,!.]?\s*$/iu;
+const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
+
 /** A label that speaks for everyone: "Funktion för samtliga:", "Roll (alla):". */
-const SHARED = /^[^:]{0,40}\b(?:samtliga|för alla|alla är|(?:\(|\s)alla\)?|everyone|all of them)\b[^:]{0,20}:/i;
+const SHARED = /(?:^|[.!?]\s+)([^:.!?]{0,40}?\b(?:samtliga|för alla|alla är|alla|everyone|all of them)\b[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/i;
 
 /** Rows "Label<TAB>value<TAB>value…" (two or more rows, two or more values each): one person per column. */
 function transposedTable(lines: string[], i: number, labels: LabelMatcher): { persons: RawPerson[]; end: number } | null {

@@ -81,6 +81,21 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
   return true;
 }
 
+/** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
+function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
+  const lexicon = Lexicon.for(rules);
+  for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+    const words = sentence.split(/\s+/).map((w) => w.replace(/^[("']+|[)"',.:;!?]+$/g, ''));
+    const roleAt = words.findIndex((_, k) => lexicon.roleAt(words, k) > 0);
+    if (roleAt < 0) continue;
+    const role = words.slice(roleAt, roleAt + lexicon.roleAt(words, roleAt)).join(' ');
+    for (const p of older) {
+      const first = p.name?.split(' ')[0];
+      if (p.function == null && first && words.includes(first)) p.function = role;
+    }
+  }
+}
+
 function fromThread(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null, depth = 0): RawPerson[] {
   const t = splitThread(text);
   const persons = extractFromLines(t.fresh, rules, labels);
@@ -90,7 +105,10 @@ function fromThread(text: string, subject: string, reply: boolean, rules: Rules,
   const incomplete = persons.some((p) => FIELDS.some((f) => p[f] == null));
   if (persons.length > 0 && !incomplete) return persons;
   const older = fromThread(t.older.join('\n'), subject, false, rules, labels, t.olderFrom, depth + 1);
-  if (persons.length === 0) return older;
+  if (persons.length === 0) {
+    noteOnTop(t.fresh, older, rules);
+    return older;
+  }
   completeFrom(persons, older);
   return persons;
 }

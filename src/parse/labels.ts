@@ -99,8 +99,11 @@ export class LabelMatcher {
         if (stemHit) return stemHit;
       }
     }
-    for (let len = f.length - 1; len <= f.length + 1; len++) {
-      for (const l of this.byLength.get(len) ?? []) if (distance(f, l.folded, 1) <= 1) return l.field;
+    // One typo, but never a digit for a letter ("Person 1" is no label).
+    if (!/\d/.test(f)) {
+      for (let len = f.length - 1; len <= f.length + 1; len++) {
+        for (const l of this.byLength.get(len) ?? []) if (distance(f, l.folded, 1) <= 1) return l.field;
+      }
     }
     return loose ? stemField(cleaned) : null;
   }

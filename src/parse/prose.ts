@@ -249,7 +249,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     const cue = cues.some((c) => c.kind === 'revoke') ? 'revoke' : cues.length > 0 ? 'grant' : null;
     const found = events(text, lexicon);
     const has = (f: FieldName) => found.some((e) => e.field === f);
-    const about = ABOUT_ACCESS.test(text) || FIRST_PERSON.test(text);
+    const about = ABOUT_ACCESS.test(text);
     if (!has('hsaId') && !has('treservaUser') && !(has('name') && about)) {
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
