@@ -78,7 +78,7 @@ function splitCells(line: string): { cells: string[]; delimiter: string } | null
 }
 
 /** Rows with a header row of labels → one person per following row. */
-export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPerson[] {
+export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?: Lexicon): RawPerson[] {
   const persons: RawPerson[] = [];
   let columns: Array<FieldName | null> | null = null;
   for (const row of rows) {
@@ -102,6 +102,12 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher): RawPers
       if (f === 'name' && p.name != null && v != null) p.name = `${p.name} ${v}`;
       else if (p[f] == null) p[f] = v;
     });
+    // An action column ("Ny", "Slutar", "Ta bort") says what the row asks for.
+    if (lexicon) {
+      const cues = row.filter((_, k) => !columns![k] || columns![k] === null).flatMap((c) => lexicon.cues(c));
+      if (cues.some((c) => c.kind === 'revoke')) p.intent = 'revoke';
+      else if (cues.length > 0) p.intent = 'grant';
+    }
     if (hasValue(p)) persons.push(p);
   }
   return persons;
@@ -115,10 +121,11 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const defaults: RawPerson = {};
   let legend: FieldName[] | null = null;
   for (const [k, l] of lines.entries()) {
-    const found = l.length < 200 ? legendOf(l, labels) : null;
+    const inner = /\(([^()]{10,120})\)/.exec(l)?.[1];
+    const found = l.length < 300 ? (legendOf(l, labels) ?? (inner ? legendOf(inner, labels) : null)) : null;
     if (found) {
       legend = found;
-      consumed.add(k);
+      if (!inner || legendOf(l, labels)) consumed.add(k);
     }
   }
   /** Whether the labelled block starting at line `from` names no person of its own. */
@@ -189,7 +196,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
         if (!cells || cells.delimiter !== split.delimiter) break;
         rows.push(cells.cells);
       }
-      const found = extractFromRows(rows, labels);
+      const found = extractFromRows(rows, labels, lexicon);
       if (found.length > 0) {
         out.flush();
         found.forEach((p, k) => out.persons.push({ ...p, at: i + 1 + k, end: i + 1 + k }));
@@ -222,8 +229,21 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       continue;
     }
 
-    const hit = labels.matchLine(line);
+    // "HSA-id/användarnamn: SE… / lisber": two labels, two values.
+    const combo = COMBO.exec(line);
+    const comboFields = combo ? [labels.match(combo[1]!, true), labels.match(combo[2]!, true)] : [];
+    const comboValues = combo ? combo[3]!.split(/\s*[/,;]\s*|\s+(?:och|and)\s+/) : [];
+    if (combo && comboFields[0] && comboFields[1] && comboFields[0] !== comboFields[1] && comboValues.length === 2) {
+      comboFields.forEach((f, k) => out.set(f!, labelledValue(f!, comboValues[k]!, lexicon), i));
+      consumed.add(i);
+      continue;
+    }
+    // "Dino Hasanović, användarnamn i TES: dino": a name before the label.
+    const lead = LEAD_NAME.exec(line);
+    const leadName = lead && plausibleName(lead[1]!.trim(), lexicon) ? lead[1]!.trim() : null;
+    const hit = labels.matchLine(leadName ? line.slice(lead![0].length) : line);
     if (!hit) continue;
+    if (leadName && hit.field !== 'name') out.set('name', cleanValue('name', leadName), i);
     let value = hit.rest;
     if (value === '' && hit.separated) {
       // Value on the next non-empty line, unless that line is a label of its own.
@@ -247,7 +267,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       continue;
     }
     consumed.add(i);
-    const cleaned = cleanValue(hit.field, value);
+    const cleaned = labelledValue(hit.field, value, lexicon);
     if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
     // A value tells its field where a label is ambiguous ("Användare: noalin" is a username).
     const field = hit.field === 'name' && cleaned !== null && looksLikeUsername(cleaned, lexicon) ? 'treservaUser' : hit.field;
@@ -272,9 +292,18 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const clash = FIELDS.some((k) => p[k] != null && l[k] != null && p[k] !== l[k]);
     if (!clash) return [{ ...p, ...Object.fromEntries(Object.entries(l).filter(([, v]) => v != null)) }];
   }
-  // Labelled data wins; prose adds only persons with an HSA-id not seen yet.
-  const seen = new Set(out.persons.map((p) => p.hsaId?.toUpperCase()).filter(Boolean));
-  return [...out.persons, ...prose.filter((p) => p.hsaId && !seen.has(p.hsaId.toUpperCase()))];
+  // Labelled data wins; a prose person that shares an id with a labelled one only fills its gaps,
+  // another who is named and identified (or a named leaver) stands beside them, in text order.
+  const same = (a: RawPerson, b: RawPerson) =>
+    (a.hsaId != null && a.hsaId.toUpperCase() === b.hsaId?.toUpperCase()) || (a.treservaUser != null && a.treservaUser === b.treservaUser) || (a.name != null && a.name === b.name);
+  const persons = [...out.persons];
+  for (const p of prose) {
+    const match = persons.find((l) => same(l, p));
+    if (match) {
+      for (const f of FIELDS) if (match[f] == null && p[f] != null) match[f] = p[f];
+    } else if (p.name != null && (p.hsaId != null || p.intent === 'revoke')) persons.push(p);
+  }
+  return persons.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 }
 
 const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d[ \t]?-[ \t]?[A-Za-z0-9]{1,24}$/i;
@@ -299,17 +328,22 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     .map((c) => c.trim())
     .filter(Boolean);
   if (cells.length < 2 || cells.length > 5) return null;
+  const lexicon = Lexicon.for(rules);
+  // "Lena Ohlsson (enhetschef)": a name and its function in one cell.
+  const paren = /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]!);
+  if (paren && plausibleName(paren[1]!, lexicon) && lexicon.isRole(paren[2]!)) cells.splice(0, 1, paren[1]!, paren[2]!);
+  // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
+  const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{6}/.test(c));
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));
   const pnrAt = hsaAt < 0 ? cells.findIndex((c) => PNR_CELL.test(c)) : -1;
-  const idAt = hsaAt >= 0 ? hsaAt : pnrAt;
-  if (idAt < 0 || (pnrAt >= 0 && cells.length < 3)) return null;
-  const lexicon = Lexicon.for(rules);
-  if (legend && legend.length === cells.length && legend[idAt] === 'hsaId') {
+  const idAt = hsaAt >= 0 ? hsaAt : pnrAt >= 0 ? pnrAt : hsaPlaceholder;
+  if (legend && legend.length === cells.length && (idAt < 0 || legend[idAt] === 'hsaId') && cells.length >= 3) {
     const p: RawPerson = {};
-    legend.forEach((f, k) => (p[f] = cleanValue(f, cells[k]!)));
-    return p;
+    legend.forEach((f, k) => (p[f] = k === hsaPlaceholder && hsaAt < 0 ? null : cleanValue(f, cells[k]!)));
+    return hasValue(p) ? p : null;
   }
-  const p: RawPerson = { hsaId: cleanValue('hsaId', cells[idAt]!) };
+  if (idAt < 0 || (pnrAt >= 0 && cells.length < 3)) return null;
+  const p: RawPerson = { hsaId: idAt === hsaPlaceholder ? null : cleanValue('hsaId', cells[idAt]!) };
   for (const [i, c] of cells.entries()) {
     if (i === idAt) continue;
     if (p.function == null && lexicon.isRole(c)) p.function = cleanValue('function', c);
@@ -318,11 +352,32 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     else if (p.function == null && plausibleBare('function', c)) p.function = cleanValue('function', c);
     else return null;
   }
-  return p.name != null || cells.length >= 3 ? p : null;
+  return (p.name != null || cells.length >= 3) && hasValue(p) ? p : null;
 }
 
 const GREETING = /^\s*(?:hej|hejsan|hallå|god\s+morgon|hello|hi|dear|kära)\s+(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){1,3})\s*[,!.]?\s*$/iu;
 const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
+
+const COMBO = /^\s*([^:/]{2,30})\/([^:/]{2,30}):\s*(\S.{0,120})$/;
+const LEAD_NAME = /^\s*([\p{L}'’ -]{3,50}?)\s*,\s*(?=[\p{L}-]{2,30}(?:\s+[\p{L}/-]{1,20}){0,3}\s*:)/u;
+
+/** A labelled value as the provider meant it: the HSA-id without the remark after it, a username without its explanation. */
+function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string | null {
+  let v = raw.trim();
+  if (field === 'hsaId') {
+    const token = /^(SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d\S*)\s+[([–-]/i.exec(v);
+    if (token) v = token[1]!;
+  } else if (field === 'treservaUser') {
+    const token = /^([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s+(?:\(|\[|–|—|-\s)/.exec(v);
+    if (token) v = token[1]!;
+    // An explanation instead of a username ("I have not received it yet – …") says it is missing.
+    else if (v.split(/\s+/).length > 3) return null;
+  } else if (field === 'name') {
+    v = v.replace(/\s+\([^()]{1,60}\)\s*$/, '');
+  }
+  if (lexicon.isPlaceholder(v)) return null;
+  return cleanValue(field, v);
+}
 
 /** A label that speaks for everyone: "Funktion för samtliga:", "Roll (alla):". */
 const SHARED = /(?:^|[.!?]\s+)([^:.!?]{0,40}?\b(?:samtliga|för alla|alla är|alla|everyone|all of them)\b[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/i;
@@ -361,6 +416,9 @@ function looksLikeUsername(v: string, lexicon: Lexicon): boolean {
 /** A heading line that names a person: "Lisa Berg", "Lisa Berg, Enhetschef", "Lisa Berg (usk)". */
 function headingOf(text: string, rules: Rules, lexicon: Lexicon): { name: string; function?: string } | null {
   if (text.length > 80) return null;
+  // "Ny från 1 maj: Hanna Lindqvist, undersköterska".
+  const afterColon = /^[^:]{2,40}:\s*(\S.*)$/.exec(text)?.[1];
+  if (afterColon) return headingOf(afterColon, rules, lexicon);
   if (plausibleName(text, lexicon)) return { name: text };
   const lead = leadingNameAndFunction(text, rules);
   return lead.name ? { name: lead.name, ...(lead.function ? { function: lead.function } : {}) } : null;

@@ -146,7 +146,7 @@ async function personsOf(mail: MailInput, rules: Rules, labels: LabelMatcher, de
   // Attachment rows carry no phrases of their own: the mail's words (subject, then body) decide.
   const fallback = mailIntent([mail.subject], rules) ?? mailIntent([mail.text || htmlText || ''], rules);
   for (const rows of [...csvTables(mail), ...(await xlsxTables(mail))]) {
-    for (const p of extractFromRows(rows, labels)) persons.push({ ...p, intent: fallback ?? 'grant' });
+    for (const p of extractFromRows(rows, labels, Lexicon.for(rules))) persons.push({ ...p, intent: p.intent ?? fallback ?? 'grant' });
   }
   // A Word form or table reads like a body of its own.
   for (const lines of docxTexts(mail)) {

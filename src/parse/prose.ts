@@ -70,7 +70,8 @@ function sentences(lines: readonly string[]): Sentence[] {
       return first + k;
     };
     // Sentence ends: ". " "! " "? " and line-level list items; an abbreviation's dot may split too (harmless).
-    const re = /[^.!?]+(?:[.!?]+(?=\s|$)|$)|[.!?]+/g;
+    // A dot inside a token ("anna.berg", "t.ex") does not end a sentence.
+    const re = /(?:[^.!?]|[.!?](?![\s.!?]|$))+(?:[.!?]+(?=\s|$))?|[.!?]+/g;
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const s = m[0].trim();
       if (s !== '') out.push({ text: s, line: lineAt(m.index + (m[0].length - m[0].trimStart().length)) });
@@ -157,6 +158,9 @@ function events(text: string, lexicon: Lexicon): Event[] {
     for (const m of text.matchAll(HSA_TOKEN)) {
       out.push({ pos: m.index, field: 'hsaId', value: m[0] });
       hsaSpans.push([m.index, m.index + m[0].length]);
+      // "Ali Rezaei undersköterska SE…-AR7T alirez": a bare token right after the id, ending the record, is the username.
+      const after = /^[ \t]+([a-z][a-z0-9._-]{2,29})[.!]?$/.exec(text.slice(m.index + m[0].length));
+      if (after && !STOP.has(after[1]!) && !lexicon.isRole(after[1]!)) out.push({ pos: m.index + m[0].length + after[0].indexOf(after[1]!), field: 'treservaUser', value: after[1]! });
     }
     for (const m of text.matchAll(HSA_LABELLED)) {
       const v = m[1]!;
@@ -284,5 +288,5 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 
 const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
-const WORKS_AS = /(?<![\p{L}])(?:jobbar|arbetar|anställd|börjar|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
+const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
 const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
