@@ -81,7 +81,7 @@ function splitCells(line: string): { cells: string[]; delimiter: string } | null
 export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?: Lexicon): RawPerson[] {
   const persons: RawPerson[] = [];
   let columns: Array<FieldName | null> | null = null;
-  for (const row of rows) {
+  for (let row of rows) {
     const fields = row.map((c) => labels.match(c, true));
     // A header row: at least two of our fields named, and most of its cells labels (extra columns such as "Enhet" allowed).
     const named = new Set(fields.filter(Boolean)).size;
@@ -93,6 +93,10 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
     // A note under the table ("Sammanställt av …") is one long cell, not a person.
     const filledCells = row.filter((c) => c.trim() !== '');
     if (filledCells.length < 2 && !(filledCells[0] && /^SE\s?\d/i.test(filledCells[0]))) continue;
+    // A cell spanning rows (a unit in the first column) is missing from the rows below it: align them right.
+    const header = columns;
+    const lead = header.findIndex((f) => f !== null);
+    if (row.length < header.length && header.length - row.length <= lead) row = [...new Array<string>(header.length - row.length).fill(''), ...row];
     const p: RawPerson = {};
     row.forEach((cell, i) => {
       const f = columns![i];
@@ -126,6 +130,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (found) {
       legend = found;
       if (!inner || legendOf(l, labels)) consumed.add(k);
+      // The legend in brackets inside a sentence is taken out of it, so it is not read as values.
+      else lines[k] = l.replace(`(${inner})`, '');
     }
   }
   /** Whether the labelled block starting at line `from` names no person of its own. */

@@ -8,6 +8,7 @@ import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
 import { takeOwnWords } from './own-words';
 import { plausibleName } from './extract';
+import { mention } from './prose';
 import { FIELDS } from './types';
 import { htmlToText } from './html';
 import { LabelMatcher } from './labels';
@@ -84,6 +85,15 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
 /** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
 function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
   const lexicon = Lexicon.for(rules);
+  // "Vidarebefordrar från vår nya undersköterska Tesfay Gebremedhin": the one person below, named.
+  if (older.length === 1) {
+    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+      const m = mention(sentence, rules);
+      const p = older[0]!;
+      if (m.name && p.name == null) p.name = m.name;
+      if (m.name && m.function && p.function == null && (p.name === m.name || p.name?.startsWith(m.name.split(' ')[0]!))) p.function = m.function;
+    }
+  }
   for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
     const words = sentence.split(/\s+/).map((w) => w.replace(/^[("']+|[)"',.:;!?]+$/g, ''));
     const roleAt = words.findIndex((_, k) => lexicon.roleAt(words, k) > 0);
@@ -119,10 +129,12 @@ function joinInlineAnswers(lines: string[]): string[] {
   const out = [...lines];
   for (let i = 0; i + 1 < out.length; i++) {
     const label = /^((?:\s*>)+\s*[^:>]{2,60}:)\s*$/.exec(out[i]!);
-    const next = out[i + 1]!;
+    // The answer may stand one blank line below (Gmail leaves one on each side of it).
+    const k = out[i + 1]!.trim() === '' && i + 2 < out.length ? i + 2 : i + 1;
+    const next = out[k]!;
     if (label && next.trim() !== '' && !/^\s*>/.test(next) && !/:/.test(next) && next.trim().length <= 80) {
       out[i] = `${label[1]} ${next.trim()}`;
-      out[i + 1] = '';
+      out[k] = '';
     }
   }
   return out;

@@ -19,7 +19,7 @@ const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
 const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
 const VALUE = String.raw`["'“(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
-const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|=[ \t]+)?)`;
+const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "anv x", "heter x i TES", "i Treserva heter hon x". */
 const USER_PATTERNS: RegExp[] = [
   new RegExp(
@@ -35,7 +35,7 @@ const USER_PATTERNS: RegExp[] = [
 const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
 /** Words that never are a username or part of a name. */
 const STOP = new Set(
-  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
+  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när var vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
     ' ',
   ),
 );
@@ -82,7 +82,7 @@ function sentences(lines: readonly string[]): Sentence[] {
 }
 
 const bare = (w: string) => w.replace(/^[("'“«]+|[)"'”».,:;!?]+$/g, '');
-const isCap = (w: string) => /^\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}?[\p{Ll}'’]+)*$/u.test(w);
+const isCap = (w: string) => /^\p{Lu}(?:['’]\p{Lu})?[\p{Ll}'’]+(?:-\p{Lu}?(?:['’]\p{Lu})?[\p{Ll}'’]+)*$/u.test(w);
 const isWordish = (w: string) => /^[\p{L}][\p{L}'’-]{1,30}$/u.test(w);
 
 interface NameHit {
@@ -131,7 +131,7 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
     const besideRole = isRoleWord(i - 1) || isRoleWord(j) || (isRoleWord(i - 2) && /^(?:är|heter|blir)$/i.test(bare(words[i - 1] ?? '')));
     const afterCue = /^(?:heter|namn|namnet|name|är|kollega|kollegan|medarbetare|medarbetaren|användare|användaren)$/i.test(bare(words[i - 1] ?? ''));
     // "Lisa Berg har fått sitt kort", "Lisa Berg (usk)", "Lisa Berg som är ...".
-    const beforeCue = cap && /^(?:har|hade|fick|fått|är|blir|börjar|började|ska|behöver|som|slutar|slutade|has|is|got)$/i.test(bare(words[j] ?? ''));
+    const beforeCue = cap && /^(?:har|hade|fick|fått|är|blir|börjar|började|ska|behöver|som|slutar|slutade|has|is|got|he|she|should|was|had|will|who)$/i.test(bare(words[j] ?? ''));
     const score = (given ? 2 : 0) + (besideRole ? 2 : 0) + (afterCue ? 1 : 0) + (beforeCue ? 1 : 0) + (cap ? 1 : 0);
     if (!given && !besideRole && !afterCue && !beforeCue) continue;
     out.push({ value: parts.join(' '), start: i, score });
@@ -211,6 +211,14 @@ function events(text: string, lexicon: Lexicon): Event[] {
     .sort((a, b) => a.pos - b.pos);
 }
 
+/** The name and function a sentence mentions, if any ("från vår nya undersköterska Tesfay Gebremedhin"). */
+export function mention(text: string, rules: Rules): { name?: string; function?: string } {
+  const found = events(text, Lexicon.for(rules));
+  const name = found.find((e) => e.field === 'name')?.value;
+  const fn = found.find((e) => e.field === 'function')?.value;
+  return { ...(name ? { name } : {}), ...(fn ? { function: fn } : {}) };
+}
+
 export function extractProse(lines: readonly string[], rules: Rules): RawPerson[] {
   const lexicon = Lexicon.for(rules);
   const persons: RawPerson[] = [];
@@ -258,7 +266,9 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
-      if (!name && role && current.function == null && (current.name != null || FIRST_PERSON.test(text) || WORKS_AS.test(text))) set('function', role, s.line);
+      // The writer's own function ("Jag är tf enhetschef") is no one else's.
+    const mine = FIRST_PERSON.test(text);
+    if (!name && role && current.function == null && ((current.name != null && !mine) || (current.name == null && (mine || WORKS_AS.test(text))))) set('function', role, s.line);
       else pending = name ? { name, role, line: s.line } : null;
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
