@@ -96,7 +96,10 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
     // A cell spanning rows (a unit in the first column) is missing from the rows below it: align them right.
     const header = columns;
     const lead = header.findIndex((f) => f !== null);
-    if (row.length < header.length && header.length - row.length <= lead) row = [...new Array<string>(header.length - row.length).fill(''), ...row];
+    const shift = header.length - row.length;
+    if (shift > 0 && shift <= lead && header[shift] === 'name' && row[0] && plausibleName(row[0], Lexicon.for(labels.rules))) {
+      row = [...new Array<string>(shift).fill(''), ...row];
+    }
     const p: RawPerson = {};
     row.forEach((cell, i) => {
       const f = columns![i];

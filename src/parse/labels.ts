@@ -71,7 +71,7 @@ export class LabelMatcher {
     return m;
   }
 
-  constructor(rules: Rules) {
+  constructor(readonly rules: Rules) {
     this.labels = FIELDS.flatMap((field) => rules.fields[field].labels.map((l) => ({ field, folded: foldLabel(l) })))
       .filter((l) => l.folded !== '')
       .sort((a, b) => b.folded.length - a.folded.length);

@@ -104,6 +104,8 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
     if (!usable(i)) continue;
     const w = bare(words[i]!);
     const cap = isCap(w);
+    // "Also John-Erik O'Brien", "Även Lisa Berg": a name starts at the given name.
+    if (cap && !lexicon.isGivenName(w) && lexicon.isGivenName(bare(words[i + 1] ?? '').split('-')[0]!)) continue;
     // A name in lower case is read only where the writer writes everything so ("ny usk anna svensson").
     const given = (cap || sloppy) && (lexicon.isGivenName(w) || (w.includes('-') && lexicon.isGivenName(w.split('-')[0]!)));
     if (!given && !cap) continue;
@@ -268,7 +270,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
       // The writer's own function ("Jag är tf enhetschef") is no one else's.
     const mine = FIRST_PERSON.test(text);
-    if (!name && role && current.function == null && ((current.name != null && !mine) || (current.name == null && (mine || WORKS_AS.test(text))))) set('function', role, s.line);
+    if (!name && role && current.function == null && ((current.name != null && !mine && REFERS_BACK.test(text)) || (current.name == null && (mine || WORKS_AS.test(text))))) set('function', role, s.line);
       else pending = name ? { name, role, line: s.line } : null;
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
@@ -299,4 +301,6 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
+/** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
+const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
 const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
