@@ -48,6 +48,12 @@ function stemField(label: string): FieldName | null {
   return null;
 }
 
+const CACHE_MAX = 20_000;
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(key, value);
+}
+
 export interface LabelHit {
   field: FieldName;
   /** The value after the label and its separator (may be empty: value on the next line). */
@@ -62,6 +68,9 @@ export class LabelMatcher {
   /** Exact folded label → field, and the labels by length (for the one-typo search). */
   private readonly exact = new Map<string, FieldName>();
   private readonly byLength = new Map<number, Array<{ field: FieldName; folded: string }>>();
+  /** Mail repeats its lines (text and HTML parts, look-ahead): answers are remembered, a bounded number. */
+  private readonly matchCache = new Map<string, FieldName | null>();
+  private readonly lineCache = new Map<string, LabelHit | null>();
   private static readonly cache = new WeakMap<Rules, LabelMatcher>();
 
   /** One matcher per rules object. */
@@ -88,6 +97,15 @@ export class LabelMatcher {
    * ("Treserva-konto", "Personens fullständiga namn", "Role / title").
    */
   match(text: string, loose = false): FieldName | null {
+    const key = (loose ? '1' : '0') + text;
+    const known = this.matchCache.get(key);
+    if (known !== undefined) return known;
+    const field = this.matchUncached(text, loose);
+    remember(this.matchCache, key, field);
+    return field;
+  }
+
+  private matchUncached(text: string, loose: boolean): FieldName | null {
     const cleaned = text.replace(/\([^)]*\)/g, ' ').replace(/[*_]/g, ' ');
     const f = foldLabel(cleaned);
     if (f === '' || f.length > 40) return null;
@@ -110,6 +128,14 @@ export class LabelMatcher {
 
   /** A line that starts with a label: "HSA-id: SE…", "Namn\tLisa Berg", "Funktion Enhetschef". */
   matchLine(line: string): LabelHit | null {
+    const known = this.lineCache.get(line);
+    if (known !== undefined) return known;
+    const hit = this.matchLineUncached(line);
+    remember(this.lineCache, line, hit);
+    return hit;
+  }
+
+  private matchLineUncached(line: string): LabelHit | null {
     const sep = /^(.{1,70}?)\s*(?::|=|\t|\s[-–]\s)\s*(.*)$/.exec(line);
     if (sep) {
       const field = this.match(sep[1]!, sep[1]!.trim().split(/\s+/).length <= 5);
