@@ -1,6 +1,6 @@
 import type { Rules } from '../rules/load';
 import { LabelMatcher } from './labels';
-import { extractProse } from './prose';
+import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
 import { cleanValue, isNoise, plausibleBare } from './values';
@@ -137,6 +137,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       else lines[k] = l.replace(`(${inner})`, '');
     }
   }
+  const roleLine = (k: number) => k < lines.length && lines[k]!.trim() !== '' && !labels.matchLine(lines[k]!) && lexicon.isRole(lines[k]!.trim());
   /** Whether the labelled block starting at line `from` names no person of its own. */
   const blockHasNoName = (from: number) => {
     let seenLabel = false;
@@ -181,12 +182,23 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
     // A heading that names the person whose labelled values follow ("**Lisa Berg**", "Person 2: Erik Ek").
     const named = NAMED_HEADING.exec(line)?.[1]?.trim() ?? (labels.matchLine(line) ? null : line.trim());
-    const heading = named ? headingOf(named, rules, lexicon) : null;
-    if (heading && blockHasNoName(i + 1)) {
+    let heading = named ? headingOf(named, rules, lexicon) : null;
+    // "Hennes ersättare Fredrik Olofsson börjar samma dag:" above a labelled block without a name.
+    if (!heading && /:\s*$/.test(line) && !labels.matchLine(line)?.rest) {
+      const m = mention(line, rules);
+      if (m.name) heading = { name: m.name };
+    }
+    if (heading && (blockHasNoName(i + 1) || (roleLine(i + 1) && blockHasNoName(i + 2)))) {
       out.flush();
       out.set('name', cleanValue('name', heading.name), i);
       if (heading.function) out.set('function', cleanValue('function', heading.function), i);
       consumed.add(i);
+      // "Ingrid Wallin de Vries" then "Sjuksköterska" on a line of its own, then the labelled values.
+      if (!heading.function && roleLine(i + 1)) {
+        out.set('function', cleanValue('function', lines[i + 1]!.trim()), i + 1);
+        consumed.add(i + 1);
+        i++;
+      }
       continue;
     }
 
@@ -248,6 +260,16 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       continue;
     }
     // "Dino Hasanović, användarnamn i TES: dino": a name before the label.
+    const forName = FOR_NAME.exec(line);
+    if (forName && plausibleName(forName[2]!.trim(), lexicon)) {
+      const field = labels.match(forName[1]!, true);
+      if (field && field !== 'name') {
+        out.set('name', cleanValue('name', forName[2]!.trim()), i);
+        out.set(field, labelledValue(field, forName[3]!, lexicon), i);
+        consumed.add(i);
+        continue;
+      }
+    }
     const lead = LEAD_NAME.exec(line);
     const leadName = lead && plausibleName(lead[1]!.trim(), lexicon) ? lead[1]!.trim() : null;
     const hit = labels.matchLine(leadName ? line.slice(lead![0].length) : line);
@@ -321,6 +343,9 @@ const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
 /** A name: capitalised words, or a known given name and one or two more words in any case. */
 export function plausibleName(v: string, lexicon: Lexicon): boolean {
+  // Particles ("Ingrid Wallin de Vries", "Elin von Schantz") between capitalised words.
+  const withoutParticles = v.replace(/\s(?:af|von|van|de|der|da|di|du|la|le|el|al|bin|ibn)(?=\s\p{Lu})/gu, '');
+  if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
   if (plausibleBare('name', v)) return !lexicon.isRole(v) && !/^(?:med|vänliga|hälsningar|hej|tack|best|kind)\b/i.test(v);
   const words = v.split(/\s+/);
   return words.length >= 2 && words.length <= 3 && lexicon.isGivenName(words[0]!) && words.every((w) => /^[\p{L}'’-]{2,30}$/u.test(w)) && !lexicon.isRole(v);
@@ -367,6 +392,8 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
 const GREETING = /^\s*(?:hej|hejsan|hallå|god\s+morgon|hello|hi|dear|kära)\s+(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){1,3})\s*[,!.]?\s*$/iu;
 const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
 
+/** "HSA-id för Kerstin Ahl: SE…": a label, the person it is for, the value. */
+const FOR_NAME = /^\s*([\p{L}-]{2,20}(?:\s[\p{L}-]{1,20}){0,2}?)\s+(?:för|till|for|åt)\s+([\p{L}'’ -]{3,50}?)\s*:\s*(\S.{0,80})$/u;
 const COMBO = /^\s*([^:/]{2,30})\/([^:/]{2,30}):\s*(\S.{0,120})$/;
 const LEAD_NAME = /^\s*([\p{L}'’ -]{3,50}?)\s*,\s*(?=[\p{L}-]{2,30}(?:\s+[\p{L}/-]{1,20}){0,3}\s*:)/u;
 
@@ -449,7 +476,7 @@ function leadingNameAndFunction(prefix: string, rules: Rules): RawPerson {
 
 /** "Namn: Lisa Berg, Funktion: Enhetschef, HSA-id: SE…" → pairs, when two or more labels have colons. */
 function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> & { prefix: string } {
-  const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/-]{0,38}?)\s*(?:\([^)]*\))?\s*:\s*/gu;
+  const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/_-]{0,38}?)\s*(?:\([^)]*\))?\s*[:=]\s*/gu;
   const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];
   for (let m = re.exec(line); m; m = re.exec(line)) {
     const field = labels.match(m[2]!, m[2]!.trim().split(/\s+/).length <= 4);

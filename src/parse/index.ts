@@ -48,7 +48,7 @@ export function visibleText(text: string): string {
 }
 const MAX_LINE = 2000;
 
-const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
+const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
 
 /** A self-announcing sender ("jag har fått mitt SITHS-kort") named only in the signature or the From line. */
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {

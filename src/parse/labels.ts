@@ -136,7 +136,7 @@ export class LabelMatcher {
   }
 
   private matchLineUncached(line: string): LabelHit | null {
-    const sep = /^(.{1,70}?)\s*(?::|=|\t|\s[-–]\s)\s*(.*)$/.exec(line);
+    const sep = /^(.{1,70}?)\s*(?::|=|\t|»|→|->|=>|\.{3,}|\s[-–—]\s)\s*(.*)$/.exec(line);
     if (sep) {
       const field = this.match(sep[1]!, sep[1]!.trim().split(/\s+/).length <= 5);
       // "HSA-ID:t: SE…": a definite ending written after the colon belongs to the label.

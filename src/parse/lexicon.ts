@@ -18,15 +18,25 @@ const phraseSource = (p: string) => `(?<![\\p{L}\\d])${escape(fold(p)).replace(/
 
 /** Words that are also given names but in lower case are ordinary Swedish words. */
 const COMMON_WORDS = new Set(
-  'hans per dag bo sten stig liv sol ask ek ulf björn rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina'.split(
+  'hans per dag bo sten stig liv sol ask ek ulf björn rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina en ett två tre fyra fem sex sju åtta nio tio elva tolv kille tjej gånger gång'.split(
     ' ',
   ),
 );
+
+/** Whether two words differ by at most one substitution, insertion or deletion. */
+function withinOne(a: string, b: string): boolean {
+  if (a === b) return true;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) return a.slice(i + 1) === b.slice(i + 1);
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
 
 export class Lexicon {
   private static readonly cache = new WeakMap<Rules, Lexicon>();
   private readonly roles: Set<string>;
   private readonly roleMaxWords: number;
+  private readonly singleWordRoles: string[];
   private readonly endings: readonly string[];
   private readonly placeholders: Set<string>;
   private readonly placeholderPrefixes: readonly string[];
@@ -42,6 +52,7 @@ export class Lexicon {
   constructor(private readonly rules: Rules) {
     this.roles = new Set(rules.functions.map(fold));
     this.roleMaxWords = Math.max(1, ...[...this.roles].map((r) => r.split(' ').length));
+    this.singleWordRoles = [...this.roles].filter((r) => !r.includes(' ') && r.length >= 8);
     this.endings = rules.lexicon.roleEndings.map(fold);
     this.placeholders = new Set(rules.lexicon.placeholders.map(fold));
     this.placeholderPrefixes = [...this.placeholders].filter((p) => p.includes(' '));
@@ -56,7 +67,7 @@ export class Lexicon {
   isRole(value: string): boolean {
     const v = fold(value).replace(/[.,:;]+$/, '');
     if (v === '' || v.length > 60) return false;
-    if (this.roles.has(v)) return true;
+    if (this.roles.has(v) || this.nearRole(v)) return true;
     const words = v.split(' ');
     if (words.length > 4) return false;
     const last = words[words.length - 1]!;
@@ -70,7 +81,15 @@ export class Lexicon {
       if (this.roles.has(fold(phrase).replace(/[,:;]+$/, ''))) return n;
     }
     const w = fold(words[i] ?? '').replace(/[.,:;]+$/, '');
+    if (this.nearRole(w)) return 1;
     return /^\p{L}+$/u.test(w) && this.endings.some((e) => w.length > e.length + 2 && w.endsWith(e)) ? 1 : 0;
+  }
+
+  /** A one-word role written with one wrong letter ("undersjöterska"), for words of eight letters or more. */
+  private nearRole(w: string): boolean {
+    if (w.length < 8 || w.includes(' ')) return false;
+    for (const r of this.singleWordRoles) if (Math.abs(r.length - w.length) <= 1 && withinOne(w, r)) return true;
+    return false;
   }
 
   /** A value that only says it is not known ("vet ej", "kommer senare", "?"). */

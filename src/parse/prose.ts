@@ -29,7 +29,7 @@ const USER_PATTERNS: RegExp[] = [
   new RegExp(String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`, 'giu'),
-  new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*${VALUE}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`, 'giu'),
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
 const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
@@ -94,7 +94,8 @@ interface NameHit {
 /** Name candidates in a sentence's words: given-name lexicon first, capitalised words beside a function next. */
 function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, number]>): NameHit[] {
   const out: NameHit[] = [];
-  const sloppy = !/^\p{Lu}/u.test(words.find((w) => /\p{L}/u.test(w)) ?? '');
+  // Lower-case writing: no capital letter but perhaps the sentence's first.
+  const sloppy = !words.slice(1).some((w) => /^\p{Lu}/u.test(w)) || !/^\p{Lu}/u.test(words.find((w) => /\p{L}/u.test(w)) ?? '');
   const isRoleWord = (i: number) => roleSpans.some(([a, b]) => i >= a && i < b);
   const usable = (i: number) => {
     const w = bare(words[i] ?? '');
@@ -303,4 +304,4 @@ const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.tres
 const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
 /** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
-const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])/iu;
+const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
