@@ -53,7 +53,7 @@ describe('configuration', () => {
 describe('rules', () => {
   function copyRules(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lci-rules-'));
-    for (const f of fs.readdirSync(DEFAULT_RULES_DIR)) fs.copyFileSync(path.join(DEFAULT_RULES_DIR, f), path.join(dir, f));
+    fs.cpSync(DEFAULT_RULES_DIR, dir, { recursive: true });
     return dir;
   }
 
