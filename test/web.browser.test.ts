@@ -109,7 +109,7 @@ beforeAll(async () => {
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-web-'));
   tdb = await openTestDatabase('pglite');
   ctx = {
-    config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+    config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0', REPLY_PERSONAL_DATA: 'all' }),
     rules: loadRules(DEFAULT_RULES_DIR),
     database: tdb.database,
     log: logger('test'),

@@ -119,7 +119,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-webhttp-'));
     tdb = await openTestDatabase(kind);
     ctx = {
-      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0', REPLY_PERSONAL_DATA: 'all' }),
       rules: loadRules(DEFAULT_RULES_DIR),
       database: tdb.database,
       log: logger('test'),
@@ -341,8 +341,10 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const board = await (await c.get('/tasks')).text();
     expect(board).toContain(`id="task-${task!.id}"`);
     expect(board).toContain('data-copy="SE2321000016-9EV1"');
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
+    // The sender is not verified (an unsigned mail): finishing needs "kontrollerat med utföraren".
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?err=confirm-required#task-${task!.id}`);
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
     const csv = await c.get('/tasks.csv?status=done');
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="uppgifter-done-\d{4}-\d{2}-\d{2}\.csv"$/);
@@ -412,7 +414,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const [task] = await db().select().from(tasks).where(eq(tasks.caseId, out.caseId!));
     const quiet = { ...ctx.config, replies: { ...ctx.config.replies, doneConfirmation: false } };
     await takeTask(db(), task!.id, 'user:test', new Date());
-    const res = await finishTask(db(), quiet, ctx.rules, task!.id, 'user:test', 'klart', new Date());
+    const res = await finishTask(db(), quiet, ctx.rules, task!.id, 'user:test', 'klart', new Date(), { confirmedWithProvider: true });
     expect(res).toMatchObject({ replyId: null, caseStatus: 'done', task: { status: 'done', note: 'klart', assignee: 'test' } });
     expect(await db().select().from(outbox).where(and(eq(outbox.caseId, out.caseId!), eq(outbox.kind, 'done_confirmation')))).toHaveLength(0);
     await expect(takeTask(db(), task!.id, 'user:test')).rejects.toMatchObject({ code: 'CONFLICT' });

@@ -90,7 +90,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
   beforeAll(async () => {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-'));
     // No DATABASE_URL, IMAP_HOST or SMTP_HOST: PGlite in DATA_DIR/pglite, maildrop, outbox folder.
-    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent', POLL_CRON: '0 0 1 1 *' }));
+    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, REPLY_PERSONAL_DATA: 'all', LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent', POLL_CRON: '0 0 1 1 *' }));
     maildrop = ctx.config.maildropDir;
     outboxDir = ctx.config.outboxDir;
     await fsp.mkdir(maildrop, { recursive: true });
@@ -292,7 +292,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     const cliDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-cli-'));
     try {
       // Empty values guard against a .env in the working directory (the environment wins).
-      const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), DATA_DIR: cliDir, LOG_LEVEL: 'silent', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '' };
+      const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), DATA_DIR: cliDir, LOG_LEVEL: 'silent', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '', REPLY_PERSONAL_DATA: 'all' };
       const cli = (...args: string[]) => run(TSX, ['src/cli.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 });
       const ok = notification({ from: 'sven.dahl@vardaga.se', fromName: 'Sven Dahl', subject: 'Anmälan Lifecare SP Sven', persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), user: 'asaobe' }] });
       const missing = notification({ from: 'ulla.berg@attendo.se', fromName: 'Ulla Berg', subject: 'Anmälan Lifecare SP Ulla', persons: [{ name: 'Ulla Berg', hsaId: hsaIdFor(21), user: 'ullber' }] });
