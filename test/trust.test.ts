@@ -310,7 +310,8 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     // Exports: masked and formula-safe, every line of a multi-line value.
     expect(csvCell('ok\n=HYPERLINK("x")\n+1')).toBe("ok\n'=HYPERLINK(\"x\")\n'+1");
     expect(csvCell('19800101-1234')).toBe('19800101-****');
-    expect(maskPersonnummerInText('SE2321000016-4HK5 och SE5565594230-B31 och 019-21 10 00')).toBe('SE2321000016-4HK5 och SE5565594230-B31 och 019-21 10 00');
+    expect(maskPersonnummerInText('SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00')).toBe('SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00');
+    expect(maskPersonnummerInText('Lisa19800101\u20141234, 800101+1234, 20800161 1234')).toBe('Lisa19800101-****, 800101-****, 20800161-****');
 
     const rules = ctx.rules;
     const base: PersonRecord = { name: 'Lisa Berg', function: 'Chef', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', intent: 'grant', problems: [] };

@@ -329,6 +329,14 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(page).toContain('Ärendet avvisades');
     expect(page).toContain('Utföraren har inget avtal med kommunen.');
     expect(page).not.toContain(`action="/cases/${caseId}/reject"`);
+    // The server enforces what the UI hides: no edit of a person in the rejected case, and a person
+    // named with another case's id is not found.
+    const [rp] = await db().select().from(persons).where(eq(persons.caseId, caseId));
+    expect((await c.post(`/persons/${rp!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt1' })).headers.get('location')).toBe(`/cases/${caseId}?err=case-closed#person-${rp!.id}`);
+    const other = await ingestRaw(ctx, mail(INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc9@attendo.se>').replace('Johan Ström', 'Jon Ström')), { kind: 'ingest' });
+    const [op] = await db().select().from(persons).where(eq(persons.caseId, other.caseId!));
+    expect((await c.post(`/persons/${op!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt2' })).headers.get('location')).toBe(`/cases/${caseId}?err=NOT_FOUND#person-${op!.id}`);
+    expect((await db().select().from(persons).where(eq(persons.id, op!.id)))[0]!.treservaUser).toBeNull();
 
     // Every change above is an audit event by this user; reading the case is one too.
     const actions = (await db().select().from(auditEvents).where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))).map((e) => e.action);

@@ -9,8 +9,9 @@ import type { Rules } from '../rules/load';
  */
 
 // YYMMDD or YYYYMMDD (day + 60 for a samordningsnummer), an optional separator (any dash, plus,
-// space), four digits; not inside a longer run of digits. Bounded: no nested repeats.
-const PNR = /(?<![0-9])((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]|9[01]))[ \u00a0]?([-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d]?)[ \u00a0]?[0-9]{4}(?![0-9])/g;
+// space), four digits; not inside a longer run of digits nor right after "SE" (an HSA-id such as
+// SE5501662992-X carries an organisation number that may look like one). Bounded: no nested repeats.
+const PNR = /(?<![0-9])(?<![Ss][Ee])((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]|9[01]))[ \u00a0]?([-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d]?)[ \u00a0]?[0-9]{4}(?![0-9])/g;
 
 /** Every personnummer in a text with its last four digits masked: `19800101-1234` → `19800101-****`. */
 export function maskPersonnummerInText(text: string): string {

@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { maskPersonnummerInText } from '../cases/sanitize';
 import type { Db } from '../db/client';
 import { auditEvents, cases, messages, outbox, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
 import type { ParseResult } from '../parse/types';
@@ -155,6 +156,7 @@ const messageColumns = {
 
 export type MessageView = Omit<Awaited<ReturnType<typeof loadMessages>>[number], 'parsed'> & { parsed: ParseResult | null };
 
+/** Mail text is shown with every personnummer masked (also text stored before masking at intake). */
 function loadMessages(db: Db, where: SQL, limit = 500) {
   return db.select(messageColumns).from(messages).where(where).orderBy(asc(messages.receivedAt), asc(messages.id)).limit(limit);
 }
@@ -165,7 +167,7 @@ function asParsed(v: unknown): ParseResult | null {
 
 export async function reviewQueue(db: Db, limit = 200): Promise<MessageView[]> {
   const rows = await loadMessages(db, reviewQueueWhere(), limit);
-  return rows.map((m) => ({ ...m, parsed: asParsed(m.parsed) }));
+  return rows.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) }));
 }
 
 export async function caseDetail(db: Db, caseId: number) {
@@ -178,7 +180,7 @@ export async function caseDetail(db: Db, caseId: number) {
     db.select().from(outbox).where(eq(outbox.caseId, caseId)).orderBy(asc(outbox.createdAt), asc(outbox.id)),
     db.select().from(auditEvents).where(eq(auditEvents.caseId, caseId)).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(500),
   ]);
-  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, parsed: asParsed(m.parsed) })), replies, events };
+  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) })), replies, events };
 }
 
 export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
