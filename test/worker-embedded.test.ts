@@ -325,6 +325,8 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
         status: 'complete',
         provider: 'Vardaga',
         knownProvider: true,
+        // An unsigned mail and no trusted Authentication-Results: not verified (issue 8).
+        senderVerified: false,
         subject: 'Anmälan Lifecare SP Sven',
         persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', status: 'task_created', problems: [] }],
       });
@@ -337,9 +339,24 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       const tasksOut = await cli('tasks', '--json');
       const taskLines = tasksOut.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(taskLines).toEqual([
-        expect.objectContaining({ status: 'open', name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', provider: 'Vardaga', from: 'sven.dahl@vardaga.se' }),
+        expect.objectContaining({ action: 'grant', senderVerified: false, status: 'open', name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', provider: 'Vardaga', from: 'sven.dahl@vardaga.se' }),
       ]);
       expect(taskLines[0]!.caseRef).toBe(byFrom.get('sven.dahl@vardaga.se')!.ref);
+
+      // Issue 8: a stranger quoting Ulla's case reference opens a case of his own, marked; Ulla's is unchanged.
+      const ullaRef = String(byFrom.get('ulla.berg@attendo.se')!.ref);
+      const fileHijack = path.join(cliDir, 'hijack.eml');
+      await fsp.writeFile(fileHijack, buildMail({ from: 'eve@evil.example', subject: `SV: Komplettering [${ullaRef}]`, messageId: msgId('h', 'evil.example'), body: 'Namn på behörig: Ulla Berg\nFunktion: Chef\n' }));
+      expect((await cli('ingest', fileHijack)).stdout.trim()).toBe('hijack.eml: processed (case 3)');
+      const after = new Map(
+        (await cli('cases', '--json')).stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .map((c) => [c.from, c]),
+      );
+      expect(after.get('eve@evil.example')).toMatchObject({ refersTo: ullaRef, senderVerified: false, persons: [{ name: 'Ulla Berg', status: 'needs_review' }] });
+      expect(after.get('ulla.berg@attendo.se')).toMatchObject({ persons: [{ name: 'Ulla Berg', function: null, status: 'incomplete' }] });
     } finally {
       await fsp.rm(cliDir, { recursive: true, force: true });
     }
