@@ -405,6 +405,23 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(html).toContain('Sida 1 av');
   });
 
+  test('the case page pages its persons (50 a page)', async () => {
+    const [big] = await db().insert(cases).values({ ref: 'LSP-2032-0001', status: 'review', sender: 'x@example.org', subject: 'Stor', updatedAt: new Date() }).returning({ id: cases.id });
+    await db()
+      .insert(persons)
+      .values(Array.from({ length: 120 }, (_, i) => ({ caseId: big!.id, name: `Sidperson ${i + 1}`, status: 'needs_review' as const })));
+    const c = new Client(server.url);
+    await c.signIn();
+    const cards = (html: string) => [...html.matchAll(/<article class="person card"/g)].length;
+    const first = await (await c.get(`/cases/${big!.id}`)).text();
+    expect(cards(first)).toBe(50);
+    expect(first).toContain('Personer <span class="count">120</span>');
+    expect(first).toContain(`href="/cases/${big!.id}?ppage=3#persons-h"`);
+    const third = await (await c.get(`/cases/${big!.id}?ppage=3`)).text();
+    expect(cards(third)).toBe(20);
+    expect(third).toContain('Person 120: Sidperson 120');
+  });
+
   test('/healthz reports the mailbox and answers 503 when something is down', async () => {
     const down = await startWebServer(ctx, { mailboxStatus: () => ({ ok: false, detail: 'IMAP login failed', lastPollAt: new Date('2026-11-25T08:00:00Z') }) });
     try {

@@ -188,11 +188,13 @@ export interface MailInputForCases {
 
 /** Runs the steps for a notification. Returns its case, or the reason it goes to review instead. */
 export async function handleNotification(tx: Tx, ctx: AppContext, input: MailInputForCases): Promise<{ caseId: number | null; review: string | null }> {
+  // Over the per-mail cap nothing else is looked at (a huge list costs nothing more).
+  const over = input.records.length > ctx.config.caps.personsPerMail;
   const w: MailWork = {
     tx,
     ctx,
     ...input,
-    records: input.records.map((r) => sanitizeRecord(r, ctx.rules)),
+    records: over ? input.records : input.records.map((r) => sanitizeRecord(r, ctx.rules)),
     proposed: null,
     case: null,
     refusal: null,
