@@ -109,7 +109,16 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     await expectRefused(out, victim, 'eve@evil.example');
   });
 
-  test('hijack by In-Reply-To quoting the provider\'s Message-ID: the case is not changed', async () => {
+  test('a mail without data from another sender quoting the reference is not put on the case', async () => {
+    const victim = await victimCase('G');
+    const out = await ingest(mailFrom('eve@evil.example', `Fråga [${victim.c.ref}]`, [], { text: 'Hej, vad gäller det här?' }).raw);
+    expect(out).toMatchObject({ status: 'review', caseId: null });
+    const [m] = await db().select().from(messages).where(eq(messages.id, out.messageRowId!));
+    expect(m!.reviewReason).toContain(`hänvisar till ${victim.c.ref} från en annan avsändare`);
+    expect((await caseOf(victim.c.id)).status).toBe('waiting');
+  });
+
+    test('hijack by In-Reply-To quoting the provider\'s Message-ID: the case is not changed', async () => {
     const victim = await victimCase('B');
     const before = await personsOf(victim.c.id);
     const out = await ingest(mailFrom('eve@evil.example', 'Re: anmälan', strangerPersons('B'), { inReplyTo: victim.messageId }).raw);
