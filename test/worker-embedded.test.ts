@@ -360,5 +360,5 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     } finally {
       await fsp.rm(cliDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // eight CLI child processes (tsx start and PGlite open each): slow on a loaded machine
 });
