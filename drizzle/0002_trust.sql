@@ -12,4 +12,5 @@ ALTER TABLE "tasks" ADD COLUMN "hsa_note" text;--> statement-breakpoint
 ALTER TABLE "tasks" ADD COLUMN "corrected_by" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "tasks" ADD COLUMN "done_by" text;--> statement-breakpoint
 ALTER TABLE "tasks" ADD COLUMN "confirmed_by" text;--> statement-breakpoint
+CREATE INDEX "outbox_mailbox_idx" ON "outbox" USING btree (regexp_replace(lower("to_addr"), '[+][^@]*@', '@'),"created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "tasks_action_hsa_live_uq" ON "tasks" USING btree ("action","hsa_id") WHERE status <> 'cancelled' and hsa_id <> '';

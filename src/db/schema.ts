@@ -219,6 +219,8 @@ export const outbox = pgTable(
     uniqueIndex('outbox_message_id_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
     index('outbox_to_idx').on(t.toAddr, t.createdAt),
+    // The per-recipient rate limit counts by mailbox: a+1@x and a+2@x are a@x.
+    index('outbox_mailbox_idx').on(sql`regexp_replace(lower(${t.toAddr}), '[+][^@]*@', '@')`, t.createdAt),
   ],
 );
 
