@@ -14,7 +14,7 @@ import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
 import { usersAddCommand } from './commands/users';
-import { finishTask, takeTask } from './tasks/actions';
+import { finishTask, releaseTask, takeTask } from './tasks/actions';
 import { startWebServer } from './web/server';
 import { Worker, pollOnce } from './worker';
 
@@ -173,14 +173,27 @@ tasksCmd
   );
 
 tasksCmd
+  .command('release')
+  .description('give a task you took back (status open)')
+  .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
+  .option('--as <name>', 'who took it', process.env.USER ?? 'cli')
+  .action((id: number, opts: { as: string }) =>
+    withContext(async (ctx) => {
+      const t = await releaseTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
+      out(`task #${t.id}: ${t.status}\n`);
+    }),
+  );
+
+tasksCmd
   .command('done')
   .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
   .option('--as <name>', 'who did it', process.env.USER ?? 'cli')
-  .action((id: number, opts: { note?: string; as: string }) =>
+  .option('--confirmed-with-provider', 'the values were checked with the provider (required when the sender is not verified; audited)')
+  .action((id: number, opts: { note?: string; as: string; confirmedWithProvider?: boolean }) =>
     withContext(async (ctx) => {
-      const r = await finishTask(ctx.database.db, ctx.config, ctx.rules, id, `cli:${opts.as}`, opts.note ?? null, ctx.now());
+      const r = await finishTask(ctx.database.db, ctx.config, ctx.rules, id, `cli:${opts.as}`, opts.note ?? null, ctx.now(), { confirmedWithProvider: opts.confirmedWithProvider === true });
       out(`task #${r.task.id}: done; case ${r.caseStatus}${r.replyId ? `; confirmation queued (outbox #${r.replyId})` : ''}\n`);
     }),
   );

@@ -59,7 +59,14 @@ export const configSchema = z
     POLL_CRON: z.string().default('* * * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "* * * * *"' }),
     MAIL_MAX_BYTES: int(10 * 1024 * 1024, 1024),
     FOLLOWUP_WINDOW_DAYS: int(30, 0, 3650),
+    MAIL_TRUSTED_AUTHSERV_ID: optionalString,
+    MAIL_AUTH_TIMEOUT_MS: int(10_000, 100, 120_000),
     REPLY_UNKNOWN_SENDERS: bool('true'),
+    REPLY_PERSONAL_DATA: z.enum(['verified', 'all'], { message: 'must be "verified" or "all"' }).default('verified'),
+    REPLY_MAX_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
+    MAX_PERSONS_PER_MAIL: int(50, 1, 100_000),
+    MAX_PERSONS_PER_CASE: int(50, 1, 100_000),
+    TASK_FOUR_EYES: bool('false'),
     REPLY_RECEIPT: bool('true'),
     REPLY_DONE_CONFIRMATION: bool('true'),
     REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
@@ -117,8 +124,15 @@ export interface Config {
   readonly pollCron: string;
   readonly maxMailBytes: number;
   readonly followupWindowDays: number;
+  /** Sender verification: whose Authentication-Results count, and how long a local DKIM/DMARC check may take. */
+  readonly auth: { readonly trustedAuthservId: string | undefined; readonly timeoutMs: number };
+  readonly caps: { readonly personsPerMail: number; readonly personsPerCase: number };
+  readonly taskFourEyes: boolean;
   readonly replies: {
     readonly unknownSenders: boolean;
+    /** `verified`: replies naming persons only to verified senders of a known provider; others get a neutral acknowledgement. */
+    readonly personalData: 'verified' | 'all';
+    readonly maxBytes: number;
     readonly receipt: boolean;
     readonly doneConfirmation: boolean;
     readonly maxPerCasePerDay: number;
@@ -177,8 +191,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pollCron: c.POLL_CRON,
     maxMailBytes: c.MAIL_MAX_BYTES,
     followupWindowDays: c.FOLLOWUP_WINDOW_DAYS,
+    auth: { trustedAuthservId: c.MAIL_TRUSTED_AUTHSERV_ID?.toLowerCase(), timeoutMs: c.MAIL_AUTH_TIMEOUT_MS },
+    caps: { personsPerMail: c.MAX_PERSONS_PER_MAIL, personsPerCase: c.MAX_PERSONS_PER_CASE },
+    taskFourEyes: c.TASK_FOUR_EYES,
     replies: {
       unknownSenders: c.REPLY_UNKNOWN_SENDERS,
+      personalData: c.REPLY_PERSONAL_DATA,
+      maxBytes: c.REPLY_MAX_BYTES,
       receipt: c.REPLY_RECEIPT,
       doneConfirmation: c.REPLY_DONE_CONFIRMATION,
       maxPerCasePerDay: c.REPLY_MAX_PER_CASE_PER_DAY,

@@ -1,3 +1,4 @@
+import type { DNSResolver } from 'mailauth';
 import type { Config } from './config';
 import type { Database } from './db/client';
 import type { Logger } from './log';
@@ -10,4 +11,6 @@ export interface AppContext {
   readonly database: Database;
   readonly log: Logger;
   readonly now: () => Date;
+  /** DNS for the local DKIM/DMARC check (default: the system resolver); tests serve their own keys. */
+  readonly resolver?: DNSResolver;
 }

@@ -20,7 +20,7 @@ let tdb: TestDatabase;
 let ctx: AppContext;
 beforeAll(async () => {
   tdb = await openTestDatabase('postgres');
-  ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
+  ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
 });
 afterAll(async () => tdb?.cleanup());
 

@@ -37,6 +37,7 @@ function contextFor(user: string, port: number, extra: Record<string, string> = 
       LOG_LEVEL: 'silent',
       POLL_CRON: '0 0 1 1 *',
       HTTP_ENABLED: 'false',
+      REPLY_PERSONAL_DATA: 'all',
       ...extra,
     }),
   };

@@ -26,7 +26,7 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
+    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
   });
   afterAll(async () => tdb?.cleanup());
 

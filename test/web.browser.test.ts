@@ -102,14 +102,29 @@ let server: WebServer;
 let browser: Browser;
 let context: BrowserContext;
 let dataDir: string;
-const ids = { caseA: 0, caseB: 0, refA: '', refB: '' };
+const ids = { caseA: 0, caseB: 0, refA: '', refB: '', caseV: 0, refV: '' };
+
+/** A complete notification our receiving server verified (dmarc=pass): no unverified mark anywhere. */
+const VERIFIED = utf8(`Authentication-Results: mx.orebro.se; spf=pass smtp.mailfrom=vardaga.se; dkim=pass header.d=vardaga.se; dmarc=pass header.from=vardaga.se
+From: Olle Berg <olle@vardaga.se>
+To: vardochstod@orebro.se
+Subject: Ny behörighet verifierad
+Date: Tue, 24 Nov 2026 12:00:00 +0100
+Message-ID: <verified1@vardaga.se>
+Content-Type: text/plain; charset=utf-8
+
+Namn på behörig: Vera Verifierad
+Funktion: Sjuksköterska
+HSA-id: SE2321000016-VER1
+Användarnamn i Treserva/TES: verver
+`);
 
 beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-web-'));
   tdb = await openTestDatabase('pglite');
   ctx = {
-    config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+    config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0', REPLY_PERSONAL_DATA: 'all', MAIL_TRUSTED_AUTHSERV_ID: 'mx.orebro.se' }),
     rules: loadRules(DEFAULT_RULES_DIR),
     database: tdb.database,
     log: logger('test'),
@@ -118,12 +133,15 @@ beforeAll(async () => {
   const a = await ingestRaw(ctx, NOTIFICATION, { kind: 'ingest' });
   const b = await ingestRaw(ctx, HOSTILE, { kind: 'ingest' });
   const c = await ingestRaw(ctx, HOSTILE_HTML_ONLY, { kind: 'ingest' });
-  expect([a.status, b.status, c.status]).toEqual(['processed', 'processed', 'review']);
+  const v = await ingestRaw(ctx, VERIFIED, { kind: 'ingest' });
+  expect([a.status, b.status, c.status, v.status]).toEqual(['processed', 'processed', 'review', 'processed']);
+  ids.caseV = v.caseId!;
   ids.caseA = a.caseId!;
   ids.caseB = b.caseId!;
   const db = tdb.database.db;
   ids.refA = (await db.select().from(cases).where(eq(cases.id, ids.caseA)))[0]!.ref;
   ids.refB = (await db.select().from(cases).where(eq(cases.id, ids.caseB)))[0]!.ref;
+  ids.refV = (await db.select().from(cases).where(eq(cases.id, ids.caseV)))[0]!.ref;
   await createUser(db, USER, PASSWORD, { displayName: 'Anna IT' });
   server = await startWebServer(ctx);
   browser = await launchBrowser();
@@ -251,6 +269,8 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   expect(await inProgress.textContent()).toContain(USER);
   await shot(page, 'tasks-in-progress');
   await inProgress.getByLabel(/Meddelande till utföraren/).fill('Behörigheten gäller från i morgon.');
+  // The mail was not signed: the sender is not verified, so finishing needs the confirmation.
+  await inProgress.getByLabel('kontrollerat med utföraren').check();
   await inProgress.getByRole('button', { name: 'Markera som klar' }).click();
   await page.waitForURL(/ok=done-mail/);
   const done = page.locator('section', { has: page.locator('#col-done') }).locator(`#task-${task!.id}`);
@@ -270,10 +290,12 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Exportera alla uppgifter/ }).click()]);
   const csv = await fsp.readFile((await download.path())!, 'utf8');
   const lines = csv.replace(/^\ufeff/, '').trim().split('\r\n');
-  expect(lines[0]).toBe('Uppgift;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning');
+  // Issue 8 added the last three columns (action, sender verified, done by).
+  expect(lines[0]).toBe('Uppgift;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning;Åtgärd;Avsändare verifierad;Gjord av');
   const line = lines.find((l) => l.startsWith(`${task!.id};`))!;
   expect(line).toContain(`${ids.refA};Klar;Lisa Berg;Enhetschef;SE2321000016-4HK5;lisber;Omsorgshuset i Örebro AB;anna.ek@omsorgshuset.se;${USER};`);
-  expect(lines).toHaveLength(3); // header + Lisa Berg + Karin Holm (the complete hostile mail)
+  expect(line).toMatch(new RegExp(`;Lägg upp behörighet;nej;${USER}$`));
+  expect(lines).toHaveLength(4); // header + Lisa Berg + Karin Holm (the complete hostile mail) + Vera Verifierad
   expect(download.suggestedFilename()).toMatch(/^uppgifter-alla-\d{4}-\d{2}-\d{2}\.csv$/);
 
   // The case page again: done, and the reply is listed with its time.
@@ -382,3 +404,30 @@ async function firstMessageId(caseId: number): Promise<number> {
   const [m] = await tdb.database.db.select({ id: messages.id }).from(messages).where(eq(messages.caseId, caseId));
   return m!.id;
 }
+
+test('the unverified mark ("Avsändaren är inte verifierad") shows on the case page, the case list and the task card; not for a verified sender', async () => {
+  const page = await context.newPage();
+  await signIn(page);
+  const MARK = 'Avsändaren är inte verifierad';
+  const unverifiedRow = page.locator('table.list tbody tr', { hasText: ids.refB });
+  const verifiedRow = page.locator('table.list tbody tr', { hasText: ids.refV });
+  await expect(unverifiedRow.locator('.unverified').textContent()).resolves.toBe(MARK);
+  await expect(unverifiedRow.locator('.unverified').isVisible()).resolves.toBe(true);
+  await expect(verifiedRow.locator('.unverified').count()).resolves.toBe(0);
+
+  await page.goto(`${server.url}/cases/${ids.caseB}`);
+  await expect(page.locator('.case-head .unverified').isVisible()).resolves.toBe(true);
+  await expect(page.locator('.case-head .unverified').textContent()).resolves.toBe(MARK);
+  await page.goto(`${server.url}/cases/${ids.caseV}`);
+  await expect(page.locator('.case-head .unverified').count()).resolves.toBe(0);
+
+  const db = tdb.database.db;
+  const [tb] = await db.select().from(tasks).where(eq(tasks.caseId, ids.caseB));
+  const [tv] = await db.select().from(tasks).where(eq(tasks.caseId, ids.caseV));
+  await page.goto(`${server.url}/tasks`);
+  const cardB = page.locator(`#task-${tb!.id}`);
+  await expect(cardB.getByRole('note').textContent()).resolves.toBe(MARK);
+  await expect(cardB.getByRole('note').isVisible()).resolves.toBe(true);
+  await expect(page.locator(`#task-${tv!.id} .unverified`).count()).resolves.toBe(0);
+  await shot(page, 'tasks-unverified-mark');
+});

@@ -119,7 +119,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-webhttp-'));
     tdb = await openTestDatabase(kind);
     ctx = {
-      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0', REPLY_PERSONAL_DATA: 'all' }),
       rules: loadRules(DEFAULT_RULES_DIR),
       database: tdb.database,
       log: logger('test'),
@@ -329,6 +329,14 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(page).toContain('Ärendet avvisades');
     expect(page).toContain('Utföraren har inget avtal med kommunen.');
     expect(page).not.toContain(`action="/cases/${caseId}/reject"`);
+    // The server enforces what the UI hides: no edit of a person in the rejected case, and a person
+    // named with another case's id is not found.
+    const [rp] = await db().select().from(persons).where(eq(persons.caseId, caseId));
+    expect((await c.post(`/persons/${rp!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt1' })).headers.get('location')).toBe(`/cases/${caseId}?err=case-closed#person-${rp!.id}`);
+    const other = await ingestRaw(ctx, mail(INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc9@attendo.se>').replace('Johan Ström', 'Jon Ström')), { kind: 'ingest' });
+    const [op] = await db().select().from(persons).where(eq(persons.caseId, other.caseId!));
+    expect((await c.post(`/persons/${op!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt2' })).headers.get('location')).toBe(`/cases/${caseId}?err=NOT_FOUND#person-${op!.id}`);
+    expect((await db().select().from(persons).where(eq(persons.id, op!.id)))[0]!.treservaUser).toBeNull();
 
     // Every change above is an audit event by this user; reading the case is one too.
     const actions = (await db().select().from(auditEvents).where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))).map((e) => e.action);
@@ -341,8 +349,10 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const board = await (await c.get('/tasks')).text();
     expect(board).toContain(`id="task-${task!.id}"`);
     expect(board).toContain('data-copy="SE2321000016-9EV1"');
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
+    // The sender is not verified (an unsigned mail): finishing needs "kontrollerat med utföraren".
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?err=confirm-required#task-${task!.id}`);
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
     const csv = await c.get('/tasks.csv?status=done');
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="uppgifter-done-\d{4}-\d{2}-\d{2}\.csv"$/);
@@ -395,6 +405,23 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(html).toContain('Sida 1 av');
   });
 
+  test('the case page pages its persons (50 a page)', async () => {
+    const [big] = await db().insert(cases).values({ ref: 'LSP-2032-0001', status: 'review', sender: 'x@example.org', subject: 'Stor', updatedAt: new Date() }).returning({ id: cases.id });
+    await db()
+      .insert(persons)
+      .values(Array.from({ length: 120 }, (_, i) => ({ caseId: big!.id, name: `Sidperson ${i + 1}`, status: 'needs_review' as const })));
+    const c = new Client(server.url);
+    await c.signIn();
+    const cards = (html: string) => [...html.matchAll(/<article class="person card"/g)].length;
+    const first = await (await c.get(`/cases/${big!.id}`)).text();
+    expect(cards(first)).toBe(50);
+    expect(first).toContain('Personer <span class="count">120</span>');
+    expect(first).toContain(`href="/cases/${big!.id}?ppage=3#persons-h"`);
+    const third = await (await c.get(`/cases/${big!.id}?ppage=3`)).text();
+    expect(cards(third)).toBe(20);
+    expect(third).toContain('Person 120: Sidperson 120');
+  });
+
   test('/healthz reports the mailbox and answers 503 when something is down', async () => {
     const down = await startWebServer(ctx, { mailboxStatus: () => ({ ok: false, detail: 'IMAP login failed', lastPollAt: new Date('2026-11-25T08:00:00Z') }) });
     try {
@@ -412,7 +439,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const [task] = await db().select().from(tasks).where(eq(tasks.caseId, out.caseId!));
     const quiet = { ...ctx.config, replies: { ...ctx.config.replies, doneConfirmation: false } };
     await takeTask(db(), task!.id, 'user:test', new Date());
-    const res = await finishTask(db(), quiet, ctx.rules, task!.id, 'user:test', 'klart', new Date());
+    const res = await finishTask(db(), quiet, ctx.rules, task!.id, 'user:test', 'klart', new Date(), { confirmedWithProvider: true });
     expect(res).toMatchObject({ replyId: null, caseStatus: 'done', task: { status: 'done', note: 'klart', assignee: 'test' } });
     expect(await db().select().from(outbox).where(and(eq(outbox.caseId, out.caseId!), eq(outbox.kind, 'done_confirmation')))).toHaveLength(0);
     await expect(takeTask(db(), task!.id, 'user:test')).rejects.toMatchObject({ code: 'CONFLICT' });

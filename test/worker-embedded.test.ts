@@ -90,7 +90,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
   beforeAll(async () => {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-'));
     // No DATABASE_URL, IMAP_HOST or SMTP_HOST: PGlite in DATA_DIR/pglite, maildrop, outbox folder.
-    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent', POLL_CRON: '0 0 1 1 *' }));
+    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, REPLY_PERSONAL_DATA: 'all', LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent', POLL_CRON: '0 0 1 1 *' }));
     maildrop = ctx.config.maildropDir;
     outboxDir = ctx.config.outboxDir;
     await fsp.mkdir(maildrop, { recursive: true });
@@ -292,7 +292,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     const cliDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-cli-'));
     try {
       // Empty values guard against a .env in the working directory (the environment wins).
-      const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), DATA_DIR: cliDir, LOG_LEVEL: 'silent', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '' };
+      const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), DATA_DIR: cliDir, LOG_LEVEL: 'silent', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '', REPLY_PERSONAL_DATA: 'all' };
       const cli = (...args: string[]) => run(TSX, ['src/cli.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 });
       const ok = notification({ from: 'sven.dahl@vardaga.se', fromName: 'Sven Dahl', subject: 'Anmälan Lifecare SP Sven', persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), user: 'asaobe' }] });
       const missing = notification({ from: 'ulla.berg@attendo.se', fromName: 'Ulla Berg', subject: 'Anmälan Lifecare SP Ulla', persons: [{ name: 'Ulla Berg', hsaId: hsaIdFor(21), user: 'ullber' }] });
@@ -325,6 +325,8 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
         status: 'complete',
         provider: 'Vardaga',
         knownProvider: true,
+        // An unsigned mail and no trusted Authentication-Results: not verified (issue 8).
+        senderVerified: false,
         subject: 'Anmälan Lifecare SP Sven',
         persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', status: 'task_created', problems: [] }],
       });
@@ -337,11 +339,26 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       const tasksOut = await cli('tasks', '--json');
       const taskLines = tasksOut.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(taskLines).toEqual([
-        expect.objectContaining({ status: 'open', name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', provider: 'Vardaga', from: 'sven.dahl@vardaga.se' }),
+        expect.objectContaining({ action: 'grant', senderVerified: false, status: 'open', name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', provider: 'Vardaga', from: 'sven.dahl@vardaga.se' }),
       ]);
       expect(taskLines[0]!.caseRef).toBe(byFrom.get('sven.dahl@vardaga.se')!.ref);
+
+      // Issue 8: a stranger quoting Ulla's case reference opens a case of his own, marked; Ulla's is unchanged.
+      const ullaRef = String(byFrom.get('ulla.berg@attendo.se')!.ref);
+      const fileHijack = path.join(cliDir, 'hijack.eml');
+      await fsp.writeFile(fileHijack, buildMail({ from: 'eve@evil.example', subject: `SV: Komplettering [${ullaRef}]`, messageId: msgId('h', 'evil.example'), body: 'Namn på behörig: Ulla Berg\nFunktion: Chef\n' }));
+      expect((await cli('ingest', fileHijack)).stdout.trim()).toBe('hijack.eml: processed (case 3)');
+      const after = new Map(
+        (await cli('cases', '--json')).stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .map((c) => [c.from, c]),
+      );
+      expect(after.get('eve@evil.example')).toMatchObject({ refersTo: ullaRef, senderVerified: false, persons: [{ name: 'Ulla Berg', status: 'needs_review' }] });
+      expect(after.get('ulla.berg@attendo.se')).toMatchObject({ persons: [{ name: 'Ulla Berg', function: null, status: 'incomplete' }] });
     } finally {
       await fsp.rm(cliDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // eight CLI child processes (tsx start and PGlite open each): slow on a loaded machine
 });

@@ -1,13 +1,14 @@
 import { eq } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { Db, DbOrTx } from '../db/client';
-import { persons } from '../db/schema';
+import { cases, persons, type PersonStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { foldLabel } from '../parse/labels';
 import { FIELDS, type FieldName, type PersonRecord } from '../parse/types';
-import { validatePerson } from '../parse/validate';
 import type { Rules } from '../rules/load';
 import { withdrawStaleRequests } from '../replies/enqueue';
+import { hsaOrgNote } from './hsa-org';
+import { checkPerson } from './sanitize';
 import { createTasksForCase, refreshCaseStatus } from './tasks';
 
 export type PersonRow = typeof persons.$inferSelect;
@@ -26,7 +27,7 @@ export function mergeValues(existing: PersonRow, incoming: PersonRecord, rules: 
     const v = incoming[f];
     if (v != null && (merged[f] == null || bad.has(f))) merged[f] = v;
   }
-  return validatePerson(merged, rules);
+  return checkPerson({ ...merged, intent: existing.intent }, rules);
 }
 
 /** Which existing person a follow-up's record is about: same HSA-id, same name, or the only one still open. */
@@ -61,22 +62,41 @@ export async function correctPerson(
   values: FieldValues,
   actor: string,
   now: Date = new Date(),
+  opts: { caseId?: number; intent?: PersonRow['intent'] } = {},
 ): Promise<{ person: PersonRow; tasksCreated: number[] }> {
   return db.transaction(async (tx) => {
     const [before] = await tx.select().from(persons).where(eq(persons.id, personId)).for('update');
     if (!before) throw new AppError('NOT_FOUND', `person ${personId} not found`, { personId });
+    // The form names the case it was shown on: the person must belong to it.
+    if (opts.caseId !== undefined && opts.caseId !== before.caseId) throw new AppError('NOT_FOUND', `person ${personId} is not in case ${opts.caseId}`, { personId });
+    const [c] = await tx.select({ status: cases.status, providerName: cases.providerName }).from(cases).where(eq(cases.id, before.caseId)).for('update');
+    if (!c || c.status === 'rejected' || c.status === 'done') {
+      throw new AppError('CONFLICT', 'a person in a rejected or finished case cannot be edited', { personId, caseStatus: c?.status, reason: 'case-closed' });
+    }
     if (before.status === 'task_created' || before.status === 'rejected') {
       throw new AppError('CONFLICT', 'a person with a task or a rejected person cannot be edited', { personId, status: before.status });
     }
     const next: FieldValues = pick(before);
     for (const f of FIELDS) if (values[f] !== undefined) next[f] = values[f] === '' ? null : values[f];
-    const record = validatePerson(next, rules);
+    const intent = opts.intent ?? before.intent;
+    const record = checkPerson({ ...next, intent }, rules);
+    const changed = FIELDS.some((f) => record[f] !== before[f]) || intent !== before.intent;
+    const staff = actorName(actor);
     const [person] = await tx
       .update(persons)
-      .set({ ...pick(record), problems: record.problems, status: statusFor(record), reviewReason: null, updatedAt: now })
+      .set({
+        ...pick(record),
+        problems: record.problems,
+        intent,
+        status: statusFor(record),
+        reviewReason: null,
+        hsaNote: hsaOrgNote(rules, c.providerName, record.hsaId),
+        correctedBy: changed && !before.correctedBy.includes(staff) ? [...before.correctedBy, staff] : before.correctedBy,
+        updatedAt: now,
+      })
       .where(eq(persons.id, personId))
       .returning();
-    await audit(tx, { actor, action: 'person.corrected', caseId: before.caseId, personId, before: { ...pick(before), status: before.status }, after: { ...pick(record), status: person!.status } }, now);
+    await audit(tx, { actor, action: 'person.corrected', caseId: before.caseId, personId, before: { ...pick(before), intent: before.intent, status: before.status }, after: { ...pick(record), intent, status: person!.status } }, now);
     const tasksCreated = await createTasksForCase(tx, before.caseId, actor, now);
     if ((await refreshCaseStatus(tx, before.caseId, now)) !== 'waiting') await withdrawStaleRequests(tx, before.caseId);
     const [after] = await tx.select().from(persons).where(eq(persons.id, personId));
@@ -84,10 +104,33 @@ export async function correctPerson(
   });
 }
 
-export async function insertPerson(tx: DbOrTx, caseId: number, record: PersonRecord, messageRowId: number, now: Date): Promise<PersonRow> {
+/** "user:anna" → "anna"; other actors ("cli", "worker") as they are. */
+export function actorName(actor: string): string {
+  return actor.startsWith('user:') ? actor.slice(5) : actor;
+}
+
+export async function insertPerson(
+  tx: DbOrTx,
+  caseId: number,
+  record: PersonRecord,
+  messageRowId: number,
+  now: Date,
+  extra: { status?: PersonStatus; reviewReason?: string | null; hsaNote?: string | null } = {},
+): Promise<PersonRow> {
   const [row] = await tx
     .insert(persons)
-    .values({ caseId, ...pick(record), problems: record.problems, status: statusFor(record), sourceMessageIds: [messageRowId], createdAt: now, updatedAt: now })
+    .values({
+      caseId,
+      ...pick(record),
+      problems: record.problems,
+      intent: record.intent,
+      status: extra.status ?? statusFor(record),
+      reviewReason: extra.reviewReason ?? null,
+      hsaNote: extra.hsaNote ?? null,
+      sourceMessageIds: [messageRowId],
+      createdAt: now,
+      updatedAt: now,
+    })
     .returning();
   return row!;
 }

@@ -1,26 +1,32 @@
-import { and, eq, inArray, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne, or } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { DbOrTx } from '../db/client';
 import { cases, persons, tasks, type PersonStatus } from '../db/schema';
 
 /**
- * One provisioning task per complete person. An HSA-id that already has a live (open, in progress
- * or done) task gets no second task: the person is flagged `duplicate` for review instead.
- * Returns the ids of tasks created.
+ * One provisioning task per complete person: a grant ("Lägg upp behörighet") or, for a leaver, a
+ * removal ("Ta bort behörighet"). An HSA-id that already has a live task of the same action gets
+ * no second one: the person is flagged `duplicate` for review instead. A removal cancels the open
+ * or started grant tasks for the same HSA-id (or username), audited. Returns the ids of tasks created.
  */
 export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: string, now: Date): Promise<number[]> {
   const [c] = await tx.select().from(cases).where(eq(cases.id, caseId));
-  if (!c) return [];
+  // Never a task in a rejected or finished case.
+  if (!c || c.status === 'rejected' || c.status === 'done' || c.erasedAt) return [];
   const ready = await tx.select().from(persons).where(and(eq(persons.caseId, caseId), eq(persons.status, 'complete')));
   const created: number[] = [];
   for (const p of ready) {
-    const hsaId = p.hsaId!;
-    const live = await tx
-      .select({ id: tasks.id, caseRef: tasks.caseRef })
-      .from(tasks)
-      .where(and(eq(tasks.hsaId, hsaId), ne(tasks.status, 'cancelled')));
+    const action = p.intent;
+    const hsaId = p.hsaId ?? '';
+    const live = hsaId
+      ? await tx
+          .select({ id: tasks.id, caseRef: tasks.caseRef })
+          .from(tasks)
+          .where(and(eq(tasks.hsaId, hsaId), eq(tasks.action, action), action === 'grant' ? ne(tasks.status, 'cancelled') : inArray(tasks.status, ['open', 'in_progress'])))
+      : [];
     if (live.length > 0) {
-      const reason = `HSA-id har redan en beställning (${live[0]!.caseRef}, uppgift ${live[0]!.id})`;
+      const what = action === 'grant' ? 'en beställning' : 'en borttagning';
+      const reason = `HSA-id har redan ${what} (${live[0]!.caseRef}, uppgift ${live[0]!.id})`;
       await tx.update(persons).set({ status: 'duplicate', reviewReason: reason, updatedAt: now }).where(eq(persons.id, p.id));
       await audit(tx, { actor, action: 'person.duplicate', caseId, personId: p.id, after: { taskId: live[0]!.id } }, now);
       continue;
@@ -31,21 +37,41 @@ export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: stri
         personId: p.id,
         caseId,
         caseRef: c.ref,
+        action,
         name: p.name!,
-        function: p.function!,
+        function: p.function ?? '',
         hsaId,
-        treservaUser: p.treservaUser!,
+        treservaUser: p.treservaUser ?? '',
         providerName: c.providerName,
         sender: c.sender,
+        senderVerified: c.senderVerified,
+        hsaNote: p.hsaNote,
+        correctedBy: p.correctedBy,
         sourceMessageIds: p.sourceMessageIds,
         createdAt: now,
       })
       .returning({ id: tasks.id });
     await tx.update(persons).set({ status: 'task_created', updatedAt: now }).where(eq(persons.id, p.id));
-    await audit(tx, { actor, action: 'task.created', caseId, personId: p.id, taskId: t!.id }, now);
+    await audit(tx, { actor, action: 'task.created', caseId, personId: p.id, taskId: t!.id, after: { action } }, now);
     created.push(t!.id);
+    if (action === 'revoke') await cancelGrantsFor(tx, { hsaId: p.hsaId, treservaUser: p.treservaUser }, t!.id, actor, now);
   }
   return created;
+}
+
+/** A leaver's open or started grant tasks are cancelled: access must not be set up for someone who left. */
+async function cancelGrantsFor(tx: DbOrTx, who: { hsaId: string | null; treservaUser: string | null }, removalTaskId: number, actor: string, now: Date): Promise<void> {
+  const match = [who.hsaId ? eq(tasks.hsaId, who.hsaId) : null, who.treservaUser ? eq(tasks.treservaUser, who.treservaUser) : null].filter((x) => x !== null);
+  if (match.length === 0) return;
+  const cancelled = await tx
+    .update(tasks)
+    .set({ status: 'cancelled' })
+    .where(and(eq(tasks.action, 'grant'), inArray(tasks.status, ['open', 'in_progress']), or(...match)))
+    .returning({ id: tasks.id, caseId: tasks.caseId, personId: tasks.personId });
+  for (const g of cancelled) {
+    await audit(tx, { actor, action: 'task.cancelled', caseId: g.caseId, personId: g.personId, taskId: g.id, after: { status: 'cancelled', reason: `borttagning begärd (uppgift ${removalTaskId})` } }, now);
+    await refreshCaseStatus(tx, g.caseId, now);
+  }
 }
 
 /**

@@ -17,13 +17,15 @@ export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
     status: c.status,
     provider: c.providerName,
     knownProvider: c.knownProvider,
+    senderVerified: c.senderVerified,
+    refersTo: c.refersToRef,
     from: c.sender,
     subject: c.subject,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
     persons: ps
       .filter((p) => p.caseId === c.id)
-      .map((p) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser, status: p.status, problems: p.problems })),
+      .map((p) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser, intent: p.intent, status: p.status, problems: p.problems, hsaNote: p.hsaNote })),
   }));
 }
 
@@ -36,6 +38,7 @@ export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
     .limit(limit);
   return rows.map((t) => ({
     id: t.id,
+    action: t.action,
     status: t.status,
     caseRef: t.caseRef,
     name: t.name,
@@ -44,7 +47,9 @@ export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
     treservaUser: t.treservaUser,
     provider: t.providerName,
     from: t.sender,
+    senderVerified: t.senderVerified,
     assignee: t.assignee,
+    doneBy: t.doneBy,
     createdAt: t.createdAt.toISOString(),
     doneAt: t.doneAt?.toISOString() ?? null,
   }));
@@ -54,7 +59,7 @@ export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
   if (list.length === 0) return 'inga ärenden\n';
   return list
     .map((c) => {
-      const head = `${c.ref}  ${c.status.padEnd(8)}  ${c.provider ?? `${c.from ?? '?'} (okänd avsändare)`}  ${c.subject}`;
+      const head = `${c.ref}  ${c.status.padEnd(8)}  ${c.provider ?? `${c.from ?? '?'} (okänd avsändare)`}${c.senderVerified ? '' : ' [avsändaren är inte verifierad]'}  ${c.subject}`;
       const ps = c.persons.map((p) => `    ${p.status.padEnd(12)} ${p.name ?? '(namn saknas)'}${p.problems.length ? `  [${p.problems.map((x) => `${x.field}:${x.code}`).join(', ')}]` : ''}`);
       return [head, ...ps].join('\n');
     })
@@ -63,5 +68,9 @@ export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
 
 export function tasksText(list: Awaited<ReturnType<typeof listTasks>>): string {
   if (list.length === 0) return 'inga uppgifter\n';
-  return list.map((t) => `#${t.id}  ${t.status.padEnd(11)}  ${t.caseRef}  ${t.name}, ${t.function}  ${t.hsaId}  ${t.treservaUser}  ${t.provider ?? t.from ?? ''}`).join('\n') + '\n';
+  return (
+    list
+      .map((t) => `#${t.id}  ${(t.action === 'revoke' ? 'TA BORT' : 'lägg upp').padEnd(9)} ${t.status.padEnd(11)}  ${t.caseRef}  ${t.name}${t.function ? `, ${t.function}` : ''}  ${t.hsaId}  ${t.treservaUser}  ${t.provider ?? t.from ?? ''}${t.senderVerified ? '' : '  [avsändaren är inte verifierad]'}`)
+      .join('\n') + '\n'
+  );
 }

@@ -37,6 +37,9 @@ export const mailboxState = pgTable('mailbox_state', {
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
+/** Sender verification of one message (SPF/DKIM/DMARC): pass, fail, or none (nothing to go on). */
+export type AuthVerdict = 'pass' | 'fail' | 'none';
+
 export type MessageKind = 'notification' | 'automated' | 'other' | 'own';
 export type MessageStatus = 'processed' | 'ignored' | 'review' | 'settled';
 
@@ -65,6 +68,9 @@ export const messages = pgTable(
     bodyText: text('body_text').notNull().default(''),
     bodyHtml: text('body_html'),
     parsed: jsonb('parsed'),
+    authVerdict: text('auth_verdict').$type<AuthVerdict>().notNull().default('none'),
+    // What the verdict rests on, e.g. "mx.orebro.se: dmarc=fail dkim=none" (no personal data).
+    authDetail: text('auth_detail'),
     caseId: integer('case_id'),
     erasedAt: ts('erased_at'),
     receivedAt: created(),
@@ -90,6 +96,10 @@ export const cases = pgTable(
     providerName: text('provider_name'),
     knownProvider: boolean('known_provider').notNull().default(false),
     sender: text('sender'),
+    // The sender is a known provider and its first mail passed verification (SPF/DKIM/DMARC).
+    senderVerified: boolean('sender_verified').notNull().default(false),
+    // A mail that pointed at another case (reference, In-Reply-To, subject) but may not change it.
+    refersToRef: text('refers_to_ref'),
     subject: text('subject').notNull().default(''),
     threadSubject: text('thread_subject').notNull().default(''),
     rejectReason: text('reject_reason'),
@@ -123,8 +133,13 @@ export const persons = pgTable(
     hsaId: text('hsa_id'),
     treservaUser: text('treserva_user'),
     problems: jsonb('problems').$type<Problem[]>().notNull().default([]),
+    intent: text('intent').$type<TaskAction>().notNull().default('grant'),
     status: text('status').$type<PersonStatus>().notNull(),
     reviewReason: text('review_reason'),
+    // For IT staff, not a problem for the provider: e.g. "HSA-id hör till organisationsnummer 556…".
+    hsaNote: text('hsa_note'),
+    // Staff who corrected this person's values (four-eyes rule).
+    correctedBy: jsonb('corrected_by').$type<string[]>().notNull().default([]),
     sourceMessageIds: jsonb('source_message_ids').$type<number[]>().notNull().default([]),
     createdAt: created(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -133,6 +148,8 @@ export const persons = pgTable(
 );
 
 export type TaskStatus = 'open' | 'in_progress' | 'done' | 'cancelled';
+/** What IT does in Lifecare SP: grant access, or remove it (a leaver). */
+export type TaskAction = 'grant' | 'revoke';
 
 /** A Lifecare SP provisioning work item: everything IT needs to grant access. */
 export const tasks = pgTable(
@@ -142,15 +159,22 @@ export const tasks = pgTable(
     personId: integer('person_id').notNull().references(() => persons.id),
     caseId: integer('case_id').notNull().references(() => cases.id),
     caseRef: text('case_ref').notNull(),
+    action: text('action').$type<TaskAction>().notNull().default('grant'),
     name: text('name').notNull(),
     function: text('function').notNull(),
     hsaId: text('hsa_id').notNull(),
     treservaUser: text('treserva_user').notNull(),
     providerName: text('provider_name'),
     sender: text('sender'),
+    senderVerified: boolean('sender_verified').notNull().default(false),
+    hsaNote: text('hsa_note'),
+    correctedBy: jsonb('corrected_by').$type<string[]>().notNull().default([]),
     sourceMessageIds: jsonb('source_message_ids').$type<number[]>().notNull().default([]),
     status: text('status').$type<TaskStatus>().notNull().default('open'),
     assignee: text('assignee'),
+    doneBy: text('done_by'),
+    // Staff member who confirmed an unverified sender with the provider before finishing.
+    confirmedBy: text('confirmed_by'),
     note: text('note'),
     createdAt: created(),
     takenAt: ts('taken_at'),
@@ -158,13 +182,13 @@ export const tasks = pgTable(
   },
   (t) => [
     uniqueIndex('tasks_person_uq').on(t.personId),
-    // One live task per HSA-id: a second one is flagged for review instead.
-    uniqueIndex('tasks_hsa_live_uq').on(t.hsaId).where(sql`status <> 'cancelled'`),
+    // One live task per HSA-id and action: a second one is flagged for review instead.
+    uniqueIndex('tasks_action_hsa_live_uq').on(t.action, t.hsaId).where(sql`status <> 'cancelled' and hsa_id <> ''`),
     index('tasks_status_idx').on(t.status, t.createdAt),
   ],
 );
 
-export type OutboxKind = 'missing_info' | 'receipt' | 'done_confirmation';
+export type OutboxKind = 'missing_info' | 'receipt' | 'removal_receipt' | 'acknowledgement' | 'done_confirmation';
 export type OutboxStatus = 'pending' | 'held' | 'sending' | 'sent' | 'failed' | 'suppressed';
 
 /** Replies, written in the same transaction as the records they answer; sent by the outbox loop. */
@@ -195,6 +219,8 @@ export const outbox = pgTable(
     uniqueIndex('outbox_message_id_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
     index('outbox_to_idx').on(t.toAddr, t.createdAt),
+    // The per-recipient rate limit counts by mailbox: a+1@x and a+2@x are a@x.
+    index('outbox_mailbox_idx').on(sql`regexp_replace(lower(${t.toAddr}), '[+][^@]*@', '@')`, t.createdAt),
   ],
 );
 

@@ -1,23 +1,20 @@
 import crypto from 'node:crypto';
-import { and, eq, gte, inArray, or } from 'drizzle-orm';
+import { and, eq, or } from 'drizzle-orm';
 import { audit } from '../audit';
-import { matchPerson, insertPerson, mergeValues, statusFor, type PersonRow } from '../cases/persons';
-import { nextCaseRef, refInSubject } from '../cases/refs';
-import { createTasksForCase, refreshCaseStatus } from '../cases/tasks';
+import { attachOtherMail, handleNotification } from '../cases/notification';
+import { maskPersonnummerInText } from '../cases/sanitize';
+import { senderStanding } from '../cases/sender-check';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
-import { cases, mailboxState, messages, outbox, persons, type MessageKind, type MessageStatus } from '../db/schema';
+import { mailboxState, messages, type MessageKind, type MessageStatus } from '../db/schema';
 import { parseMail, type ParsedMail } from '../parse';
-import { subjectInfo } from '../parse/thread';
 import { errorCode, errorMessage } from '../errors';
-import { composeMissingInfo, composeReceipt } from '../replies/compose';
-import { enqueueReply, withdrawStaleRequests } from '../replies/enqueue';
-import { findProvider } from './senders';
+import { authenticateSender, type AuthResult } from './authenticate';
 
 /**
- * The per-message stage: store the raw mail, classify and parse it, find or open its case,
- * merge persons, create tasks and queue replies — all in one transaction, so a crash leaves
- * either nothing or everything. Dedupe by mailbox UID, content hash and Message-ID.
+ * The per-message stage: dedupe, parse, verify the sender, then store the raw mail with everything
+ * the case steps (`src/cases/notification.ts`) make of it in one transaction, so a crash leaves
+ * either nothing or everything; the outcome says which folder the mail moves to.
  */
 
 export interface Source {
@@ -57,39 +54,6 @@ async function findExisting(ctx: AppContext, by: { hash: string; source: Source 
   if (conds.length === 0) return null;
   const [row] = await ctx.database.db.select({ id: messages.id, status: messages.status, caseId: messages.caseId }).from(messages).where(or(...conds)).limit(1);
   return row ?? null;
-}
-
-/** The case a follow-up belongs to: In-Reply-To/References, the case reference in the subject, or sender + subject. */
-async function findCase(tx: Tx, ctx: AppContext, parsed: ParsedMail): Promise<typeof cases.$inferSelect | null> {
-  const mail = parsed.mail!;
-  const refs = [mail.inReplyTo, ...mail.references].filter((x): x is string => !!x);
-  if (refs.length > 0) {
-    const ours = await tx.select({ caseId: outbox.caseId }).from(outbox).where(inArray(outbox.messageId, refs)).limit(1);
-    const theirs = ours.length ? [] : await tx.select({ caseId: messages.caseId }).from(messages).where(inArray(messages.messageId, refs));
-    const id = ours[0]?.caseId ?? theirs.find((r) => r.caseId != null)?.caseId;
-    if (id != null) {
-      const [c] = await tx.select().from(cases).where(eq(cases.id, id));
-      if (c) return c;
-    }
-  }
-  const ref = refInSubject(mail.subject);
-  if (ref) {
-    const [c] = await tx.select().from(cases).where(eq(cases.ref, ref));
-    if (c) return c;
-  }
-  // Same sender and subject: an answer to a case still waiting (a new batch later is a new case).
-  const base = subjectInfo(mail.subject).base.toLowerCase();
-  if (mail.from && base !== '' && ctx.config.followupWindowDays > 0) {
-    const since = new Date(ctx.now().getTime() - ctx.config.followupWindowDays * 86_400_000);
-    const [c] = await tx
-      .select()
-      .from(cases)
-      .where(and(eq(cases.sender, mail.from), eq(cases.threadSubject, base), gte(cases.updatedAt, since), inArray(cases.status, ['waiting', 'review'])))
-      .orderBy(cases.updatedAt)
-      .limit(1);
-    if (c) return c;
-  }
-  return null;
 }
 
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
@@ -132,14 +96,17 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   } else if (kind === 'other') reviewReason = 'inga uppgifter hittades';
   else if (kind === 'automated' || kind === 'own') reviewReason = parsed.automatedReason;
 
+  const auth: AuthResult =
+    parsed.mail && !tooLarge ? await authenticateSender(raw, parsed.mail, { ...ctx.config.auth, ...(ctx.resolver ? { resolver: ctx.resolver } : {}) }) : { verdict: 'none', detail: 'inte kontrollerat' };
+
   try {
-    return await store(ctx, raw, source, { hash, size, tooLarge, parsed, kind, status, reviewReason, now });
+    return await store(ctx, raw, source, { hash, size, tooLarge, parsed, kind, status, reviewReason, now, auth });
   } catch (err) {
     if (isConnectionError(err)) throw err;
     // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
     log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
     const bare: ParsedMail = { ...parsed, mail: null, bodyText: '', result: { ...result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } } };
-    return store(ctx, raw, source, { hash, size, tooLarge, parsed: bare, kind: 'other', status: 'review', reviewReason: `kunde inte sparas (${errorCode(err)})`, now });
+    return store(ctx, raw, source, { hash, size, tooLarge, parsed: bare, kind: 'other', status: 'review', reviewReason: `kunde inte sparas (${errorCode(err)})`, now, auth });
   }
 }
 
@@ -157,12 +124,17 @@ interface StoreInput {
   status: MessageStatus;
   reviewReason: string | null;
   now: Date;
+  auth: AuthResult;
 }
 
 /** The one transaction: message row, case work, audit, progress. */
 async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreInput): Promise<IngestOutcome> {
-  const { hash, size, tooLarge, parsed, kind, status, reviewReason, now } = input;
+  const { hash, size, tooLarge, parsed, kind, now, auth } = input;
+  let { status, reviewReason } = input;
   const result = parsed.result;
+  // What is kept for display: personnummer masked in the text, the person list cut at the cap.
+  const cap = ctx.config.caps.personsPerMail;
+  const stored = result.persons.length > cap ? { ...result, persons: result.persons.slice(0, cap), personsTotal: result.persons.length } : result;
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const outcome = await ctx.database.db.transaction(async (tx) => {
     const [msg] = await tx
@@ -185,9 +157,11 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         status,
         reviewReason,
         errorCode: tooLarge ? 'MAIL_TOO_LARGE' : (result.error?.code ?? null),
-        bodyText: parsed.bodyText.slice(0, 200_000),
+        bodyText: maskPersonnummerInText(parsed.bodyText.slice(0, 200_000)),
         bodyHtml: null,
-        parsed: result,
+        parsed: stored,
+        authVerdict: auth.verdict,
+        authDetail: auth.detail,
         receivedAt: now,
       })
       .returning({ id: messages.id });
@@ -195,18 +169,19 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
     let caseId: number | null = null;
 
     if (parsed.mail && !tooLarge && !result.error) {
-      if (kind === 'notification') {
-        caseId = await handleNotification(tx, ctx, parsed, messageRowId, now);
-      } else {
-        // Human mail without data, or a bounce of our reply: shown on its case if it answers one.
-        const c = await findCase(tx, ctx, parsed);
-        if (c && (kind === 'other' || (kind === 'automated' && (parsed.mail.inReplyTo || parsed.mail.references.length)))) {
-          caseId = c.id;
-          await tx.update(messages).set({ caseId }).where(eq(messages.id, messageRowId));
-          if (kind === 'other' && c.status === 'waiting') {
-            await tx.update(cases).set({ status: 'review', updatedAt: now }).where(eq(cases.id, c.id));
-          }
-        }
+      const standing = senderStanding(ctx.rules, parsed.mail.from, auth.verdict);
+      const done =
+        kind === 'notification'
+          ? await handleNotification(tx, ctx, { mail: parsed.mail, text: parsed.bodyText, records: result.persons, standing, messageRowId, now })
+          : kind === 'other' || kind === 'automated'
+            ? await attachOtherMail(tx, { mail: parsed.mail, standing, messageRowId, now, ctx, kind })
+            : { caseId: null, review: null };
+      caseId = done.caseId;
+      if (done.review) {
+        // The case steps sent the mail to review (over a cap, or it refers to a case it may not change).
+        if (kind === 'notification') status = 'review';
+        reviewReason = reviewReason ? `${reviewReason}; ${done.review}` : done.review;
+        await tx.update(messages).set({ status, reviewReason }).where(eq(messages.id, messageRowId));
       }
     }
     await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageId: messageRowId, after: { kind, reason: reviewReason } }, now);
@@ -215,102 +190,6 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
   });
   log.info({ messageRowId: outcome.messageRowId, kind, status, caseId: outcome.caseId }, 'message processed');
   return outcome;
-}
-
-async function handleNotification(tx: Tx, ctx: AppContext, parsed: ParsedMail, messageRowId: number, now: Date): Promise<number> {
-  const mail = parsed.mail!;
-  const records = parsed.result.persons;
-  let c = await findCase(tx, ctx, parsed);
-  const provider = findProvider(ctx.rules, mail.from);
-
-  if (!c) {
-    const [created] = await tx
-      .insert(cases)
-      .values({
-        ref: await nextCaseRef(tx, now),
-        status: 'waiting',
-        providerName: provider?.name ?? null,
-        knownProvider: provider !== null,
-        sender: mail.from,
-        subject: mail.subject,
-        threadSubject: subjectInfo(mail.subject).base.toLowerCase(),
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
-    c = created!;
-    await audit(tx, { actor: 'worker', action: 'case.created', caseId: c.id, messageId: messageRowId }, now);
-    for (const r of records) await insertPerson(tx, c.id, r, messageRowId, now);
-  } else {
-    const existing = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
-    const taken = new Set<number>();
-    for (const r of records) {
-      const match = matchPerson(existing, r, taken);
-      if (!match) {
-        const added = await insertPerson(tx, c.id, r, messageRowId, now);
-        // Values with no name that fit none of the case's persons: IT staff decide whose they are.
-        if (!r.name && existing.length > 0) {
-          await tx.update(persons).set({ status: 'needs_review', reviewReason: 'kunde inte kopplas till en person i ärendet' }).where(eq(persons.id, added.id));
-        }
-        continue;
-      }
-      taken.add(match.id);
-      if (match.status !== 'incomplete' && match.status !== 'needs_review') continue;
-      const merged = mergeValues(match, r, ctx.rules);
-      await tx
-        .update(persons)
-        .set({
-          name: merged.name,
-          function: merged.function,
-          hsaId: merged.hsaId,
-          treservaUser: merged.treservaUser,
-          problems: merged.problems,
-          status: statusFor(merged),
-          sourceMessageIds: [...new Set([...match.sourceMessageIds, messageRowId])],
-          updatedAt: now,
-        })
-        .where(eq(persons.id, match.id));
-      await audit(tx, { actor: 'worker', action: 'person.merged', caseId: c.id, personId: match.id, messageId: messageRowId, before: fieldsOf(match), after: fieldsOf(merged) }, now);
-    }
-    await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
-  }
-  await tx.update(messages).set({ caseId: c.id }).where(eq(messages.id, messageRowId));
-  const created = await createTasksForCase(tx, c.id, 'worker', now);
-  const status = await refreshCaseStatus(tx, c.id, now);
-  if (status !== 'waiting') await withdrawStaleRequests(tx, c.id);
-  await queueReplies(tx, ctx, c, parsed, messageRowId, status, created.length > 0, provider !== null, now);
-  return c.id;
-}
-
-const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser });
-
-async function queueReplies(
-  tx: Tx,
-  ctx: AppContext,
-  c: typeof cases.$inferSelect,
-  parsed: ParsedMail,
-  messageRowId: number,
-  status: string,
-  tasksCreated: boolean,
-  knownSender: boolean,
-  now: Date,
-): Promise<void> {
-  const mail = parsed.mail!;
-  if (!mail.from) return;
-  const all = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
-  const input = { ref: c.ref, subject: subjectInfo(c.subject).base, mailbox: ctx.config.mailFrom, persons: all.filter((p) => p.status !== 'rejected') };
-  const threading = { to: mail.from, inReplyTo: mail.messageId, references: [...mail.references, ...(mail.messageId ? [mail.messageId] : [])].slice(-20) };
-  const suppressReason = !knownSender && !ctx.config.replies.unknownSenders ? 'okänd avsändare' : undefined;
-
-  if (status === 'waiting') {
-    const incomplete = input.persons.filter((p) => p.status === 'incomplete');
-    const text = composeMissingInfo({ ...input, persons: incomplete }, ctx.rules);
-    await enqueueReply(tx, { caseId: c.id, kind: 'missing_info', triggerKey: `message:${messageRowId}`, ...threading, ...text, suppressReason }, ctx.config, now);
-  } else if (tasksCreated && ctx.config.replies.receipt) {
-    // This mail made tasks and nothing is missing: a receipt naming the persons being set up.
-    const text = composeReceipt({ ...input, persons: input.persons.filter((p) => p.status === 'task_created') }, ctx.rules);
-    await enqueueReply(tx, { caseId: c.id, kind: 'receipt', triggerKey: `message:${messageRowId}`, ...threading, ...text, suppressReason }, ctx.config, now);
-  }
 }
 
 /** Progress for IMAP: the highest UID done under this UIDVALIDITY (in the caller's transaction when given). */

@@ -62,3 +62,15 @@ export function assignIntent(persons: RawPerson[], lines: readonly string[], rul
     }
   });
 }
+
+/**
+ * Whether a text speaks of removal anywhere (the case steps' safety net: a mail that does, while
+ * every person in it reads as a grant, goes to IT staff instead of becoming a grant).
+ */
+export function detectIntent(text: string, rules: Rules): Intent {
+  return Lexicon.for(rules)
+    .cues(text.slice(0, 20_000))
+    .some((c) => c.kind === 'revoke')
+    ? 'revoke'
+    : 'grant';
+}

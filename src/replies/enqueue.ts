@@ -20,6 +20,11 @@ export interface ReplyDraft {
   suppressReason?: string;
 }
 
+/** One mailbox however it is tagged: `victim+1@x.se` and `Victim@x.se` are `victim@x.se` (per-recipient limit). */
+export function mailboxKey(address: string): string {
+  return address.toLowerCase().replace(/[+][^@]*@/, '@');
+}
+
 export function newMessageId(mailFrom: string): string {
   const domain = mailFrom.split('@')[1] ?? 'localhost';
   return `<lci-${crypto.randomUUID()}@${domain}>`;
@@ -42,7 +47,7 @@ export async function enqueueReply(tx: DbOrTx, draft: ReplyDraft, config: Config
     const [perRecipient] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(outbox)
-      .where(and(eq(outbox.toAddr, draft.to), counted, gte(outbox.createdAt, new Date(now.getTime() - 3_600_000))));
+      .where(and(sql`regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)}`, counted, gte(outbox.createdAt, new Date(now.getTime() - 3_600_000))));
     if ((perCase?.n ?? 0) >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
     else if ((perRecipient?.n ?? 0) >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
     if (suppressReason) status = 'suppressed';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { luhnValid } from '../parse/hsa-id';
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 const regex = nonEmpty.refine(
@@ -45,8 +46,19 @@ const domain = z
   .toLowerCase()
   .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a mail domain such as example.se');
 
+/** A Swedish organisation number, 10 digits with a Luhn check digit ("556559-4230"); kept as 10 digits. */
+const orgNumber = z
+  .string()
+  .trim()
+  .transform((s) => s.replace(/[-\s]/g, ''))
+  .refine((s) => /^[0-9]{10}$/.test(s) && luhnValid(s), { message: 'must be an organisation number such as 556559-4230 (with a valid check digit)' });
+
 export const sendersFileSchema = z.strictObject({
-  providers: z.array(z.strictObject({ name: nonEmpty, domains: z.array(domain).min(1) })).default([]),
+  providers: z
+    .array(z.strictObject({ name: nonEmpty, domains: z.array(domain).min(1), orgNumbers: z.array(orgNumber).default([]) }))
+    .default([]),
+  // Organisations whose HSA-ids any provider may use (Inera issues ids under its own number).
+  acceptedIssuers: z.array(z.strictObject({ name: nonEmpty, orgNumber })).default([]),
   automated: z
     .strictObject({
       localParts: z.array(nonEmpty.toLowerCase()).default([]),
@@ -63,10 +75,19 @@ const template = (required: string[]) =>
     }),
   });
 
+/** A reply to a sender not known to be the provider: it must not carry personal data. */
+const PERSONAL_PLACEHOLDERS = ['{persons}', '{problems}', '{form}', '{note}'];
+const neutral = template([]).refine((t) => !PERSONAL_PLACEHOLDERS.some((p) => t.body.includes(p) || t.subject.includes(p)), {
+  message: `must not contain ${PERSONAL_PLACEHOLDERS.join(', ')} (it goes to senders not verified as the provider)`,
+});
+
 export const repliesFileSchema = z.strictObject({
   missingInfo: template(['{problems}', '{form}']),
   receipt: template(['{persons}']),
+  removalReceipt: template(['{persons}']),
   doneConfirmation: template(['{persons}']),
+  removalDone: template(['{persons}']),
+  acknowledgement: neutral,
 });
 
 export type FieldsFile = z.output<typeof fieldsFileSchema>;

@@ -1,5 +1,7 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, or } from 'drizzle-orm';
 import { audit } from '../audit';
+import { actorName } from '../cases/persons';
+import { maskPersonnummerInText } from '../cases/sanitize';
 import { refreshCaseStatus } from '../cases/tasks';
 import type { Config } from '../config';
 import type { Db, Tx } from '../db/client';
@@ -19,10 +21,7 @@ import type { Rules } from '../rules/load';
 export type TaskRow = typeof tasks.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 
-/** "user:anna" → "anna"; other actors ("cli", "worker") as they are. */
-export function actorName(actor: string): string {
-  return actor.startsWith('user:') ? actor.slice(5) : actor;
-}
+export { actorName };
 
 async function lockTask(tx: Tx, taskId: number): Promise<TaskRow> {
   const [t] = await tx.select().from(tasks).where(eq(tasks.id, taskId)).for('update');
@@ -30,31 +29,54 @@ async function lockTask(tx: Tx, taskId: number): Promise<TaskRow> {
   return t;
 }
 
-/** Takes an open task (or takes over one in progress): status in_progress, assignee the actor. */
+/**
+ * Takes an open task: status in_progress, assignee the actor. A conditional update: a task someone
+ * else took in the meantime (a stale board) is refused with who has it, never silently taken over.
+ */
 export async function takeTask(db: Db, taskId: number, actor: string, now: Date = new Date()): Promise<TaskRow> {
+  const assignee = actorName(actor);
   return db.transaction(async (tx) => {
-    const before = await lockTask(tx, taskId);
-    if (before.status !== 'open' && before.status !== 'in_progress') {
-      throw new AppError('CONFLICT', 'only an open or started task can be taken', { taskId, status: before.status });
-    }
-    const assignee = actorName(actor);
     const [after] = await tx
       .update(tasks)
       .set({ status: 'in_progress', assignee, takenAt: now })
-      .where(eq(tasks.id, taskId))
+      .where(and(eq(tasks.id, taskId), or(eq(tasks.status, 'open'), and(eq(tasks.status, 'in_progress'), eq(tasks.assignee, assignee)))))
       .returning();
-    await audit(
-      tx,
-      { actor, action: 'task.taken', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status, assignee: before.assignee }, after: { status: 'in_progress', assignee } },
-      now,
-    );
+    if (!after) {
+      const [t] = await tx.select({ status: tasks.status, assignee: tasks.assignee }).from(tasks).where(eq(tasks.id, taskId));
+      if (!t) throw new AppError('NOT_FOUND', `task ${taskId} not found`, { taskId });
+      if (t.status === 'in_progress') throw new AppError('CONFLICT', `task ${taskId} is already taken by ${t.assignee}`, { taskId, reason: 'taken-by-other', assignee: t.assignee });
+      throw new AppError('CONFLICT', 'only an open task can be taken', { taskId, status: t.status });
+    }
+    await audit(tx, { actor, action: 'task.taken', caseId: after.caseId, personId: after.personId, taskId, before: { status: 'open' }, after: { status: 'in_progress', assignee } }, now);
+    return after;
+  });
+}
+
+/** "Lämna tillbaka": the staff member who took a task gives it back (in_progress → open). */
+export async function releaseTask(db: Db, taskId: number, actor: string, now: Date = new Date()): Promise<TaskRow> {
+  const me = actorName(actor);
+  return db.transaction(async (tx) => {
+    const before = await lockTask(tx, taskId);
+    if (before.status !== 'in_progress') throw new AppError('CONFLICT', 'only a started task can be given back', { taskId, status: before.status });
+    if (before.assignee !== me) throw new AppError('CONFLICT', `task ${taskId} is taken by someone else`, { taskId, reason: 'not-yours' });
+    const [after] = await tx.update(tasks).set({ status: 'open', assignee: null, takenAt: null }).where(eq(tasks.id, taskId)).returning();
+    await audit(tx, { actor, action: 'task.released', caseId: before.caseId, personId: before.personId, taskId, before: { status: 'in_progress', assignee: me }, after: { status: 'open', assignee: null } }, now);
     return after!;
   });
 }
 
+export interface FinishOptions {
+  /** The staff member checked the values with the provider (required when the sender is not verified). */
+  confirmedWithProvider?: boolean;
+}
+
 /**
- * Marks a task done with an optional note. When REPLY_DONE_CONFIRMATION is on, the provider gets a
- * confirmation through the outbox (one per task: trigger `task:<id>`). The case status follows.
+ * Marks a task done with an optional note, recorded for the staff member who did it. A task taken
+ * by someone else cannot be finished by another; a task from an unverified sender needs the explicit,
+ * audited "kontrollerat med utföraren"; with TASK_FOUR_EYES, whoever corrected its values may not
+ * finish it. When REPLY_DONE_CONFIRMATION is on, the provider gets a confirmation through the
+ * outbox (one per task: trigger `task:<id>`), naming the person only to a verified sender unless
+ * REPLY_PERSONAL_DATA=all. The case status follows.
  */
 export async function finishTask(
   db: Db,
@@ -64,21 +86,35 @@ export async function finishTask(
   actor: string,
   note: string | null,
   now: Date = new Date(),
+  opts: FinishOptions = {},
 ): Promise<{ task: TaskRow; replyId: number | null; caseStatus: string }> {
-  const text = note?.trim() ? note.trim().slice(0, 2000) : null;
+  const text = note?.trim() ? maskPersonnummerInText(note.trim().slice(0, 2000)) : null;
+  const me = actorName(actor);
   return db.transaction(async (tx) => {
     const before = await lockTask(tx, taskId);
     if (before.status !== 'open' && before.status !== 'in_progress') {
       throw new AppError('CONFLICT', 'only an open or started task can be marked done', { taskId, status: before.status });
     }
+    if (before.status === 'in_progress' && before.assignee && before.assignee !== me) {
+      throw new AppError('CONFLICT', `task ${taskId} is taken by someone else`, { taskId, reason: 'not-yours' });
+    }
+    if (config.taskFourEyes && before.correctedBy.includes(me)) {
+      throw new AppError('CONFLICT', 'the staff member who corrected the values cannot finish the task', { taskId, reason: 'four-eyes' });
+    }
+    if (!before.senderVerified && !opts.confirmedWithProvider) {
+      throw new AppError('CONFLICT', 'the sender is not verified: confirm with the provider first', { taskId, reason: 'confirm-required' });
+    }
+    if (!before.senderVerified) {
+      await audit(tx, { actor, action: 'task.sender_confirmed', caseId: before.caseId, personId: before.personId, taskId, after: { confirmedBy: me, note: 'kontrollerat med utföraren' } }, now);
+    }
     const [task] = await tx
       .update(tasks)
-      .set({ status: 'done', doneAt: now, note: text, assignee: before.assignee ?? actorName(actor), takenAt: before.takenAt ?? now })
+      .set({ status: 'done', doneAt: now, note: text, doneBy: me, assignee: me, takenAt: before.takenAt ?? now, confirmedBy: before.senderVerified ? null : me })
       .where(eq(tasks.id, taskId))
       .returning();
     await audit(
       tx,
-      { actor, action: 'task.done', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status }, after: { status: 'done', note: text } },
+      { actor, action: 'task.done', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status, assignee: before.assignee }, after: { status: 'done', doneBy: me, note: text } },
       now,
     );
 
@@ -96,12 +132,18 @@ export async function finishTask(
           ref: c.ref,
           subject: subjectInfo(c.subject).base,
           mailbox: config.mailFrom,
-          persons: [{ name: task!.name, function: task!.function, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] }],
+          persons: [{ name: task!.name, function: task!.function || null, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] }],
           ...(text ? { note: text } : {}),
         },
         rules,
+        task!.action,
       );
-      const suppressReason = !c.knownProvider && !config.replies.unknownSenders ? 'okänd avsändare' : undefined;
+      const suppressReason =
+        !c.knownProvider && !config.replies.unknownSenders
+          ? 'okänd avsändare'
+          : !c.senderVerified && config.replies.personalData === 'verified'
+            ? 'avsändaren är inte verifierad'
+            : undefined;
       const reply = await enqueueReply(
         tx,
         {
@@ -118,7 +160,7 @@ export async function finishTask(
         config,
         now,
       );
-      replyId = reply?.id ?? null;
+      replyId = reply && reply.status !== 'suppressed' ? reply.id : null;
     }
     const caseStatus = await refreshCaseStatus(tx, before.caseId, now);
     return { task: task!, replyId, caseStatus };
@@ -159,6 +201,7 @@ export async function rejectCase(db: Db, caseId: number, reason: string, actor: 
   });
 }
 
+/** `caseId`: the message is already on that case (shown there) and is marked seen; `caseRef`: assign it to a case. */
 export type SettleAction = { caseRef: string } | { caseId: number } | { notRelevant: true };
 
 /**
@@ -183,12 +226,15 @@ export async function settleMessage(db: Db, messageId: number, action: SettleAct
       return { caseId: m.caseId };
     }
 
+    // The form names the case it was shown on: the message must be on it.
+    if ('caseId' in action && m.caseId !== action.caseId) throw new AppError('NOT_FOUND', `message ${messageId} is not on case ${action.caseId}`, { messageId });
     const ref = 'caseRef' in action ? action.caseRef.trim().toUpperCase() : null;
     const [c] = await tx
       .select({ id: cases.id, status: cases.status })
       .from(cases)
       .where('caseRef' in action ? eq(cases.ref, ref!) : eq(cases.id, action.caseId));
     if (!c) throw new AppError('NOT_FOUND', `case ${ref ?? ('caseId' in action ? action.caseId : '')} not found`, { messageId });
+    if ('caseRef' in action && (c.status === 'rejected' || c.status === 'done')) throw new AppError('CONFLICT', 'a rejected or finished case takes no more mail', { messageId, reason: 'case-closed' });
     await tx.update(messages).set({ status: 'settled', caseId: c.id }).where(eq(messages.id, messageId));
     await audit(tx, { actor, action: 'message.assigned', caseId: c.id, messageId, before, after: { status: 'settled', caseId: c.id, reviewReason: m.reviewReason } }, now);
     await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
@@ -197,10 +243,10 @@ export async function settleMessage(db: Db, messageId: number, action: SettleAct
   });
 }
 
-async function moveReply(db: Db, outboxId: number, from: 'pending' | 'held', to: 'pending' | 'held', action: string, actor: string, now: Date): Promise<OutboxRow> {
+async function moveReply(db: Db, outboxId: number, from: 'pending' | 'held', to: 'pending' | 'held', action: string, actor: string, now: Date, caseId?: number): Promise<OutboxRow> {
   return db.transaction(async (tx) => {
     const [r] = await tx.select().from(outbox).where(eq(outbox.id, outboxId)).for('update');
-    if (!r) throw new AppError('NOT_FOUND', `reply ${outboxId} not found`, { outboxId });
+    if (!r || (caseId !== undefined && r.caseId !== caseId)) throw new AppError('NOT_FOUND', `reply ${outboxId} not found`, { outboxId });
     if (r.status !== from) throw new AppError('CONFLICT', `the reply is ${r.status}, not ${from}`, { outboxId, status: r.status });
     const [after] = await tx
       .update(outbox)
@@ -213,11 +259,11 @@ async function moveReply(db: Db, outboxId: number, from: 'pending' | 'held', to:
 }
 
 /** Keeps a pending reply from being sent (pending → held). */
-export function holdReply(db: Db, outboxId: number, actor: string, now: Date = new Date()): Promise<OutboxRow> {
-  return moveReply(db, outboxId, 'pending', 'held', 'reply.held', actor, now);
+export function holdReply(db: Db, outboxId: number, actor: string, now: Date = new Date(), caseId?: number): Promise<OutboxRow> {
+  return moveReply(db, outboxId, 'pending', 'held', 'reply.held', actor, now, caseId);
 }
 
 /** Lets a held reply go out with the next outbox run (held → pending). */
-export function releaseReply(db: Db, outboxId: number, actor: string, now: Date = new Date()): Promise<OutboxRow> {
-  return moveReply(db, outboxId, 'held', 'pending', 'reply.released', actor, now);
+export function releaseReply(db: Db, outboxId: number, actor: string, now: Date = new Date(), caseId?: number): Promise<OutboxRow> {
+  return moveReply(db, outboxId, 'held', 'pending', 'reply.released', actor, now, caseId);
 }

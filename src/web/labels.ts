@@ -1,3 +1,4 @@
+import type { AuthVerdict, TaskAction } from '../db/schema';
 import type { CaseStatus, FieldName, MessageKind, MessageStatus, OutboxKind, OutboxStatus, PersonStatus, TaskStatus } from '../db/schema';
 
 /** Every Swedish text the UI shows for a code. */
@@ -44,6 +45,8 @@ export const MESSAGE_KIND: Record<MessageKind, string> = {
 export const OUTBOX_KIND: Record<OutboxKind, string> = {
   missing_info: 'Begäran om komplettering',
   receipt: 'Mottagningskvitto',
+  removal_receipt: 'Mottagningskvitto (borttagning)',
+  acknowledgement: 'Neutral bekräftelse (utan personuppgifter)',
   done_confirmation: 'Besked om klar behörighet',
 };
 
@@ -55,6 +58,20 @@ export const OUTBOX_STATUS: Record<OutboxStatus, string> = {
   failed: 'Misslyckades',
   suppressed: 'Skickas inte',
 };
+
+export const TASK_ACTION: Record<TaskAction, string> = {
+  grant: 'Lägg upp behörighet',
+  revoke: 'Ta bort behörighet',
+};
+
+export const AUTH_VERDICT: Record<AuthVerdict, string> = {
+  pass: 'verifierad',
+  fail: 'verifieringen misslyckades',
+  none: 'inte verifierad',
+};
+
+/** The mark on every case, list row and task card whose sender is not a verified known provider. */
+export const UNVERIFIED = 'Avsändaren är inte verifierad';
 
 export const FIELD_LABEL: Record<FieldName, string> = {
   name: 'Namn',
@@ -78,6 +95,8 @@ export const AUDIT_ACTION: Record<string, string> = {
   'task.created': 'Uppgift skapad',
   'task.taken': 'Uppgift tagen',
   'task.done': 'Uppgift klar',
+  'task.released': 'Uppgift lämnad tillbaka',
+  'task.sender_confirmed': 'Avsändaren kontrollerad med utföraren',
   'task.cancelled': 'Uppgift avbruten',
   'reply.held': 'Svar hålls inne',
   'reply.released': 'Svar släppt för att skickas',
@@ -99,6 +118,10 @@ export const AUDIT_KEY: Record<string, string> = {
   outboxId: 'Svar',
   taskId: 'Uppgift',
   kind: 'Typ',
+  intent: 'Åtgärd',
+  action: 'Åtgärd',
+  doneBy: 'Utförd av',
+  confirmedBy: 'Kontrollerat av',
 };
 
 /** Short notices after a form post (`?ok=` codes). */
@@ -112,6 +135,7 @@ export const NOTICE: Record<string, string> = {
   held: 'Svaret hålls inne.',
   released: 'Svaret skickas med nästa utskick.',
   taken: 'Du har tagit uppgiften.',
+  'task-released': 'Uppgiften är tillbaka bland de öppna.',
   done: 'Uppgiften är klar.',
   'done-mail': 'Uppgiften är klar och ett besked till utföraren ligger för utskick.',
   'signed-out': 'Du är utloggad.',
@@ -124,4 +148,9 @@ export const ERROR_NOTICE: Record<string, string> = {
   'case-not-found': 'Det finns inget ärende med det numret.',
   'reason-required': 'Skriv en anledning.',
   INVALID_INPUT: 'Uppgifterna i formuläret är inte giltiga.',
+  'taken-by-other': 'Uppgiften har redan tagits av någon annan. Sidan visar nu vem.',
+  'not-yours': 'Uppgiften är tagen av någon annan: bara den som tagit den kan lämna tillbaka eller markera den som klar.',
+  'confirm-required': 'Avsändaren är inte verifierad: kontrollera uppgifterna med utföraren och kryssa i "kontrollerat med utföraren" innan uppgiften markeras som klar.',
+  'four-eyes': 'Du har rättat uppgifterna: någon annan måste markera uppgiften som klar (fyra ögon).',
+  'case-closed': 'Ärendet är avvisat eller klart och kan inte ändras.',
 };

@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { maskPersonnummerInText } from '../cases/sanitize';
 import type { Db } from '../db/client';
 import { auditEvents, cases, messages, outbox, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
 import type { ParseResult } from '../parse/types';
@@ -24,6 +25,8 @@ export interface CaseListRow {
   status: CaseStatus;
   providerName: string | null;
   knownProvider: boolean;
+  senderVerified: boolean;
+  refersToRef: string | null;
   sender: string | null;
   subject: string;
   updatedAt: Date;
@@ -36,6 +39,8 @@ const listColumns = {
   status: cases.status,
   providerName: cases.providerName,
   knownProvider: cases.knownProvider,
+  senderVerified: cases.senderVerified,
+  refersToRef: cases.refersToRef,
   sender: cases.sender,
   subject: cases.subject,
   updatedAt: cases.updatedAt,
@@ -103,7 +108,7 @@ export async function listCases(db: Db, query: CaseListQuery): Promise<{ rows: C
     byCase.set(p.caseId, list);
   }
   return {
-    rows: rows.map((r) => ({ id: r.id, ref: r.ref, status: r.status, providerName: r.providerName, knownProvider: r.knownProvider, sender: r.sender, subject: r.subject, updatedAt: r.updatedAt, persons: byCase.get(r.id) ?? [] })),
+    rows: rows.map((r) => ({ id: r.id, ref: r.ref, status: r.status, providerName: r.providerName, knownProvider: r.knownProvider, senderVerified: r.senderVerified, refersToRef: r.refersToRef, sender: r.sender, subject: r.subject, updatedAt: r.updatedAt, persons: byCase.get(r.id) ?? [] })),
     total,
     pages,
     page,
@@ -144,11 +149,14 @@ const messageColumns = {
   size: messages.size,
   bodyText: messages.bodyText,
   parsed: messages.parsed,
+  authVerdict: messages.authVerdict,
+  authDetail: messages.authDetail,
   caseId: messages.caseId,
 };
 
 export type MessageView = Omit<Awaited<ReturnType<typeof loadMessages>>[number], 'parsed'> & { parsed: ParseResult | null };
 
+/** Mail text is shown with every personnummer masked (also text stored before masking at intake). */
 function loadMessages(db: Db, where: SQL, limit = 500) {
   return db.select(messageColumns).from(messages).where(where).orderBy(asc(messages.receivedAt), asc(messages.id)).limit(limit);
 }
@@ -159,7 +167,7 @@ function asParsed(v: unknown): ParseResult | null {
 
 export async function reviewQueue(db: Db, limit = 200): Promise<MessageView[]> {
   const rows = await loadMessages(db, reviewQueueWhere(), limit);
-  return rows.map((m) => ({ ...m, parsed: asParsed(m.parsed) }));
+  return rows.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) }));
 }
 
 export async function caseDetail(db: Db, caseId: number) {
@@ -172,30 +180,41 @@ export async function caseDetail(db: Db, caseId: number) {
     db.select().from(outbox).where(eq(outbox.caseId, caseId)).orderBy(asc(outbox.createdAt), asc(outbox.id)),
     db.select().from(auditEvents).where(eq(auditEvents.caseId, caseId)).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(500),
   ]);
-  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, parsed: asParsed(m.parsed) })), replies, events };
+  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) })), replies, events };
 }
 
 export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
 
 /** The board: the oldest open and started tasks (they wait longest), the latest done ones; at most `perColumn` each. */
+/**
+ * The board: removals first and apart (open and started, oldest first), then the grants' open and
+ * started columns (they wait longest first) and the latest done tasks; at most `perColumn` each.
+ */
 export async function taskBoard(db: Db, perColumn = 100) {
-  const column = (status: TaskStatus) =>
+  const column = (status: TaskStatus, action?: 'grant') =>
     db
       .select()
       .from(tasks)
-      .where(eq(tasks.status, status))
+      .where(action ? and(eq(tasks.status, status), eq(tasks.action, action)) : eq(tasks.status, status))
       .orderBy(...(status === 'done' ? [desc(tasks.doneAt), desc(tasks.id)] : [asc(tasks.createdAt), asc(tasks.id)]))
       .limit(perColumn);
-  const [open, inProgress, done] = await Promise.all([column('open'), column('in_progress'), column('done')]);
+  const removalsQuery = db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.action, 'revoke'), inArray(tasks.status, ['open', 'in_progress'])))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id))
+    .limit(perColumn);
+  const [removals, open, inProgress, done] = await Promise.all([removalsQuery, column('open', 'grant'), column('in_progress', 'grant'), column('done')]);
   const [counts] = await db
     .select({
-      open: sql<number>`count(*) filter (where ${tasks.status} = 'open')::int`,
-      inProgress: sql<number>`count(*) filter (where ${tasks.status} = 'in_progress')::int`,
+      removals: sql<number>`count(*) filter (where ${tasks.action} = 'revoke' and ${tasks.status} in ('open', 'in_progress'))::int`,
+      open: sql<number>`count(*) filter (where ${tasks.status} = 'open' and ${tasks.action} = 'grant')::int`,
+      inProgress: sql<number>`count(*) filter (where ${tasks.status} = 'in_progress' and ${tasks.action} = 'grant')::int`,
       done: sql<number>`count(*) filter (where ${tasks.status} = 'done')::int`,
     })
     .from(tasks)
     .where(ne(tasks.status, 'cancelled'));
-  return { open, inProgress, done, counts: counts ?? { open: 0, inProgress: 0, done: 0 } };
+  return { removals, open, inProgress, done, counts: counts ?? { removals: 0, open: 0, inProgress: 0, done: 0 } };
 }
 
 export async function tasksForExport(db: Db, status: TaskStatus | null) {

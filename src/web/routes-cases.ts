@@ -13,6 +13,7 @@ import { sendPage } from './views';
 
 /** Case list, case page, review queue and the corrections made from them. */
 
+const PERSONS_PER_PAGE = 50;
 const EDITABLE: ReadonlySet<PersonStatus> = new Set(['incomplete', 'complete', 'needs_review', 'duplicate']);
 
 /** `/cases/7#person-3` + {ok: 'corrected'} → `/cases/7?ok=corrected#person-3`. */
@@ -34,7 +35,8 @@ export async function act(reply: FastifyReply, target: string, fn: () => Promise
     return reply.redirect(withQuery(target, { ok }), 303);
   } catch (e) {
     if (e instanceof AppError && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND' || e.code === 'INVALID_INPUT')) {
-      const err = e.context.reason === 'case-not-found' ? 'case-not-found' : e.code;
+      const reason = typeof e.context.reason === 'string' ? e.context.reason : null;
+      const err = reason && reason in ERROR_NOTICE ? reason : e.code;
       return reply.redirect(withQuery(target, { err }), 303);
     }
     throw e;
@@ -82,10 +84,16 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     // The domain asks to log who reads records.
     await audit(db, { actor: staff.actor, action: 'case.viewed', caseId: id }, ctx.now());
     const taskByPerson = new Map(detail.tasks.map((t) => [t.personId, t]));
-    const persons = detail.persons.map((p, i) => ({
+    // Persons are paged: a case page stays small however many persons a case has.
+    const personPages = Math.max(1, Math.ceil(detail.persons.length / PERSONS_PER_PAGE));
+    const pq = (req.query as { ppage?: unknown }).ppage;
+    const personPage = Math.min(personPages, typeof pq === 'string' && /^[0-9]{1,6}$/.test(pq) ? Math.max(1, Number(pq)) : 1);
+    const offset = (personPage - 1) * PERSONS_PER_PAGE;
+    const open = detail.case.status !== 'rejected' && detail.case.status !== 'done';
+    const persons = detail.persons.slice(offset, offset + PERSONS_PER_PAGE).map((p, i) => ({
       ...p,
-      index: i + 1,
-      editable: EDITABLE.has(p.status) && detail.case.status !== 'rejected',
+      index: offset + i + 1,
+      editable: EDITABLE.has(p.status) && open,
       task: taskByPerson.get(p.id) ?? null,
       problemsFor: (f: string) => p.problems.filter((pr) => pr.field === f),
     }));
@@ -100,6 +108,9 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
       ...notices(req),
       c: detail.case,
       persons,
+      personsTotal: detail.persons.length,
+      personPage,
+      personPages,
       personsFrom,
       messages: detail.messages,
       replies: detail.replies,
@@ -131,8 +142,11 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
       const raw = (req.body as Record<string, unknown> | undefined)?.[f];
       if (typeof raw === 'string') values[f] = raw.slice(0, 200);
     }
+    const intentField = formField(req.body, 'intent');
+    const intent = intentField === 'grant' || intentField === 'revoke' ? intentField : undefined;
     return act(reply, `/cases/${caseId}#person-${id}`, async () => {
-      const { tasksCreated } = await correctPerson(db, ctx.rules, id, values, req.staff!.actor, ctx.now());
+      // The person must belong to the case named by the form, and the case must still be open.
+      const { tasksCreated } = await correctPerson(db, ctx.rules, id, values, req.staff!.actor, ctx.now(), { caseId, ...(intent ? { intent } : {}) });
       return tasksCreated.length > 0 ? 'task-created' : 'corrected';
     });
   });
@@ -183,7 +197,7 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
       const caseId = parseId(formField(req.body, 'caseId'));
       if (id == null || caseId == null) throw notFound();
       return act(reply, `/cases/${caseId}#reply-${id}`, async () => {
-        await fn(db, id, req.staff!.actor, ctx.now());
+        await fn(db, id, req.staff!.actor, ctx.now(), caseId);
         return ok;
       });
     });

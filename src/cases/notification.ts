@@ -1,0 +1,228 @@
+import { eq } from 'drizzle-orm';
+import { audit } from '../audit';
+import type { AppContext } from '../context';
+import type { Tx } from '../db/client';
+import { cases, messages, persons } from '../db/schema';
+import type { MailInput } from '../parse/read-mail';
+import { detectIntent } from '../parse/intent';
+import { subjectInfo } from '../parse/thread';
+import type { PersonRecord } from '../parse/types';
+import { withdrawStaleRequests } from '../replies/enqueue';
+import { proposeCase, type CaseRow } from './find-case';
+import { hsaOrgNote } from './hsa-org';
+import { insertPerson, matchPerson, mergeValues, statusFor, type PersonRow } from './persons';
+import { nextCaseRef } from './refs';
+import { chooseReplies } from './replies';
+import { sanitizeRecord } from './sanitize';
+import { checkSender, type SenderStanding } from './sender-check';
+import { createTasksForCase, refreshCaseStatus } from './tasks';
+
+/**
+ * What a mail does to cases, as small steps run in this order inside the intake transaction:
+ *   1. proposeCase   threading proposes a case (In-Reply-To/References, reference, sender + subject)
+ *   2. checkSender   the sender check decides whether the mail may change it
+ *   3. checkCaps     too many persons (per mail, per case): the mail goes to review
+ *   4. guardLeavers  a mail that announces a leaver never becomes a grant
+ *   5. openOrMerge   a new case, or the persons merged into the proposed one
+ *   6. makeTasks     grant and removal tasks for complete persons; case status follows
+ *   7. chooseReplies which reply, and whether it may name persons
+ * A step that settles the mail's fate returns `stop`.
+ */
+
+export interface MailWork {
+  tx: Tx;
+  ctx: AppContext;
+  mail: MailInput;
+  /** Readable text of the mail (for the leaver check). */
+  text: string;
+  records: PersonRecord[];
+  standing: SenderStanding;
+  messageRowId: number;
+  now: Date;
+  /** Set by the steps. */
+  proposed: CaseRow | null;
+  case: CaseRow | null;
+  /** Why the proposed case may not be changed ("hänvisar till LSP-… från en annan avsändare"). */
+  refusal: string | null;
+  /** Why the persons need IT staff before any task (leaver words, refused case). */
+  personsReview: string | null;
+  /** The mail goes to the review queue instead, with this reason. */
+  mailReview: string | null;
+  tasksCreated: number[];
+  status: string;
+}
+
+export type CaseStep = (w: MailWork) => Promise<'stop' | void>;
+
+const step1ProposeCase: CaseStep = async (w) => {
+  w.proposed = (await proposeCase(w.tx, w.ctx, w.mail))?.case ?? null;
+};
+
+const step2CheckSender: CaseStep = async (w) => {
+  if (!w.proposed) return;
+  const decision = checkSender(w.proposed, w.standing);
+  if (decision.ok) w.case = w.proposed;
+  else {
+    w.refusal = decision.reason;
+    w.personsReview = decision.reason;
+  }
+};
+
+const step3CheckCaps: CaseStep = async (w) => {
+  const { personsPerMail, personsPerCase } = w.ctx.config.caps;
+  if (w.records.length > personsPerMail) {
+    w.mailReview = `för många personer i ett mejl (${w.records.length}, gräns ${personsPerMail})`;
+    return 'stop';
+  }
+  if (w.case) {
+    const existing = await w.tx.select().from(persons).where(eq(persons.caseId, w.case.id));
+    const taken = new Set<number>();
+    let added = 0;
+    for (const r of w.records) {
+      const m = matchPerson(existing, r, taken);
+      if (m) taken.add(m.id);
+      else added++;
+    }
+    if (existing.length + added > personsPerCase) {
+      w.mailReview = `${w.case.ref} skulle få för många personer (${existing.length + added}, gräns ${personsPerCase})`;
+      return 'stop';
+    }
+  }
+};
+
+const LEAVER_REASON = 'meddelandet säger att någon har slutat: kontrollera om behörighet ska tas bort (Åtgärd), inte läggas upp';
+
+const step4GuardLeavers: CaseStep = async (w) => {
+  // Until the parser marks each leaver, a mail whose words announce one while every person reads as
+  // a grant goes to IT staff: such a mail must never become a grant.
+  if (w.records.every((r) => r.intent === 'grant') && detectIntent(w.text, w.ctx.rules) === 'revoke') w.personsReview ??= LEAVER_REASON;
+};
+
+const step5OpenOrMerge: CaseStep = async (w) => {
+  const { tx, now, messageRowId } = w;
+  const review = w.personsReview ? { status: 'needs_review' as const, reviewReason: w.personsReview } : {};
+  if (!w.case) {
+    const [created] = await tx
+      .insert(cases)
+      .values({
+        ref: await nextCaseRef(tx, now),
+        status: 'waiting',
+        providerName: w.standing.provider?.name ?? null,
+        knownProvider: w.standing.provider !== null,
+        senderVerified: w.standing.verified,
+        refersToRef: w.refusal ? (w.proposed?.ref ?? null) : null,
+        sender: w.mail.from,
+        subject: w.mail.subject,
+        threadSubject: subjectInfo(w.mail.subject).base.toLowerCase(),
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    w.case = created!;
+    await audit(tx, { actor: 'worker', action: 'case.created', caseId: w.case.id, messageId: messageRowId, after: w.refusal ? { reason: w.refusal } : undefined }, now);
+    for (const r of w.records) await insertPerson(tx, w.case.id, r, messageRowId, now, { ...review, hsaNote: hsaOrgNote(w.ctx.rules, w.case.providerName, r.hsaId) });
+  } else {
+    await mergeInto(w, w.case, review);
+  }
+  await tx.update(messages).set({ caseId: w.case.id }).where(eq(messages.id, messageRowId));
+};
+
+async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_review'; reviewReason?: string }): Promise<void> {
+  const { tx, now, messageRowId } = w;
+  const existing = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
+  const taken = new Set<number>();
+  for (const r of w.records) {
+    const match = matchPerson(existing, r, taken);
+    if (!match) {
+      const unmatched = !r.name && existing.length > 0 ? { status: 'needs_review' as const, reviewReason: 'kunde inte kopplas till en person i ärendet' } : {};
+      // Values with no name that fit none of the case's persons: IT staff decide whose they are.
+      await insertPerson(tx, c.id, r, messageRowId, now, { ...unmatched, ...review, hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, r.hsaId) });
+      continue;
+    }
+    taken.add(match.id);
+    if (match.status !== 'incomplete' && match.status !== 'needs_review') continue;
+    const merged = mergeValues(match, r, w.ctx.rules);
+    await tx
+      .update(persons)
+      .set({
+        name: merged.name,
+        function: merged.function,
+        hsaId: merged.hsaId,
+        treservaUser: merged.treservaUser,
+        problems: merged.problems,
+        status: review.status ?? statusFor(merged),
+        reviewReason: review.reviewReason ?? match.reviewReason,
+        hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, merged.hsaId),
+        sourceMessageIds: [...new Set([...match.sourceMessageIds, messageRowId])],
+        updatedAt: now,
+      })
+      .where(eq(persons.id, match.id));
+    await audit(tx, { actor: 'worker', action: 'person.merged', caseId: c.id, personId: match.id, messageId: messageRowId, before: fieldsOf(match), after: fieldsOf(merged) }, now);
+  }
+  await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
+}
+
+const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser });
+
+const step6MakeTasks: CaseStep = async (w) => {
+  const c = w.case!;
+  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now);
+  w.status = await refreshCaseStatus(w.tx, c.id, w.now);
+  if (w.status !== 'waiting') await withdrawStaleRequests(w.tx, c.id);
+};
+
+const step7ChooseReplies: CaseStep = async (w) => {
+  await chooseReplies(w.tx, w.ctx, { case: w.case!, mail: w.mail, standing: w.standing, messageRowId: w.messageRowId, status: w.status, tasksCreated: w.tasksCreated, now: w.now });
+};
+
+export const NOTIFICATION_STEPS: readonly CaseStep[] = [step1ProposeCase, step2CheckSender, step3CheckCaps, step4GuardLeavers, step5OpenOrMerge, step6MakeTasks, step7ChooseReplies];
+
+export interface MailInputForCases {
+  mail: MailInput;
+  text: string;
+  records: PersonRecord[];
+  standing: SenderStanding;
+  messageRowId: number;
+  now: Date;
+}
+
+/** Runs the steps for a notification. Returns its case, or the reason it goes to review instead. */
+export async function handleNotification(tx: Tx, ctx: AppContext, input: MailInputForCases): Promise<{ caseId: number | null; review: string | null }> {
+  // Over the per-mail cap nothing else is looked at (a huge list costs nothing more).
+  const over = input.records.length > ctx.config.caps.personsPerMail;
+  const w: MailWork = {
+    tx,
+    ctx,
+    ...input,
+    records: over ? input.records : input.records.map((r) => sanitizeRecord(r, ctx.rules)),
+    proposed: null,
+    case: null,
+    refusal: null,
+    personsReview: null,
+    mailReview: null,
+    tasksCreated: [],
+    status: '',
+  };
+  for (const s of NOTIFICATION_STEPS) if ((await s(w)) === 'stop') break;
+  if (w.mailReview) return { caseId: null, review: w.proposed ? `${w.mailReview}; ${w.refusal ?? `hänvisar till ${w.proposed.ref}`}` : w.mailReview };
+  return { caseId: w.case?.id ?? null, review: null };
+}
+
+/**
+ * A human mail without data (or a bounce of our reply): shown on its case if it answers one and
+ * its sender may change that case; otherwise it waits in the review queue, marked.
+ */
+export async function attachOtherMail(
+  tx: Tx,
+  input: { mail: MailInput; standing: SenderStanding; messageRowId: number; now: Date; ctx: AppContext; kind: 'other' | 'automated' },
+): Promise<{ caseId: number | null; review: string | null }> {
+  const { mail, kind, now } = input;
+  const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
+  if (!proposed) return { caseId: null, review: null };
+  if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
+  const decision = kind === 'automated' ? ({ ok: true } as const) : checkSender(proposed, input.standing);
+  if (!decision.ok) return { caseId: null, review: decision.reason };
+  await tx.update(messages).set({ caseId: proposed.id }).where(eq(messages.id, input.messageRowId));
+  if (kind === 'other' && proposed.status === 'waiting') await tx.update(cases).set({ status: 'review', updatedAt: now }).where(eq(cases.id, proposed.id));
+  return { caseId: proposed.id, review: null };
+}
