@@ -166,14 +166,23 @@ async function personsOf(mail: MailInput, rules: Rules, labels: LabelMatcher, de
     assignIntent(found, lines, rules, fallback);
     persons.push(...found);
   }
-  if (persons.length === 0 && depth < 3) {
-    for (const inner of embeddedMessages(mail)) {
+  // An attached message (a forward as attachment) is read when the mail itself is not complete.
+  if ((persons.length === 0 || (persons.length === 1 && FIELDS.some((f) => persons[0]![f] == null))) && depth < 3) {
+    const inner: RawPerson[] = [];
+    for (const m of embeddedMessages(mail)) {
       try {
-        persons.push(...(await personsOf(await readMail(inner), rules, labels, depth + 1)).persons);
+        inner.push(...(await personsOf(await readMail(m), rules, labels, depth + 1)).persons);
       } catch {
         // An unreadable attached message adds nothing; the outer mail is still read.
       }
     }
+    if (persons.length === 0) persons.push(...inner);
+    else completeFrom(persons, inner);
+  }
+  // A name given only in the subject ("Ny SITHS-användare: Karin Ödman").
+  if (persons.length === 1 && persons[0]!.name == null) {
+    const m = mention(subjectInfo(mail.subject).base.replace(/^[^:]{0,40}:\s*/, ''), rules);
+    if (m.name) persons[0]!.name = m.name;
   }
   // The same HSA-id twice (body and attachment) is one person.
   const seen = new Set<string>();

@@ -104,10 +104,22 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       while (j < lines.length && block.length < FIELDS.length) {
         // HTML mail puts a blank line after every paragraph: at most one between form lines.
         const k = blank(lines[j]!) && j + 1 < lines.length ? j + 1 : j;
+        // A value typed on the line under an empty label ("HSA-id:" then "SE…") belongs to it.
+        const last = block[block.length - 1]!;
+        if (last.value === '' && !blank(lines[k]!) && !formLine(lines[k]!, c) && !isOwnLine(lines[k]!, rules) && lines[k]!.trim().length <= 80) {
+          last.value = lines[k]!.replace(/^(\s*>)+\s*/, '').trim();
+          j = k + 1;
+          continue;
+        }
         const next = formLine(lines[k]!, c);
         if (!next || next.field !== FIELDS[block.length]) break;
         block.push(next);
         j = k + 1;
+      }
+      const tail = block[block.length - 1]!;
+      if (block.length === FIELDS.length && tail.value === '' && j < lines.length && !blank(lines[j]!) && !isOwnLine(lines[j]!, rules) && lines[j]!.trim().length <= 80 && !formLine(lines[j]!, c)) {
+        tail.value = lines[j]!.replace(/^(\s*>)+\s*/, '').trim();
+        j++;
       }
       if (block.length === FIELDS.length) {
         const values = Object.fromEntries(block.map((b) => [b.field, b.value])) as Record<FieldName, string>;

@@ -95,7 +95,7 @@ interface NameHit {
 function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, number]>): NameHit[] {
   const out: NameHit[] = [];
   // Lower-case writing: no capital letter but perhaps the sentence's first.
-  const sloppy = !words.slice(1).some((w) => /^\p{Lu}/u.test(w)) || !/^\p{Lu}/u.test(words.find((w) => /\p{L}/u.test(w)) ?? '');
+  const sloppy = !words.slice(1).some((w) => /^\p{Lu}\p{Ll}/u.test(w)) || !/^\p{Lu}/u.test(words.find((w) => /\p{L}/u.test(w)) ?? '');
   const isRoleWord = (i: number) => roleSpans.some(([a, b]) => i >= a && i < b);
   const usable = (i: number) => {
     const w = bare(words[i] ?? '');
