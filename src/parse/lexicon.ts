@@ -18,7 +18,7 @@ const phraseSource = (p: string) => `(?<![\\p{L}\\d])${escape(fold(p)).replace(/
 
 /** Words that are also given names but in lower case are ordinary Swedish words. */
 const COMMON_WORDS = new Set(
-  'hans per dag bo sten stig liv sol ask ek ulf rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina en ett två tre fyra fem sex sju åtta nio tio elva tolv kille tjej gånger gång'.split(
+  'hans per dag bo sten stig liv sol ask ek ulf rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina en ett två tre fyra fem sex sju åtta nio tio elva tolv kille tjej gånger gång andra annan annat någon några alla'.split(
     ' ',
   ),
 );
