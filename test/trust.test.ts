@@ -200,19 +200,32 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     await expect(correctPerson(db(), ctx.rules, before[0]!.id, { treservaUser: 'x1' }, 'user:anna', new Date(), { caseId: victim.c.id })).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
-  test('leaver mail ("har slutat, ta bort hennes behörighet") with all four fields: no grant task', async () => {
+  test('leaver mail ("har slutat, ta bort hennes behörighet") with all four fields: a removal task, no grant', async () => {
     const m = mailFrom('maria.lund@attendo.se', 'Lisa Berg har slutat', [{ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(600), user: 'lisber' }], {
       headers: [pass],
       text: 'Hej! Lisa Berg har slutat, ta bort hennes behörighet.',
     });
     const out = await ingest(m.raw);
     const c = await caseOf(out.caseId!);
+    // The reader marks her a leaver: the only task is a removal, and no receipt says access is being set up.
+    const tasks = await tasksOf(c.id);
+    expect(tasks).toEqual([expect.objectContaining({ action: 'revoke', name: 'Lisa Berg' })]);
+    expect(tasks.some((t) => t.action === 'grant')).toBe(false);
+    expect((await repliesOf(c.id)).filter((r) => r.kind === 'receipt')).toHaveLength(0);
+  });
+
+  test('a mail that speaks of a leaver while every person reads as a grant goes to review, never to a grant', async () => {
+    // The phrase stands after the labelled person, about someone not named: the reader keeps Lisa a grant,
+    // and the case steps' safety net holds her back for IT staff.
+    const body = ['Hej!', '', personBlock({ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(601), user: 'lisber' }), '', 'Vi har också en som har slutat, vi återkommer om henne.', '', 'Mvh Maria'].join('\n');
+    const raw = Buffer.from(buildMail({ from: 'maria.lund@attendo.se', subject: 'Behörighet', messageId: msgId('t', 'attendo.se'), body, headers: [pass] }));
+    const out = await ingest(raw);
+    const c = await caseOf(out.caseId!);
     expect(await tasksOf(c.id)).toHaveLength(0);
     const [p] = await personsOf(c.id);
     expect(p).toMatchObject({ status: 'needs_review' });
     expect(p!.reviewReason).toMatch(/har slutat/);
-    expect((await repliesOf(c.id)).filter((r) => r.kind === 'receipt')).toHaveLength(0);
-    // IT staff mark it a removal: a removal task, never a grant.
+    // IT staff decide: marked a removal, it becomes a removal task, never a grant.
     const fixed = await correctPerson(db(), ctx.rules, p!.id, {}, 'user:anna', new Date(), { caseId: c.id, intent: 'revoke' });
     expect(fixed.tasksCreated).toHaveLength(1);
     expect(await tasksOf(c.id)).toEqual([expect.objectContaining({ action: 'revoke', hsaId: p!.hsaId })]);
