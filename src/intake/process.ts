@@ -7,11 +7,13 @@ import { createTasksForCase, refreshCaseStatus } from '../cases/tasks';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
 import { cases, mailboxState, messages, outbox, persons, type MessageKind, type MessageStatus } from '../db/schema';
-import { parseMail, type ParsedMail } from '../parse';
+import type { ParsedMail } from '../parse';
+import { parsePoolFor, unparsed } from '../parse-pool';
 import { subjectInfo } from '../parse/thread';
 import { errorCode, errorMessage } from '../errors';
 import { composeMissingInfo, composeReceipt } from '../replies/compose';
 import { enqueueReply, withdrawStaleRequests } from '../replies/enqueue';
+import { MAX_ATTEMPTS, endAttempt, startAttempt } from './attempts';
 import { findProvider } from './senders';
 
 /**
@@ -93,6 +95,17 @@ async function findCase(tx: Tx, ctx: AppContext, parsed: ParsedMail): Promise<ty
 }
 
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
+  // Recorded before parsing: a mail whose processing ended the process is known at the next start.
+  const hash = contentHash(raw);
+  const attempt = await startAttempt(ctx, hash);
+  try {
+    return await ingestAttempt(ctx, raw, source, opts, attempt);
+  } finally {
+    await endAttempt(ctx, hash);
+  }
+}
+
+async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number }, attempt: number): Promise<IngestOutcome> {
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const now = ctx.now();
   const hash = contentHash(raw);
@@ -109,10 +122,15 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   const seen = await findExisting(ctx, { hash, source });
   if (seen) return duplicate(seen);
 
-  // Too large: keep the headers (the original stays in the review folder), skip the body.
-  const parsed: ParsedMail = tooLarge
-    ? await parseMail(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), ctx.rules, { ownDomain: ownDomain(ctx) })
-    : await parseMail(raw, ctx.rules, { ownDomain: ownDomain(ctx) });
+  // Parsed in a thread with a time and memory budget. Too large: the headers only. A mail that
+  // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
+  const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
+  const parsed: ParsedMail =
+    attempt > MAX_ATTEMPTS
+      ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
+      : tooLarge
+        ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), { ownDomain: ownDomain(ctx) })
+        : await pool.parse(raw, { ownDomain: ownDomain(ctx) });
   const result = parsed.result;
 
   // Same Message-ID from the same sender (re-delivered with other headers).
