@@ -49,5 +49,5 @@ test('a Windows-1252 CSV from Swedish Excel (";" separated) is decoded and read'
   const csv = iconv.encode('Namn;Funktion;HSA-id;Användarnamn\r\nÅsa Öberg;Undersköterska;SE2321000016-AOE1;asaobe\r\n', 'win1252');
   const raw = await withAttachment('lista.csv', csv, 'text/csv');
   const { result } = await parseMail(raw, rules);
-  expect(result.persons).toEqual([{ name: 'Åsa Öberg', function: 'Undersköterska', hsaId: 'SE2321000016-AOE1', treservaUser: 'asaobe', problems: [] }]);
+  expect(result.persons).toEqual([{ name: 'Åsa Öberg', function: 'Undersköterska', hsaId: 'SE2321000016-AOE1', treservaUser: 'asaobe', intent: 'grant', problems: [] }]);
 });
