@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import cron, { type ScheduledTask } from 'node-cron';
 import { createMailPieces, type Intake } from './app';
+import { Backoff, DB_RETRY } from './backoff';
 import type { AppContext } from './context';
 import { SETTLE_MS } from './intake/maildrop';
 import { Lease } from './lease';
@@ -33,6 +34,10 @@ export class Worker {
         ? await this.intake.poll()
         : undefined;
       if (this.stopping) return;
+      // Mail left for later by an error (the database restarting): look again soon, with backoff.
+      const failed = taken ? taken.failed : 'lastFailures' in this.intake ? this.intake.lastFailures : 0;
+      if (failed !== 0 && this.lease.held) this.scheduleRetry();
+      else if (failed === 0) this.retries.reset();
       await this.pieces.sender.runOnce();
       this.lastTickAt = this.ctx.now();
       // Maildrop files still being written: look again once they have settled.
@@ -47,6 +52,8 @@ export class Worker {
     () => !this.stopping,
   );
   private stopping = false;
+  private readonly retries = new Backoff(DB_RETRY);
+  private retryTimer: NodeJS.Timeout | null = null;
   private sendTimer: NodeJS.Timeout | null = null;
   private settleTimer: NodeJS.Timeout | null = null;
 
@@ -69,6 +76,15 @@ export class Worker {
   }
 
   private lastTickAt: Date | null = null;
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopping) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.tick('retry');
+    }, this.retries.next());
+    this.retryTimer.unref();
+  }
 
   /** One pass: take in what is waiting, then send due replies. Never throws, never overlaps. */
   tick(reason: string): Promise<void> {
@@ -109,6 +125,7 @@ export class Worker {
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
     if (this.settleTimer) clearTimeout(this.settleTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.intake.requestStop();
     await Promise.all([this.pieces.sender.stop(), this.ticks.current]);
     await this.intake.close();

@@ -167,12 +167,13 @@ test('started without its database: waits with backoff, /healthz says so, goes o
   try {
     child = startCli(env(USERS.nodb, { DATABASE_URL: cluster.url, LOG_LEVEL: 'info', HTTP_ENABLED: 'true', HTTP_PORT: String(httpPort) }), logFile);
     const c = child;
-    let health: { status: string; database: { ok: boolean; detail: string } } | null = null;
+    type Health = { status: string; database: { ok: boolean; detail: string } };
+    let health = null as Health | null;
     const t0 = Date.now();
     while (Date.now() - t0 < 20_000) {
       const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null);
       if (res) {
-        health = (await res.json()) as typeof health;
+        health = (await res.json()) as Health;
         if (health && /attempt [3-9]/.test(health.database.detail)) break;
       }
       if (c.exitCode !== null) throw new Error(`worker exited (${c.exitCode}): ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);

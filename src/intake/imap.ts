@@ -39,6 +39,8 @@ export class ImapIntake {
   gate: () => boolean = () => true;
   private reconnectTimer: NodeJS.Timeout | null = null;
   readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
+  /** Messages the last poll left for later (an error), or -1 when the poll itself failed. */
+  lastFailures = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -141,6 +143,8 @@ export class ImapIntake {
 
   private async pollOnce(): Promise<void> {
     if (this.stopped) return;
+    this.lastFailures = -1;
+    let failures = 0;
     const client = await this.connect();
     const log = this.ctx.log.child({ component: 'imap' });
     const lock = await client.getMailboxLock(this.imap.mailbox);
@@ -173,6 +177,7 @@ export class ImapIntake {
               moves[outcome.folder].push(uid);
             } catch (err) {
               // Left in place; the next poll tries it again. The mails behind it still go through.
+              failures++;
               log.error({ uid, err }, 'message not processed; will retry');
             }
           }
@@ -185,6 +190,7 @@ export class ImapIntake {
       this.status.ok = true;
       this.status.detail = 'connected';
       this.status.lastPollAt = this.ctx.now();
+      this.lastFailures = failures;
     } finally {
       lock.release();
     }
