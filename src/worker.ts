@@ -5,6 +5,7 @@ import { Backoff, DB_RETRY } from './backoff';
 import type { AppContext } from './context';
 import { SETTLE_MS } from './intake/maildrop';
 import { Lease } from './lease';
+import { parsePoolFor } from './parse-pool';
 import { Coalescer } from './loop';
 import { applyRetention } from './retention';
 
@@ -93,6 +94,7 @@ export class Worker {
   }
 
   async start(): Promise<void> {
+    parsePoolFor(this.ctx.rules, this.ctx.config.parse, this.ctx.log).warm();
     await this.pieces.sender.recover().catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));
     if ('start' in this.intake) await this.intake.start();
     else {

@@ -123,6 +123,13 @@ export class ParsePool {
     this.pump();
   }
 
+  /** Starts the thread ahead of the first mail (the worker does this at start). */
+  warm(): void {
+    if (this.worker) return;
+    this.ready = false;
+    this.worker = this.spawn();
+  }
+
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
