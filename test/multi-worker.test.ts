@@ -21,7 +21,7 @@ import { hsaIdFor, notification } from './support/mails';
 import { sleep } from './support/ports';
 import { startSmtpSink } from './support/smtp';
 
-jest.setTimeout(Math.max(240_000, Number(process.env.LCI_MULTI_MAILS ?? 0) * 1500));
+jest.setTimeout(Math.max(240_000, Number(process.env.LCI_MULTI_MAILS ?? 300) * 1500));
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
