@@ -3,7 +3,7 @@
  * Dovecot mailbox, one of them killed with SIGKILL every few seconds and started again, and a
  * `poll --once` run beside them. Every mail is processed once, no task twice; replies reach the
  * SMTP server once each (the accept-then-die window is counted). LCI_MULTI_MAILS sets the number
- * of mails (300 here; scripts/multi-worker.sh runs 1,000).
+ * of mails (200 here; scripts/multi-worker.sh runs 1,000).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,13 +21,13 @@ import { hsaIdFor, notification } from './support/mails';
 import { sleep } from './support/ports';
 import { startSmtpSink } from './support/smtp';
 
-jest.setTimeout(Math.max(240_000, Number(process.env.LCI_MULTI_MAILS ?? 300) * 1500));
+jest.setTimeout(Math.max(240_000, Number(process.env.LCI_MULTI_MAILS ?? 200) * 1500));
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const USER = 'multi@orebro.se';
 const PASS = 'secret';
-const N = Number(process.env.LCI_MULTI_MAILS ?? 300);
+const N = Number(process.env.LCI_MULTI_MAILS ?? 200);
 const WORKERS = 3;
 const KILL_EVERY_MS = 4000;
 
@@ -123,7 +123,7 @@ test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: e
     const doneS = (Date.now() - t0) / 1000;
 
     const msgRows = await db.db.select({ messageId: messages.messageId, uid: messages.uid, errorCode: messages.errorCode }).from(messages);
-    // A mail in hand at two kills in a row is taken for one that kills the process: review, unparsed.
+    // A mail being parsed at two kills in a row is taken for one that kills the process: review, unparsed.
     const aborted = new Set(msgRows.filter((r) => r.errorCode === 'PARSE_ABORTED').map((r) => r.messageId));
     const taskRows = await db.db.select({ hsaId: tasks.hsaId }).from(tasks);
     const replies = await db.db.select({ messageId: outbox.messageId, status: outbox.status }).from(outbox);

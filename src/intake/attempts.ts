@@ -6,8 +6,8 @@ import { processingAttempts } from '../db/schema';
 export const MAX_ATTEMPTS = 2;
 
 /**
- * Written before parsing, removed when processing ends (stored, or failed and handled): a row left
- * behind means the process died on this mail. Returns how many times it was started (this one included).
+ * Written before parsing, removed once the mail is parsed (or its processing failed and was
+ * handled): a row left behind means the process died while parsing this mail. Returns how many times it was started (this one included).
  */
 export async function startAttempt(ctx: AppContext, hash: string): Promise<number> {
   const [row] = await ctx.database.db

@@ -95,17 +95,22 @@ async function findCase(tx: Tx, ctx: AppContext, parsed: ParsedMail): Promise<ty
 }
 
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
-  // Recorded before parsing: a mail whose processing ended the process is known at the next start.
+  // Recorded before parsing, cleared once parsed: a mail whose parsing ended the process is known at the next start.
   const hash = contentHash(raw);
   const attempt = await startAttempt(ctx, hash);
+  let ended = false;
+  const parsedNow = async () => {
+    if (!ended) await endAttempt(ctx, hash);
+    ended = true;
+  };
   try {
-    return await ingestAttempt(ctx, raw, source, opts, attempt);
+    return await ingestAttempt(ctx, raw, source, opts, attempt, parsedNow);
   } finally {
-    await endAttempt(ctx, hash);
+    await parsedNow();
   }
 }
 
-async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number }, attempt: number): Promise<IngestOutcome> {
+async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number }, attempt: number, parsedNow: () => Promise<void>): Promise<IngestOutcome> {
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const now = ctx.now();
   const hash = contentHash(raw);
@@ -131,6 +136,7 @@ async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts:
       : tooLarge
         ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), { ownDomain: ownDomain(ctx) })
         : await pool.parse(raw, { ownDomain: ownDomain(ctx) });
+  await parsedNow();
   const result = parsed.result;
 
   // Same Message-ID from the same sender (re-delivered with other headers).
