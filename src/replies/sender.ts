@@ -7,6 +7,7 @@ import { Backoff, DB_RETRY, REPLY_RETRY, SMTP_PROBE, backoffDelay } from '../bac
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
 import { AppError, errorCode } from '../errors';
+import { Coalescer } from '../loop';
 import { SendJournal } from './journal';
 import type { OutboxRow, Transport } from './transport';
 
@@ -34,8 +35,17 @@ type Claimed = OutboxRow & { caseRef: string };
  * backoff (at most 30 s apart), giving the row back untouched; 5xx fails that reply; 4xx retries it.
  */
 export class OutboxSender {
-  private running: Promise<number> | null = null;
   private stopping = false;
+  private limit = 100_000;
+  private sentTotal = 0;
+  /** The one loop guard: runs never overlap; a call during a run makes it go once more. */
+  private readonly runs = new Coalescer(
+    async () => {
+      this.sentTotal += await this.drain(this.limit);
+    },
+    (err) => this.log.error({ err }, 'send run failed'),
+    () => !this.stopping,
+  );
   /** Accepted by SMTP, not yet marked sent in the database. */
   private readonly unmarked = new Map<number, Date>();
   private readonly markBackoff = new Backoff(DB_RETRY);
@@ -86,20 +96,19 @@ export class OutboxSender {
 
   /**
    * Sends everything due (a failed row is pushed back by its backoff, so the run ends); never
-   * throws; overlapping calls share one run. `limit` bounds one run.
+   * throws; a call during a run makes it go once more. Resolves with the replies sent meanwhile.
    */
   runOnce(limit = 100_000): Promise<number> {
-    this.running ??= this.drain(limit).finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    this.limit = limit;
+    const before = this.sentTotal;
+    return this.runs.run().then(() => this.sentTotal - before);
   }
 
   /** The run finishes the reply in hand and stops; timers end. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
-    await this.running;
+    await this.runs.current;
     if (this.markTimer) clearTimeout(this.markTimer);
     await this.flushMarks().catch(() => {});
     if (this.unmarked.size === 0) this.journal.clear();
