@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from './config';
 import type { AppContext } from './context';
-import { openDatabase, type Database } from './db/client';
+import { openDatabase, openDatabaseWaiting, type Database, type WaitOptions } from './db/client';
 import { ImapIntake } from './intake/imap';
 import { MaildropIntake } from './intake/maildrop';
 import { rootLogger } from './log';
@@ -10,10 +10,12 @@ import { FolderTransport, SmtpTransport, type Transport } from './replies/transp
 import { loadRules } from './rules/load';
 
 /** Builds the pieces every command shares: config, rules, database (migrated), logger. */
-export async function createContext(config: Config = loadConfig(), opts: { migrate?: boolean } = {}): Promise<AppContext> {
+export async function createContext(config: Config = loadConfig(), opts: { migrate?: boolean; wait?: Omit<WaitOptions, 'log'> } = {}): Promise<AppContext> {
   rootLogger.level = config.logLevel;
   const rules = loadRules(config.rulesDir);
-  const database: Database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, migrate: opts.migrate ?? true });
+  const dbOpts = { url: config.databaseUrl, pgliteDir: config.pgliteDir, migrate: opts.migrate ?? true };
+  // The worker waits for PostgreSQL (with backoff); one-off commands fail at once.
+  const database: Database = opts.wait ? await openDatabaseWaiting(dbOpts, { ...opts.wait, log: rootLogger }) : await openDatabase(dbOpts);
   rootLogger.info({ component: 'app', database: database.kind, intake: config.imap ? 'imap' : 'maildrop', replies: config.smtp ? 'smtp' : 'folder' }, 'started');
   return { config, rules, database, log: rootLogger, now: () => new Date() };
 }

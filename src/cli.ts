@@ -16,6 +16,9 @@ import { serveCommand } from './commands/serve';
 import { usersAddCommand } from './commands/users';
 import { finishTask, releaseTask, takeTask } from './tasks/actions';
 import { startWebServer } from './web/server';
+import { rootLogger } from './log';
+import { installFatalHandlers } from './process-guard';
+import { startWaitingHealth } from './startup-health';
 import { Worker, pollOnce } from './worker';
 
 /** Command-line entry: `npm run cli -- <command>`; `npm start` runs `worker`. */
@@ -78,29 +81,58 @@ program
   .command('worker')
   .description('run the worker: intake with IDLE, outbox sender, schedules (what npm start runs)')
   .action(async () => {
-    const ctx = await createContext();
+    const config = loadConfig();
+    rootLogger.level = config.logLevel;
+    const log = rootLogger.child({ component: 'worker' });
+    installFatalHandlers(rootLogger);
+    // SIGTERM/SIGINT: finish the message in hand, release the mailbox, exit 0; forced (exit 1) by a
+    // second signal or after SHUTDOWN_TIMEOUT_MS.
+    let stop: ((signal: string) => Promise<void>) | null = null;
+    let signalled: string | null = null;
+    const onSignal = (signal: string) => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: stopping now');
+        process.exit(1);
+      }
+      signalled = signal;
+      log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'stopping');
+      setTimeout(() => {
+        log.error({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutdown deadline passed: stopping now');
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+      if (stop) void stop(signal);
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+
+    // Without the database yet: wait for it, with /healthz saying so.
+    const waiting = config.http.enabled && config.databaseUrl ? await startWaitingHealth(config) : null;
+    let ctx: AppContext;
+    try {
+      ctx = await createContext(config, { wait: { onWait: (attempt, detail, next) => waiting?.set(`waiting for the database (attempt ${attempt}, next in ${next} ms): ${detail}`), stopped: () => signalled !== null } });
+    } finally {
+      await waiting?.close();
+    }
+    if (signalled) process.exit(0);
     const worker = new Worker(ctx);
     // The mail keeps flowing even when the UI cannot listen (port taken): that is logged, not fatal.
     const web = ctx.config.http.enabled
-      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus }).catch((err: unknown) => {
-          ctx.log.error({ component: 'web', code: errorCode(err), err: errorMessage(err) }, 'review UI not started');
+      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus, senderStatus: () => worker.senderStatus }).catch((err: unknown) => {
+          ctx.log.error({ component: 'web', err }, 'review UI not started');
           return null;
         })
       : null;
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      ctx.log.info({ component: 'worker', signal }, 'stopping');
+    const started = worker.start();
+    stop = async (signal: string) => {
+      const t0 = Date.now();
       await worker.stop();
       await web?.close();
       await ctx.database.close();
-      ctx.log.info({ component: 'worker' }, 'stopped');
+      log.info({ signal, ms: Date.now() - t0 }, 'stopped');
       process.exit(0);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-    await worker.start();
+    if (signalled) void stop(signalled);
+    await started;
     if (!ctx.config.imap) {
       ctx.log.info({ component: 'worker', maildrop: ctx.config.maildropDir, outbox: ctx.config.outboxDir }, 'embedded mode: drop .eml files in the maildrop folder; replies are written to the outbox folder');
     }
@@ -112,8 +144,8 @@ program
   .option('--once', 'run once and exit (the only mode; the worker runs continuously)', true)
   .action(() =>
     withContext(async (ctx) => {
-      const { sent } = await pollOnce(ctx);
-      out(`poll done; replies sent: ${sent}\n`);
+      const { sent, mailbox } = await pollOnce(ctx);
+      out(`poll done; replies sent: ${sent}${mailbox === 'leased-elsewhere' ? '; mailbox not read (another worker holds it)' : ''}\n`);
     }),
   );
 

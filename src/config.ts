@@ -72,6 +72,11 @@ export const configSchema = z
     REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
     REPLY_MAX_PER_RECIPIENT_PER_HOUR: int(5, 1),
     SEND_MAX_ATTEMPTS: int(8, 1, 100),
+    SEND_CLAIM_STALE_SECONDS: int(120, 5, 86_400),
+    PARSE_TIMEOUT_MS: int(10_000, 100, 600_000),
+    PARSE_MEMORY_MB: int(256, 32, 8192),
+    LEASE_SECONDS: int(30, 2, 3600),
+    SHUTDOWN_TIMEOUT_MS: int(8_000, 100, 600_000),
     RETENTION_DAYS: int(365, 0, 36500),
     RETENTION_CRON: z.string().default('15 3 * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "15 3 * * *"' }),
 
@@ -138,7 +143,12 @@ export interface Config {
     readonly maxPerCasePerDay: number;
     readonly maxPerRecipientPerHour: number;
     readonly maxAttempts: number;
+    /** A `sending` claim older than this is taken again (its sender died). */
+    readonly claimStaleMs: number;
   };
+  readonly parse: { readonly timeoutMs: number; readonly memoryMb: number };
+  readonly leaseMs: number;
+  readonly shutdownTimeoutMs: number;
   readonly retentionDays: number;
   readonly retentionCron: string;
   readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly secureCookie: boolean };
@@ -203,7 +213,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       maxPerCasePerDay: c.REPLY_MAX_PER_CASE_PER_DAY,
       maxPerRecipientPerHour: c.REPLY_MAX_PER_RECIPIENT_PER_HOUR,
       maxAttempts: c.SEND_MAX_ATTEMPTS,
+      claimStaleMs: c.SEND_CLAIM_STALE_SECONDS * 1000,
     },
+    parse: { timeoutMs: c.PARSE_TIMEOUT_MS, memoryMb: c.PARSE_MEMORY_MB },
+    leaseMs: c.LEASE_SECONDS * 1000,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     retentionDays: c.RETENTION_DAYS,
     retentionCron: c.RETENTION_CRON,
     http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE },

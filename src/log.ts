@@ -1,12 +1,15 @@
 import pino from 'pino';
+import { serializeError } from './errors';
 
 /**
- * One structured logger. Child scopes add {component, uid, messageId}.
- * Never pass names, HSA-ids or usernames: log ids, counts and codes only.
+ * One structured logger. Child scopes add {component, uid, messageId}. Errors go in whole as `err`
+ * (the serializer keeps code and stack, never query parameters). Never pass names, HSA-ids or
+ * usernames: log ids, counts and codes only.
  */
 export const rootLogger = pino({
   level: process.env.LOG_LEVEL ?? 'info',
   base: { app: 'lifecare-intake' },
+  serializers: { err: serializeError },
   redact: { paths: ['*.name', '*.hsaId', '*.treservaUser', '*.password', '*.accessToken'], censor: '[redacted]' },
 });
 

@@ -1,25 +1,44 @@
 import fs from 'node:fs';
 import cron, { type ScheduledTask } from 'node-cron';
 import { createMailPieces, type Intake } from './app';
+import { Backoff, DB_RETRY } from './backoff';
 import type { AppContext } from './context';
-import { errorCode, errorMessage } from './errors';
 import { SETTLE_MS } from './intake/maildrop';
+import { Lease } from './lease';
+import { parsePoolFor } from './parse-pool';
 import { Coalescer } from './loop';
 import { applyRetention } from './retention';
 
+/** The lease's name: one per mailbox (IMAP account and folder, or the maildrop folder). */
+function leaseName(ctx: AppContext, intake: Intake): string {
+  return 'mailboxKey' in intake ? `imap:${intake.mailboxKey}` : `maildrop:${ctx.config.maildropDir}`;
+}
+
 /**
- * The background worker: intake (IMAP with IDLE, or the maildrop folder), the outbox sender and
- * a node-cron safety-net schedule. A tick never throws and never overlaps another.
+ * The background worker: intake (IMAP with IDLE, or the maildrop folder) while it holds the
+ * mailbox lease, the outbox sender and a node-cron safety-net schedule. A tick never throws and
+ * never overlaps another. Several workers may share one database: one reads the mailbox, all send.
  */
 export class Worker {
   private readonly intake: Intake;
   private readonly pieces: ReturnType<typeof createMailPieces>;
+  readonly lease: Lease;
   private task: ScheduledTask | null = null;
   private retentionTask: ScheduledTask | null = null;
   private watcher: fs.FSWatcher | null = null;
   private readonly ticks = new Coalescer(
     async () => {
-      const taken = await this.intake.poll();
+      const taken = (await this.lease.tryAcquire().catch((err: unknown) => {
+        this.ctx.log.warn({ component: 'lease', err }, 'cannot check the mailbox lease');
+        return this.lease.held;
+      }))
+        ? await this.intake.poll()
+        : undefined;
+      if (this.stopping) return;
+      // Mail left for later by an error (the database restarting): look again soon, with backoff.
+      const failed = taken ? taken.failed : 'lastFailures' in this.intake ? this.intake.lastFailures : 0;
+      if (failed !== 0 && this.lease.held) this.scheduleRetry();
+      else if (failed === 0) this.retries.reset();
       await this.pieces.sender.runOnce();
       this.lastTickAt = this.ctx.now();
       // Maildrop files still being written: look again once they have settled.
@@ -30,23 +49,43 @@ export class Worker {
         }, SETTLE_MS);
       }
     },
-    (err) => this.ctx.log.error({ component: 'worker', code: errorCode(err), err: errorMessage(err) }, 'tick failed'),
+    (err) => this.ctx.log.error({ component: 'worker', err }, 'tick failed'),
     () => !this.stopping,
   );
   private stopping = false;
+  private readonly retries = new Backoff(DB_RETRY);
+  private retryTimer: NodeJS.Timeout | null = null;
   private sendTimer: NodeJS.Timeout | null = null;
   private settleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: AppContext) {
-    this.pieces = createMailPieces(ctx, () => this.tick('idle'));
+    this.pieces = createMailPieces(ctx, () => void this.tick('idle'));
     this.intake = this.pieces.intake;
+    this.lease = new Lease(ctx, leaseName(ctx, this.intake), () => void this.tick('lease'));
+    this.intake.gate = () => !this.stopping && this.lease.held;
+    this.pieces.sender.onResume = () => void this.pieces.sender.runOnce();
   }
 
   get intakeStatus(): { ok: boolean; detail: string; lastPollAt: Date | null } {
-    return 'status' in this.intake ? this.intake.status : { ok: true, detail: `maildrop ${this.ctx.config.maildropDir}`, lastPollAt: this.lastTickAt };
+    const own = 'status' in this.intake ? this.intake.status : { ok: true, detail: `maildrop ${this.ctx.config.maildropDir}`, lastPollAt: this.lastTickAt };
+    return this.lease.held ? own : { ...own, ok: own.ok, detail: `${own.detail}; mailbox read by another worker (lease)` };
+  }
+
+  /** The sender's state for /healthz ("SMTP nere sedan …"). */
+  get senderStatus() {
+    return this.pieces.sender.status;
   }
 
   private lastTickAt: Date | null = null;
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopping) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.tick('retry');
+    }, this.retries.next());
+    this.retryTimer.unref();
+  }
 
   /** One pass: take in what is waiting, then send due replies. Never throws, never overlaps. */
   tick(reason: string): Promise<void> {
@@ -55,7 +94,8 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    await this.pieces.sender.recover();
+    parsePoolFor(this.ctx.rules, this.ctx.config.parse, this.ctx.log).warm();
+    await this.pieces.sender.recover().catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));
     if ('start' in this.intake) await this.intake.start();
     else {
       await this.intake.prepare();
@@ -63,19 +103,23 @@ export class Worker {
       this.watcher = fs.watch(this.intake.dir, () => void this.tick('maildrop'));
       this.watcher.on('error', () => {});
     }
+    this.lease.start();
     this.task = cron.schedule(this.ctx.config.pollCron, () => void this.tick('schedule'), { noOverlap: true });
     this.retentionTask = cron.schedule(
       this.ctx.config.retentionCron,
-      () => applyRetention(this.ctx).then(() => undefined, (err: unknown) => this.ctx.log.error({ component: 'retention', code: errorCode(err), err: errorMessage(err) }, 'retention run failed')),
+      () => applyRetention(this.ctx).then(() => undefined, (err: unknown) => this.ctx.log.error({ component: 'retention', err }, 'retention run failed')),
       { noOverlap: true },
     );
-    // Retries of replies that failed for a while come due between schedule ticks.
+    // Retries of replies that failed for a while (and stale claims) come due between schedule ticks.
     this.sendTimer = setInterval(() => void this.pieces.sender.runOnce(), 15_000);
     this.sendTimer.unref();
     await this.tick('start');
   }
 
-  /** Graceful stop: finish the current message, release the mailbox, log out, then the caller closes the database. */
+  /**
+   * Graceful stop: the message and the reply in hand are finished (not the batch), the mailbox is
+   * moved and released, the lease given up, then the caller closes the database.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.task?.stop();
@@ -83,22 +127,34 @@ export class Worker {
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    await this.ticks.current;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.intake.requestStop();
+    await Promise.all([this.pieces.sender.stop(), this.ticks.current]);
     await this.intake.close();
+    await this.lease.release();
     this.pieces.transport.close();
   }
 }
 
-/** Runs everything waiting once, sends due replies, and returns (`poll --once`). */
-export async function pollOnce(ctx: AppContext): Promise<{ sent: number }> {
+/**
+ * Runs everything waiting once, sends due replies, and returns (`poll --once`). Safe beside a
+ * running worker: it reads the mailbox only when it gets the lease; replies are claimed row by row.
+ */
+export async function pollOnce(ctx: AppContext): Promise<{ sent: number; mailbox: 'read' | 'leased-elsewhere' }> {
   const pieces = createMailPieces(ctx);
+  const lease = new Lease(ctx, leaseName(ctx, pieces.intake));
+  pieces.intake.gate = () => lease.held;
   try {
     await pieces.sender.recover();
-    await pieces.intake.poll();
+    const got = await lease.tryAcquire();
+    if (got) await pieces.intake.poll();
+    else ctx.log.info({ component: 'worker', lease: lease.name }, 'another worker reads the mailbox; only replies are sent');
     const sent = await pieces.sender.runOnce(10_000);
-    return { sent };
+    return { sent, mailbox: got ? 'read' : 'leased-elsewhere' };
   } finally {
+    await pieces.sender.stop();
     await pieces.intake.close();
+    await lease.release();
     pieces.transport.close();
   }
 }

@@ -433,6 +433,25 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     }
   });
 
+  test('a failed reply is sent again from the case page (audited)', async () => {
+    const c = new Client(server.url);
+    await c.signIn();
+    const token = await c.token('/cases');
+    const third = INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc3@attendo.se>').replace('SITHS-kort klart', 'Misslyckat svar').replace('Johan Ström', 'Bo Ek').replace('SE5565594230-B31', 'SE5565594230-B0E');
+    const waiting = await ingestRaw(ctx, mail(third), { kind: 'ingest' });
+    const caseId = waiting.caseId!;
+    const [reply] = await db().select().from(outbox).where(eq(outbox.caseId, caseId));
+    await db().update(outbox).set({ status: 'failed', attempts: 8, lastError: '535 Authentication failed' }).where(eq(outbox.id, reply!.id));
+    const page = await (await c.get(`/cases/${caseId}`)).text();
+    expect(page).toMatch(new RegExp(`action="/replies/${reply!.id}/requeue"`));
+    const res = await c.post(`/replies/${reply!.id}/requeue`, { _csrf: token, caseId: String(caseId) });
+    expect(res.headers.get('location')).toBe(`/cases/${caseId}?ok=requeued#reply-${reply!.id}`);
+    expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]).toMatchObject({ status: 'pending', attempts: 0, lastError: null });
+    expect((await c.post(`/replies/${reply!.id}/requeue`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(`/cases/${caseId}?err=CONFLICT#reply-${reply!.id}`);
+    const actions = (await db().select().from(auditEvents).where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))).map((e) => e.action);
+    expect(actions).toContain('reply.requeued');
+  });
+
   test('finishing a task with REPLY_DONE_CONFIRMATION=false queues no confirmation; a done task cannot be taken', async () => {
     const raw = mail(COMPLETE.toString('utf8').replace('<comp1@vardaga.se>', '<comp2@vardaga.se>').replace('Eva Nilsson', 'Nils Eriksson').replace('SE2321000016-9EV1', 'SE2321000016-N1L5').replace('evanil', 'nileri'));
     const out = await ingestRaw(ctx, raw, { kind: 'ingest' });

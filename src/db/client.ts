@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { AppError } from '../errors';
+import { Backoff, DB_RETRY } from '../backoff';
+import { AppError, errorCode } from '../errors';
+import type { Logger } from '../log';
 import * as schema from './schema';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -77,12 +79,20 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       const { drizzle } = await import('drizzle-orm/postgres-js');
       const client = postgres(opts.url, {
         max: 10,
+        connect_timeout: 10,
         onnotice: () => {},
       });
       const db = drizzle(client, { schema }) as unknown as Db;
-      if (migrate) {
-        const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');
-        await run(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
+      try {
+        // Reachable at all (also when not migrating): a clear error here, not at the first query.
+        await client`select 1`;
+        if (migrate) {
+          const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');
+          await run(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
+        }
+      } catch (err) {
+        await client.end({ timeout: 0 }).catch(() => {});
+        throw err;
       }
       return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
     }
@@ -113,5 +123,37 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('DB_ERROR', `Cannot open the database: ${(err as Error).message}`, { embedded: !opts.url }, err);
+  }
+}
+
+export interface WaitOptions {
+  log: Logger;
+  /** Each failed attempt, for /healthz ("waiting for the database"). */
+  onWait?: (attempt: number, detail: string, nextInMs: number) => void;
+  /** Stop waiting (shutdown asked for): the last error is thrown. */
+  stopped?: () => boolean;
+}
+
+/**
+ * PostgreSQL may not be up yet when the worker starts (boot order, a restart): wait and retry with
+ * backoff, logging each attempt. The embedded database is not waited for (its errors are final).
+ */
+export async function openDatabaseWaiting(opts: OpenOptions, wait: WaitOptions): Promise<Database> {
+  if (!opts.url) return openDatabase(opts);
+  const backoff = new Backoff(DB_RETRY);
+  for (;;) {
+    try {
+      const database = await openDatabase(opts);
+      if (backoff.attempts > 0) wait.log.info({ component: 'db', attempts: backoff.attempts + 1 }, 'database reachable');
+      return database;
+    } catch (err) {
+      if (wait.stopped?.()) throw err;
+      const delay = backoff.next();
+      const cause = err instanceof AppError && err.cause !== undefined ? err.cause : err;
+      const detail = `${errorCode(cause)}: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 200);
+      wait.log.warn({ component: 'db', attempt: backoff.attempts, nextInMs: delay, code: errorCode(cause) }, 'database not reachable; waiting');
+      wait.onWait?.(backoff.attempts, detail, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }

@@ -211,6 +211,9 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
     lastError: text('last_error'),
+    // When and by whom a sender took it (status `sending`); a claim older than the stale limit is taken again.
+    claimedAt: ts('claimed_at'),
+    claimedBy: text('claimed_by'),
     createdAt: created(),
     sentAt: ts('sent_at'),
   },
@@ -265,4 +268,23 @@ export const sessions = pgTable('sessions', {
   csrfToken: text('csrf_token').notNull(),
   expiresAt: ts('expires_at').notNull(),
   createdAt: created(),
+});
+
+/**
+ * Processing attempts of a mail not yet stored, by content hash, written before parsing: a mail
+ * whose processing ended the process is recognised at the next start (after 2, review unparsed).
+ */
+export const processingAttempts = pgTable('processing_attempts', {
+  contentHash: text('content_hash').primaryKey(),
+  attempts: integer('attempts').notNull().default(1),
+  lastAt: ts('last_at').notNull().defaultNow(),
+});
+
+/** One worker reads a mailbox at a time: a lease with a heartbeat; the token grows at each takeover (fencing). */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  token: bigint('token', { mode: 'number' }).notNull().default(1),
+  expiresAt: ts('expires_at').notNull(),
+  acquiredAt: ts('acquired_at').notNull().defaultNow(),
 });

@@ -2,6 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../context';
 import { messages } from '../db/schema';
+import { Backoff, IMAP_RECONNECT } from '../backoff';
 import { errorCode, errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
@@ -29,13 +30,17 @@ export class ImapIntake {
     () => this.pollOnce(),
     (err) => {
       this.status.detail = `poll failed: ${errorMessage(err)}`;
-      this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP poll failed');
+      this.ctx.log.error({ component: 'imap', err }, 'IMAP poll failed');
     },
     () => !this.stopped,
   );
-  private reconnectAttempts = 0;
+  private readonly reconnects = new Backoff(IMAP_RECONNECT);
+  /** Asked before each message: false (the mailbox lease lost, shutting down) ends the poll there. */
+  gate: () => boolean = () => true;
   private reconnectTimer: NodeJS.Timeout | null = null;
   readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
+  /** Messages the last poll left for later (an error), or -1 when the poll itself failed. */
+  lastFailures = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -75,7 +80,7 @@ export class ImapIntake {
       maxIdleTime: 5 * 60_000,
       connectionTimeout: 30_000,
     });
-    client.on('error', (err: unknown) => log.warn({ code: errorCode(err), err: errorMessage(err) }, 'IMAP connection error'));
+    client.on('error', (err: unknown) => log.warn({ err }, 'IMAP connection error'));
     client.on('exists', () => this.onNewMail());
     client.on('close', () => {
       if (this.client === client) this.client = null;
@@ -97,7 +102,7 @@ export class ImapIntake {
       throw err;
     }
     this.client = client;
-    this.reconnectAttempts = 0;
+    this.reconnects.reset();
     this.status.ok = true;
     this.status.detail = 'connected';
     log.info({ mailbox: imap.mailbox }, 'IMAP connected');
@@ -106,9 +111,8 @@ export class ImapIntake {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer || this.stopped) return;
-    const attempt = ++this.reconnectAttempts;
-    const delay = Math.min(1000 * 2 ** Math.min(attempt - 1, 8), 5 * 60_000) * (0.5 + Math.random());
-    this.ctx.log.info({ component: 'imap', attempt, delayMs: Math.round(delay) }, 'reconnecting to IMAP');
+    const delay = this.reconnects.next();
+    this.ctx.log.info({ component: 'imap', attempt: this.reconnects.attempts, delayMs: delay }, 'reconnecting to IMAP');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect()
@@ -127,7 +131,7 @@ export class ImapIntake {
       await this.connect();
     } catch (err) {
       this.status.detail = `cannot connect: ${errorMessage(err)}`;
-      this.ctx.log.error({ component: 'imap', code: errorCode(err), err: errorMessage(err) }, 'IMAP connection failed; retrying');
+      this.ctx.log.error({ component: 'imap', err }, 'IMAP connection failed; retrying');
       this.scheduleReconnect();
     }
   }
@@ -139,6 +143,8 @@ export class ImapIntake {
 
   private async pollOnce(): Promise<void> {
     if (this.stopped) return;
+    this.lastFailures = -1;
+    let failures = 0;
     const client = await this.connect();
     const log = this.ctx.log.child({ component: 'imap' });
     const lock = await client.getMailboxLock(this.imap.mailbox);
@@ -147,7 +153,7 @@ export class ImapIntake {
       if (!mailbox) return;
       const uidValidity = Number(mailbox.uidValidity);
       const uids = ((await client.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
-      for (let i = 0; i < uids.length && !this.stopped; i += BATCH) {
+      for (let i = 0; i < uids.length && !this.stopped && this.gate(); i += BATCH) {
         const batch = uids.slice(i, i + BATCH);
         const moves: Record<Folder, number[]> = { processed: [], review: [], ignored: [] };
         // UIDs already recorded (a crash before the move): only move them.
@@ -161,7 +167,7 @@ export class ImapIntake {
         if (todo.length > 0) {
           const sizes = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
           for (const meta of sizes) {
-            if (this.stopped) break;
+            if (this.stopped || !this.gate()) break;
             const uid = meta.uid;
             try {
               const tooLarge = (meta.size ?? 0) > this.ctx.config.maxMailBytes;
@@ -171,7 +177,8 @@ export class ImapIntake {
               moves[outcome.folder].push(uid);
             } catch (err) {
               // Left in place; the next poll tries it again. The mails behind it still go through.
-              log.error({ uid, code: errorCode(err), err: errorMessage(err) }, 'message not processed; will retry');
+              failures++;
+              log.error({ uid, err }, 'message not processed; will retry');
             }
           }
         }
@@ -183,9 +190,16 @@ export class ImapIntake {
       this.status.ok = true;
       this.status.detail = 'connected';
       this.status.lastPollAt = this.ctx.now();
+      this.lastFailures = failures;
     } finally {
       lock.release();
     }
+  }
+
+  /** Stops after the message in hand (the poll then moves what is done and releases the mailbox lock). */
+  requestStop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../context';
-import { errorCode, errorMessage } from '../errors';
 import { ingestRaw, type Folder } from './process';
 
 /**
@@ -15,6 +14,9 @@ export const SETTLE_MS = 1000;
 
 export class MaildropIntake {
   readonly name = 'maildrop';
+  private stopped = false;
+  /** Asked before each file: false (lease lost, shutting down) ends the pass there. */
+  gate: () => boolean = () => true;
 
   constructor(
     private readonly ctx: AppContext,
@@ -36,6 +38,7 @@ export class MaildropIntake {
     let failed = 0;
     let deferred = 0;
     for (const name of files) {
+      if (this.stopped || !this.gate()) break;
       const file = path.join(this.dir, name);
       try {
         if (Date.now() - (await fs.stat(file)).mtimeMs < SETTLE_MS) {
@@ -48,7 +51,7 @@ export class MaildropIntake {
         processed++;
       } catch (err) {
         failed++;
-        log.error({ file: name, code: errorCode(err), err: errorMessage(err) }, 'maildrop file not processed; will retry');
+        log.error({ file: name, err }, 'maildrop file not processed; will retry');
       }
     }
     return { processed, failed, deferred };
@@ -64,5 +67,11 @@ export class MaildropIntake {
     });
   }
 
-  async close(): Promise<void> {}
+  requestStop(): void {
+    this.stopped = true;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+  }
 }

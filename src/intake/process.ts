@@ -7,8 +7,10 @@ import { senderStanding } from '../cases/sender-check';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
 import { mailboxState, messages, type MessageKind, type MessageStatus } from '../db/schema';
-import { parseMail, type ParsedMail } from '../parse';
+import type { ParsedMail } from '../parse';
+import { parsePoolFor, unparsed } from '../parse-pool';
 import { errorCode, errorMessage } from '../errors';
+import { MAX_ATTEMPTS, endAttempt, startAttempt } from './attempts';
 import { authenticateSender, type AuthResult } from './authenticate';
 
 /**
@@ -57,6 +59,22 @@ async function findExisting(ctx: AppContext, by: { hash: string; source: Source 
 }
 
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
+  // Recorded before parsing, cleared once parsed: a mail whose parsing ended the process is known at the next start.
+  const hash = contentHash(raw);
+  const attempt = await startAttempt(ctx, hash);
+  let ended = false;
+  const parsedNow = async () => {
+    if (!ended) await endAttempt(ctx, hash);
+    ended = true;
+  };
+  try {
+    return await ingestAttempt(ctx, raw, source, opts, attempt, parsedNow);
+  } finally {
+    await parsedNow();
+  }
+}
+
+async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number }, attempt: number, parsedNow: () => Promise<void>): Promise<IngestOutcome> {
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const now = ctx.now();
   const hash = contentHash(raw);
@@ -73,10 +91,16 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   const seen = await findExisting(ctx, { hash, source });
   if (seen) return duplicate(seen);
 
-  // Too large: keep the headers (the original stays in the review folder), skip the body.
-  const parsed: ParsedMail = tooLarge
-    ? await parseMail(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), ctx.rules, { ownDomain: ownDomain(ctx) })
-    : await parseMail(raw, ctx.rules, { ownDomain: ownDomain(ctx) });
+  // Parsed in a thread with a time and memory budget. Too large: the headers only. A mail that
+  // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
+  const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
+  const parsed: ParsedMail =
+    attempt > MAX_ATTEMPTS
+      ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
+      : tooLarge
+        ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), { ownDomain: ownDomain(ctx) })
+        : await pool.parse(raw, { ownDomain: ownDomain(ctx) });
+  await parsedNow();
   const result = parsed.result;
 
   // Same Message-ID from the same sender (re-delivered with other headers).

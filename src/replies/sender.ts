@@ -1,96 +1,269 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { and, asc, eq, getTableColumns, inArray, ne, sql } from 'drizzle-orm';
+import { Backoff, DB_RETRY, REPLY_RETRY, SMTP_PROBE, backoffDelay } from '../backoff';
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
-import { AppError, errorCode, errorMessage } from '../errors';
+import { AppError, errorCode } from '../errors';
+import { Coalescer } from '../loop';
+import { SendJournal } from './journal';
 import type { OutboxRow, Transport } from './transport';
 
-/** Backoff for transient failures: 30 s doubling up to an hour, with ±50 % jitter. */
+/** Backoff for transient failures of one reply: 30 s doubling up to an hour, with jitter. */
 export function backoffMs(attempts: number, random: () => number = Math.random): number {
-  const base = Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
-  return Math.round(base * (0.5 + random()));
+  return backoffDelay(attempts, REPLY_RETRY, random);
 }
 
+export interface SenderStatus {
+  ok: boolean;
+  detail: string;
+  downSince: Date | null;
+}
+
+type Claimed = OutboxRow & { caseRef: string };
+
 /**
- * Sends due outbox rows. A row is claimed (status `sending`) in its own statement, sent, then
- * marked `sent`. The one window: SMTP accepted, crash before `sent` — such a row is found
- * `sending` at the next start and sent again with the same Message-ID.
+ * Sends due outbox rows. A row is claimed in one statement (status `sending`, a claim time and
+ * owner); a claim older than SEND_CLAIM_STALE_SECONDS is taken again by any sender, at any time.
+ * After the SMTP server accepts a reply it is written to a local journal, then marked `sent`; if
+ * the mark fails (database gone) it is retried, never sent again. The one window left: a kill
+ * between the SMTP accept and the journal line.
+ *
+ * Failures by kind: the transport down (connection, TLS, 535…) pauses sending and probes it with
+ * backoff (at most 30 s apart), giving the row back untouched; 5xx fails that reply; 4xx retries it.
  */
 export class OutboxSender {
-  private running: Promise<number> | null = null;
+  private stopping = false;
+  private limit = 100_000;
+  private sentTotal = 0;
+  /** The one loop guard: runs never overlap; a call during a run makes it go once more. */
+  private readonly runs = new Coalescer(
+    async () => {
+      this.sentTotal += await this.drain(this.limit);
+    },
+    (err) => this.log.error({ err }, 'send run failed'),
+    () => !this.stopping,
+  );
+  /** Accepted by SMTP, not yet marked sent in the database. */
+  private readonly unmarked = new Map<number, Date>();
+  private readonly markBackoff = new Backoff(DB_RETRY);
+  private markTimer: NodeJS.Timeout | null = null;
+  private readonly probeBackoff = new Backoff(SMTP_PROBE);
+  private probeTimer: NodeJS.Timeout | null = null;
+  private down: { since: Date; reason: string } | null = null;
+  private readonly journal: SendJournal;
+  readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+  /** Called when sending can go on again (the transport answered after being down). */
+  onResume: () => void = () => {};
 
   constructor(
     private readonly ctx: AppContext,
     private readonly transport: Transport,
-  ) {}
+  ) {
+    this.journal = new SendJournal(path.join(ctx.config.dataDir, 'outbox-journal'));
+  }
 
-  /** At start-up: rows left `sending` by a crash go back to `pending`. */
+  private get log() {
+    return this.ctx.log.child({ component: 'outbox' });
+  }
+
+  get status(): SenderStatus {
+    if (this.down) return { ok: false, detail: `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}: ${this.down.reason}`, downSince: this.down.since };
+    if (this.unmarked.size > 0) return { ok: false, detail: `${this.unmarked.size} skickade svar väntar på att markeras i databasen`, downSince: null };
+    return { ok: true, detail: this.transport.name, downSince: null };
+  }
+
+  /**
+   * At start-up (and before each run): replies a dead process on this machine had sent but not
+   * marked are marked sent now. Rows left `sending` are not reset: they are taken again once stale.
+   */
   async recover(): Promise<number> {
-    const rows = await this.ctx.database.db.update(outbox).set({ status: 'pending' }).where(eq(outbox.status, 'sending')).returning({ id: outbox.id });
-    if (rows.length) this.ctx.log.warn({ component: 'outbox', count: rows.length }, 'replies left in sending state are retried');
-    return rows.length;
+    const { ids, files } = this.journal.orphans();
+    if (ids.length === 0 && files.length === 0) return 0;
+    const marked = ids.length
+      ? await this.ctx.database.db
+          .update(outbox)
+          .set({ status: 'sent', sentAt: this.ctx.now(), lastError: null, claimedAt: null })
+          .where(and(inArray(outbox.id, ids), ne(outbox.status, 'sent')))
+          .returning({ id: outbox.id })
+      : [];
+    for (const f of files) fs.rmSync(f, { force: true });
+    if (marked.length) this.log.warn({ count: marked.length }, 'replies accepted by SMTP before a crash marked sent from the journal (not sent again)');
+    return marked.length;
   }
 
   /**
    * Sends everything due (a failed row is pushed back by its backoff, so the run ends); never
-   * throws; overlapping calls share one run. `limit` bounds one run.
+   * throws; a call during a run makes it go once more. Resolves with the replies sent meanwhile.
    */
   runOnce(limit = 100_000): Promise<number> {
-    this.running ??= this.drain(limit).finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    this.limit = limit;
+    const before = this.sentTotal;
+    return this.runs.run().then(() => this.sentTotal - before);
   }
 
-  private async claim(): Promise<(OutboxRow & { caseRef: string }) | null> {
+  /** The run finishes the reply in hand and stops; timers end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    await this.runs.current;
+    if (this.markTimer) clearTimeout(this.markTimer);
+    await this.flushMarks().catch(() => {});
+    if (this.unmarked.size === 0) this.journal.clear();
+    this.journal.close();
+  }
+
+  private async claim(): Promise<Claimed | null> {
     const { db } = this.ctx.database;
     const now = this.ctx.now();
-    const rows = await db.execute<{ id: number }>(sql`
-      update ${outbox} set status = 'sending', attempts = attempts + 1
-      where id = (select id from ${outbox} where status = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz
-                  order by id limit 1 for update skip locked)
-      returning id`);
-    const list = (Array.isArray(rows) ? rows : (rows as { rows: Array<{ id: number }> }).rows) as Array<{ id: number }>;
-    const id = list[0]?.id;
-    if (id == null) return null;
+    const stale = new Date(now.getTime() - this.ctx.config.replies.claimStaleMs);
+    const mine = [...this.unmarked.keys()];
+    const notMine = mine.length ? sql`and id not in (${sql.join(mine.map((id) => sql`${id}`), sql`, `)})` : sql``;
     const [row] = await db
-      .select({ o: outbox, caseRef: cases.ref })
-      .from(outbox)
-      .innerJoin(cases, eq(cases.id, outbox.caseId))
-      .where(eq(outbox.id, id));
-    return row ? { ...row.o, caseRef: row.caseRef } : null;
+      .update(outbox)
+      .set({ status: 'sending', attempts: sql`${outbox.attempts} + 1`, claimedAt: now, claimedBy: this.owner })
+      .where(
+        sql`${outbox.id} = (select id from ${outbox}
+            where ((status = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz)
+                or (status = 'sending' and (claimed_at is null or claimed_at < ${stale.toISOString()}::timestamptz))) ${notMine}
+            order by id limit 1 for update skip locked)`,
+      )
+      .returning({ ...getTableColumns(outbox), caseRef: sql<string>`(select ref from ${cases} where ${cases.id} = ${outbox.caseId})` });
+    return row ?? null;
   }
 
   private async drain(limit: number): Promise<number> {
-    const log = this.ctx.log.child({ component: 'outbox' });
-    const { db } = this.ctx.database;
+    const log = this.log;
     let sent = 0;
-    for (let i = 0; i < limit; i++) {
-      let row: Awaited<ReturnType<OutboxSender['claim']>>;
+    try {
+      await this.recover();
+      await this.flushMarks();
+    } catch (err) {
+      log.error({ err }, 'cannot read the outbox');
+      return 0;
+    }
+    if (this.unmarked.size > 0) return 0; // the database is not taking marks: send nothing more now
+    for (let i = 0; i < limit && !this.down && !this.stopping; i++) {
+      let row: Claimed | null;
       try {
         row = await this.claim();
       } catch (err) {
-        log.error({ code: errorCode(err), err: errorMessage(err) }, 'cannot read the outbox');
-        return sent;
+        log.error({ err }, 'cannot read the outbox');
+        break;
       }
       if (!row) break;
       try {
         await this.transport.send(row, row.caseRef);
-        await db.update(outbox).set({ status: 'sent', sentAt: this.ctx.now(), lastError: null }).where(eq(outbox.id, row.id));
-        sent++;
-        log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
       } catch (err) {
-        const permanent = err instanceof AppError && err.code === 'SMTP_PERMANENT';
-        const giveUp = permanent || row.attempts >= this.ctx.config.replies.maxAttempts;
-        const next = new Date(this.ctx.now().getTime() + backoffMs(row.attempts));
-        await db
-          .update(outbox)
-          .set({ status: giveUp ? 'failed' : 'pending', nextAttemptAt: next, lastError: errorMessage(err).slice(0, 500) })
-          .where(and(eq(outbox.id, row.id), eq(outbox.status, 'sending')))
-          .catch((e: unknown) => log.error({ code: errorCode(e) }, 'cannot record a send failure'));
-        log.warn({ outboxId: row.id, code: errorCode(err), attempts: row.attempts, giveUp, context: err instanceof AppError ? err.context : undefined }, 'reply not sent');
+        await this.failed(row, err);
+        continue;
+      }
+      // Accepted: from here on this reply is never sent again by this process.
+      this.unmarked.set(row.id, this.ctx.now());
+      try {
+        this.journal.record(row.id);
+      } catch (err) {
+        log.error({ err, outboxId: row.id }, 'cannot write the send journal');
+      }
+      sent++;
+      log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
+      try {
+        await this.markSent(row.id);
+      } catch (err) {
+        log.error({ err, outboxId: row.id }, 'reply sent but not yet marked sent; the mark is retried (never sent again)');
+        this.scheduleMarks();
+        break;
       }
     }
+    if (this.unmarked.size === 0) this.journal.clear();
     return sent;
+  }
+
+  private async markSent(id: number): Promise<void> {
+    const at = this.unmarked.get(id) ?? this.ctx.now();
+    await this.ctx.database.db.update(outbox).set({ status: 'sent', sentAt: at, lastError: null, claimedAt: null }).where(eq(outbox.id, id));
+    this.unmarked.delete(id);
+  }
+
+  /** Marks every accepted reply sent; throws when the database still refuses. */
+  private async flushMarks(): Promise<void> {
+    for (const id of [...this.unmarked.keys()]) await this.markSent(id);
+    this.markBackoff.reset();
+  }
+
+  private scheduleMarks(): void {
+    if (this.markTimer) return;
+    const delay = this.markBackoff.next();
+    this.markTimer = setTimeout(() => {
+      this.markTimer = null;
+      this.flushMarks().then(
+        () => {
+          this.log.info({}, 'sent replies marked');
+          this.onResume();
+        },
+        (err: unknown) => {
+          this.log.warn({ code: errorCode(err), attempt: this.markBackoff.attempts }, 'marking sent replies failed; retrying');
+          this.scheduleMarks();
+        },
+      );
+    }, delay);
+    this.markTimer.unref();
+  }
+
+  private async failed(row: Claimed, err: unknown): Promise<void> {
+    const { db } = this.ctx.database;
+    const code = err instanceof AppError ? err.code : 'SMTP_TRANSIENT';
+    const context = err instanceof AppError ? { responseCode: err.context.responseCode, smtpCode: err.context.smtpCode } : undefined;
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    const mine = and(eq(outbox.id, row.id), eq(outbox.status, 'sending'), eq(outbox.claimedBy, this.owner));
+    const onDbError = (e: unknown) => this.log.error({ code: errorCode(e) }, 'cannot record a send failure');
+    if (code === 'SMTP_DOWN') {
+      // Not this reply's fault: it goes back as it was, and sending pauses until the transport answers.
+      await db.update(outbox).set({ status: 'pending', attempts: sql`greatest(${outbox.attempts} - 1, 0)`, claimedAt: null, claimedBy: null, lastError: message }).where(mine).catch(onDbError);
+      this.transportDown(message, err);
+      return;
+    }
+    const giveUp = code === 'SMTP_PERMANENT' || row.attempts >= this.ctx.config.replies.maxAttempts;
+    const next = new Date(this.ctx.now().getTime() + backoffMs(row.attempts));
+    await db
+      .update(outbox)
+      .set({ status: giveUp ? 'failed' : 'pending', nextAttemptAt: next, lastError: message, claimedAt: null })
+      .where(mine)
+      .catch(onDbError);
+    this.log.warn({ outboxId: row.id, code, attempts: row.attempts, giveUp, context }, 'reply not sent');
+  }
+
+  private transportDown(reason: string, err: unknown): void {
+    if (!this.down) {
+      this.down = { since: this.ctx.now(), reason };
+      this.log.error({ err, since: this.down.since.toISOString() }, `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}; sending paused`);
+    }
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.stopping) return;
+    const delay = this.probeBackoff.next();
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      this.transport.probe().then(
+        () => {
+          const since = this.down?.since;
+          this.down = null;
+          this.probeBackoff.reset();
+          this.log.info({ since: since?.toISOString(), downMs: since ? this.ctx.now().getTime() - since.getTime() : 0 }, 'SMTP answers again; sending resumed');
+          this.onResume();
+        },
+        (err: unknown) => {
+          if (this.down) this.down.reason = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+          this.log.warn({ code: errorCode(err), attempt: this.probeBackoff.attempts }, 'SMTP still down');
+          this.scheduleProbe();
+        },
+      );
+    }, delay);
+    this.probeTimer.unref();
   }
 
   /** Earliest time a pending reply is due (for tests and the poll loop). */

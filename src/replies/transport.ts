@@ -12,7 +12,30 @@ export type OutboxRow = typeof outbox.$inferSelect;
 export interface Transport {
   readonly name: string;
   send(row: OutboxRow, caseRef: string): Promise<void>;
+  /** Resolves when the transport answers (login included); used while it is down. */
+  probe(): Promise<void>;
   close(): void;
+}
+
+const DOWN_CODES = new Set(['EAUTH', 'ETLS', 'ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EPROTOCOL', 'EHOSTUNREACH', 'ENETUNREACH']);
+const AUTH_REPLIES = new Set([421, 454, 530, 534, 535, 538]);
+
+/**
+ * What an SMTP failure means, by its reply code first: the server or our login is gone
+ * (`SMTP_DOWN`: pause, nothing used up), this one reply is refused for good (`SMTP_PERMANENT`: 5xx on
+ * the recipient or message), or a try-again-later for this reply (`SMTP_TRANSIENT`: 4xx).
+ */
+export function classifySmtpError(err: unknown): 'SMTP_DOWN' | 'SMTP_PERMANENT' | 'SMTP_TRANSIENT' {
+  const e = (err ?? {}) as { responseCode?: unknown; code?: unknown };
+  const rc = typeof e.responseCode === 'number' ? e.responseCode : null;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (rc !== null && AUTH_REPLIES.has(rc)) return 'SMTP_DOWN';
+  if (DOWN_CODES.has(code)) return 'SMTP_DOWN';
+  if (rc !== null && rc >= 500) return 'SMTP_PERMANENT';
+  if (rc !== null && rc >= 400) return 'SMTP_TRANSIENT';
+  if (code === 'EENVELOPE' || code === 'EMESSAGE') return 'SMTP_PERMANENT';
+  // No reply code at all: the connection, not the reply.
+  return 'SMTP_DOWN';
 }
 
 /** The reply as sent: threaded to the provider's mail, marked as automatic, with our loop header. */
@@ -76,8 +99,19 @@ export class SmtpTransport implements Transport {
       if (transporter !== this.pooled) transporter.close();
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; response?: string; message: string };
-      const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500;
-      throw new AppError(permanent ? 'SMTP_PERMANENT' : 'SMTP_TRANSIENT', e.response ?? e.message, { responseCode: e.responseCode, smtpCode: e.code }, err);
+      throw new AppError(classifySmtpError(err), (e.response ?? e.message).slice(0, 300), { responseCode: e.responseCode, smtpCode: e.code }, err);
+    }
+  }
+
+  async probe(): Promise<void> {
+    const transporter = this.pooled ?? (await this.transporter());
+    try {
+      await transporter.verify();
+    } catch (err) {
+      const e = err as { responseCode?: number; code?: string; response?: string; message: string };
+      throw new AppError(classifySmtpError(err), (e.response ?? e.message).slice(0, 300), { responseCode: e.responseCode, smtpCode: e.code }, err);
+    } finally {
+      if (transporter !== this.pooled) transporter.close();
     }
   }
 
@@ -102,6 +136,11 @@ export class FolderTransport implements Transport {
     const file = path.join(this.dir, `${String(row.id).padStart(6, '0')}-${row.kind}.eml`);
     await fs.writeFile(`${file}.tmp`, info.message as Buffer);
     await fs.rename(`${file}.tmp`, file);
+  }
+
+  async probe(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    await fs.access(this.dir, fs.constants.W_OK);
   }
 
   close(): void {}

@@ -5,6 +5,7 @@ import type { AppContext } from '../context';
 import type { CaseStatus, PersonStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { FIELDS } from '../parse/types';
+import { requeueReply } from '../replies/requeue';
 import { holdReply, rejectCase, releaseReply, settleMessage } from '../tasks/actions';
 import { formField, notFound, parseId } from './http';
 import { CASE_STATUSES, ERROR_NOTICE, NOTICE } from './labels';
@@ -191,6 +192,7 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
   for (const [action, fn, ok] of [
     ['hold', holdReply, 'held'],
     ['release', releaseReply, 'released'],
+    ['requeue', requeueReply, 'requeued'],
   ] as const) {
     app.post(`/replies/:id/${action}`, async (req, reply) => {
       const id = parseId((req.params as { id: string }).id);

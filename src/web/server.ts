@@ -36,6 +36,8 @@ export interface MailboxStatus {
 
 export interface WebServerOptions {
   mailboxStatus?: () => MailboxStatus;
+  /** The outbox sender's state ("SMTP nere sedan …"); reported, not counted in `status`. */
+  senderStatus?: () => { ok: boolean; detail: string };
 }
 
 export interface WebServer {
@@ -155,7 +157,8 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     }
     const mailbox = opts.mailboxStatus?.() ?? { ok: true, detail: 'not polled by this process', lastPollAt: null };
     const ok = database.ok && mailbox.ok;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'fail', database, mailbox: { ...mailbox, lastPollAt: mailbox.lastPollAt?.toISOString() ?? null } });
+    const sender = opts.senderStatus?.();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'fail', database, mailbox: { ...mailbox, lastPollAt: mailbox.lastPollAt?.toISOString() ?? null }, ...(sender ? { sender } : {}) });
   });
 
   app.get('/', async (_req, reply) => reply.redirect('/cases', 303));

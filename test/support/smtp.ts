@@ -37,7 +37,14 @@ function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
   });
 }
 
-export async function startSmtpSink(): Promise<SmtpSink> {
+export interface SmtpSinkOptions {
+  /** Listen on this port (to reopen a stopped sink where the worker expects it). */
+  port?: number;
+  /** Require AUTH PLAIN/LOGIN; `accept` decides each login (false: 535). */
+  auth?: { accept: (user: string, pass: string) => boolean };
+}
+
+export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: Received[] = [];
   const waiters = new Set<() => void>();
   const failures: number[] = [];
@@ -46,9 +53,20 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   };
 
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: !opts.auth,
+    allowInsecureAuth: true,
+    closeTimeout: 500,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onAuth(auth, _session, callback) {
+      if (opts.auth && !opts.auth.accept(auth.username ?? '', auth.password ?? '')) {
+        const err: SMTPServerError = new Error('Authentication failed');
+        err.responseCode = 535;
+        callback(err);
+        return;
+      }
+      callback(null, { user: auth.username });
+    },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
       readAll(stream)
         .then(async (raw) => {
@@ -78,7 +96,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
 
   let port = 0;
   for (let attempt = 1; ; attempt++) {
-    port = await freePort(HOST);
+    port = opts.port ?? (await freePort(HOST));
     try {
       await new Promise<void>((resolve, reject) => {
         const onError = (e: Error): void => reject(e);
@@ -90,7 +108,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       });
       break;
     } catch (e) {
-      if (attempt >= 5 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      if (attempt >= (opts.port ? 40 : 5) || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      if (opts.port) await new Promise((r) => setTimeout(r, 250));
     }
   }
 
