@@ -400,6 +400,8 @@ const LEAD_NAME = /^\s*([\p{L}'’ -]{3,50}?)\s*,\s*(?=[\p{L}-]{2,30}(?:\s+[\p{L
 /** A labelled value as the provider meant it: the HSA-id without the remark after it, a username without its explanation. */
 function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string | null {
   let v = raw.trim();
+  // "19910522-4415 – kortet är inte hämtat": the value ends where a remark begins.
+  if (field !== 'function') v = v.replace(/\s+[–—]\s*(?:\S.*)?$|\s+-\s+\S.*$/, '').trim();
   if (field === 'hsaId') {
     const token = /^(SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d\S*)\s+[([–-]/i.exec(v);
     if (token) v = token[1]!;
@@ -428,7 +430,8 @@ function transposedTable(lines: string[], i: number, labels: LabelMatcher): { pe
     if (cells.length >= 3 && !labels.match(cells[0]!, true)) j++;
   }
   for (; j < lines.length; j++) {
-    const cells = lines[j]!.split('\t').map((c) => c.trim());
+    // Several tabs in a row align a column; they are not empty cells.
+    const cells = lines[j]!.split(/\t+/).map((c) => c.trim());
     if (cells.length < 3) break;
     const field = labels.match(cells[0]!, true);
     if (!field) break;

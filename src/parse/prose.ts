@@ -28,11 +28,12 @@ const USER_PATTERNS: RegExp[] = [
   ),
   new RegExp(String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`, 'giu'),
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
-const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort/i;
+const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort|pension/i;
 /** Words that never are a username or part of a name. */
 const STOP = new Set(
   'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när var vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
@@ -176,6 +177,11 @@ function events(text: string, lexicon: Lexicon): Event[] {
     for (const m of text.matchAll(re)) {
       const v = m[1]!;
       const at = m.index + m[0].length - v.length;
+      // After a bare space ("användarnamn annstr") the value must end the clause: "användarnamn vet jag inte" gives none.
+      const link = text.slice(m.index, at);
+      const after = text.slice(at + v.length);
+      const endsClause = /^\s*(?:$|[,.;:!?)\]–—/-]|(?:och|and|samt|i|på|hos|hon|han|hen|men|så|tack|mvh|hälsningar|från|kan|ska|behöver|börjar)(?![\p{L}]))/iu.test(after);
+      if (!/[:=]|\b(?:är|blir|var|is|was|heter|som|fått)\b|["'“(]\s*$/i.test(link) && !endsClause && !/[\d._]/.test(v)) continue;
       if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
       out.push({ pos: at, field: 'treservaUser', value: v });
@@ -265,14 +271,14 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     const found = events(text, lexicon);
     const has = (f: FieldName) => found.some((e) => e.field === f);
     const about = ABOUT_ACCESS.test(text);
-    if (!has('hsaId') && !has('treservaUser') && !(has('name') && about)) {
+    if (!has('hsaId') && !has('treservaUser') && !(has('name') && about && !KEEP.test(text))) {
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
       // The writer's own function ("Jag är tf enhetschef") is no one else's.
     const mine = FIRST_PERSON.test(text);
     if (!name && role && current.function == null && ((current.name != null && !mine && REFERS_BACK.test(text)) || (current.name == null && (mine || WORKS_AS.test(text))))) set('function', role, s.line);
-      else pending = name ? { name, role, line: s.line } : null;
+      else if (name) pending = KEEP.test(text) ? null : { name, role, line: s.line };
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
         if (FIELDS_SET(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
@@ -302,6 +308,8 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
+/** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
+const KEEP = /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;
 /** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
 const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
