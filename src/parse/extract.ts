@@ -31,6 +31,11 @@ function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
 function cleanLine(line: string): string {
   return line
     .replace(/\u00a0/g, ' ')
+    // Emoji and pictographs mark list items and moods, never values.
+    .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}\u{2705}\u{2714}\u{274C}]+\s*/gu, ' ')
+    .replace(/^\s+(?=\S)/, (m) => (m.includes('\t') ? m : ''))
+    // "SE5593184061 - NH2270": an HSA-id with spaces around its dash is one value.
+    .replace(/\b(SE\s?(?:16)?\d{10})\s+[-–]\s+([A-Za-z0-9]{1,24})\b/gi, '$1-$2')
     .replace(LIST_MARKER, '')
     .replace(/^\s*\*+|\*+\s*$/g, '')
     .replace(/\*+\s*:\s*\**/, ': ')
@@ -348,7 +353,16 @@ export function plausibleName(v: string, lexicon: Lexicon): boolean {
   if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
   if (plausibleBare('name', v)) return !lexicon.isRole(v) && !/^(?:med|vänliga|hälsningar|hej|tack|best|kind)\b/i.test(v);
   const words = v.split(/\s+/);
-  return words.length >= 2 && words.length <= 3 && lexicon.isGivenName(words[0]!) && words.every((w) => /^[\p{L}'’-]{2,30}$/u.test(w)) && !lexicon.isRole(v);
+  // All in lower case or all capitalised ("Malin Ek usk" is a name and a function).
+  const oneCase = words.every((w) => /^\p{Ll}/u.test(w)) || words.every((w) => /^\p{Lu}/u.test(w));
+  return (
+    oneCase &&
+    words.length >= 2 &&
+    words.length <= 3 &&
+    lexicon.isGivenName(words[0]!) &&
+    words.every((w, k) => /^[\p{L}'’-]{2,30}$/u.test(w) && (k === 0 || lexicon.roleAt(words, k) === 0)) &&
+    !lexicon.isRole(v)
+  );
 }
 
 /**

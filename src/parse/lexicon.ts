@@ -88,7 +88,8 @@ export class Lexicon {
   /** A one-word role written with one wrong letter ("undersjöterska"), for words of eight letters or more. */
   private nearRole(w: string): boolean {
     if (w.length < 8 || w.includes(' ')) return false;
-    for (const r of this.singleWordRoles) if (Math.abs(r.length - w.length) <= 1 && withinOne(w, r)) return true;
+    // One letter written wrong, not one more or fewer ("planerar" is a verb, not "planerare").
+    for (const r of this.singleWordRoles) if (r.length === w.length && withinOne(w, r)) return true;
     return false;
   }
 

@@ -11,6 +11,7 @@ export function cleanValue(field: FieldName, value: string): string | null {
   if (/^\(.*\)$/.test(v)) v = v.slice(1, -1).trim();
   if (/\)$/.test(v) && !v.includes('(')) v = v.slice(0, -1).trim();
   v = v.replace(/^(är|blir|=|:)\s+/i, '').trim();
+  v = v.replace(/\s*[–—]+$/, '').trim();
   if (field !== 'treservaUser') v = v.replace(/[.,;:]+$/, '').trim();
   if (field !== 'treservaUser' && /\($/.test(v)) v = v.slice(0, -1).trim();
   else v = v.replace(/[,;:]+$|\.$/, '').trim();
