@@ -37,13 +37,16 @@ const filled = (persons: RawPerson[]) => persons.reduce((n, p) => n + FIELDS.fil
 
 /** What a mail client shows: no zero-width marks, links as their text, lines of bounded length. */
 export function visibleText(text: string): string {
+  // Lines are bounded first, so no pattern below ever sees more than MAX_LINE characters at once.
   return text
-    .replace(/[\u200b-\u200d\u2060\ufeff\u00ad\u202a-\u202e\u2066-\u2069]/g, '')
-    .replace(/([^\s<>]+)\s?<mailto:[^<>\s]{1,200}>/g, '$1')
-    .replace(/\[mailto:[^\]\s]{1,200}\]/g, '')
-    .replace(/([^\s<>]+)\s?<https?:\/\/[^<>\s]{1,500}>/g, '$1')
     .split(/\r?\n/)
-    .map((l) => (l.length > MAX_LINE ? l.slice(0, MAX_LINE) : l))
+    .map((l) =>
+      (l.length > MAX_LINE ? l.slice(0, MAX_LINE) : l)
+        .replace(/[\u200b-\u200d\u2060\ufeff\u00ad\u202a-\u202e\u2066-\u2069]/g, '')
+        .replace(/([^\s<>]{1,200})\s?<mailto:[^<>\s]{1,200}>/g, '$1')
+        .replace(/\[mailto:[^\]\s]{1,200}\]/g, '')
+        .replace(/([^\s<>]{1,200})\s?<https?:\/\/[^<>\s]{1,500}>/g, '$1'),
+    )
     .join('\n');
 }
 const MAX_LINE = 2000;
