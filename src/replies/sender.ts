@@ -11,6 +11,16 @@ import { Coalescer } from '../loop';
 import { SendJournal } from './journal';
 import type { OutboxRow, Transport } from './transport';
 
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Backoff for transient failures of one reply: 30 s doubling up to an hour, with jitter. */
 export function backoffMs(attempts: number, random: () => number = Math.random): number {
   return backoffDelay(attempts, REPLY_RETRY, random);
@@ -54,7 +64,9 @@ export class OutboxSender {
   private probeTimer: NodeJS.Timeout | null = null;
   private down: { since: Date; reason: string } | null = null;
   private readonly journal: SendJournal;
-  readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+  /** The journal folder, in short: claims name it, so only a sender sharing the journal frees them early. */
+  private readonly journalTag: string;
+  readonly owner: string;
   /** Called when sending can go on again (the transport answered after being down). */
   onResume: () => void = () => {};
 
@@ -62,7 +74,10 @@ export class OutboxSender {
     private readonly ctx: AppContext,
     private readonly transport: Transport,
   ) {
-    this.journal = new SendJournal(path.join(ctx.config.dataDir, 'outbox-journal'));
+    const dir = path.join(ctx.config.dataDir, 'outbox-journal');
+    this.journal = new SendJournal(dir);
+    this.journalTag = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 8);
+    this.owner = `${os.hostname()}:${process.pid}:${this.journalTag}:${crypto.randomBytes(3).toString('hex')}`;
   }
 
   private get log() {
@@ -81,7 +96,6 @@ export class OutboxSender {
    */
   async recover(): Promise<number> {
     const { ids, files } = this.journal.orphans();
-    if (ids.length === 0 && files.length === 0) return 0;
     const marked = ids.length
       ? await this.ctx.database.db
           .update(outbox)
@@ -91,7 +105,33 @@ export class OutboxSender {
       : [];
     for (const f of files) fs.rmSync(f, { force: true });
     if (marked.length) this.log.warn({ count: marked.length }, 'replies accepted by SMTP before a crash marked sent from the journal (not sent again)');
+    // Only after the journals are applied: what the dead process still held is free now.
+    await this.releaseDeadClaims();
     return marked.length;
+  }
+
+  /**
+   * Claims held by a dead process that shared this journal folder are free at once (its accepted
+   * replies were marked from its journal just before); any other claim waits until it is stale.
+   */
+  private async releaseDeadClaims(): Promise<void> {
+    const host = `${os.hostname()}:`;
+    const deadHere = (by: string) => {
+      const [pid, tag] = by.slice(host.length).split(':');
+      return tag === this.journalTag && !pidAlive(Number(pid));
+    };
+    const holders = await this.ctx.database.db
+      .selectDistinct({ by: outbox.claimedBy })
+      .from(outbox)
+      .where(and(eq(outbox.status, 'sending'), sql`${outbox.claimedBy} like ${`${host}%`}`));
+    const dead = holders.map((h) => h.by!).filter((by) => by !== this.owner && deadHere(by));
+    if (dead.length === 0) return;
+    const freed = await this.ctx.database.db
+      .update(outbox)
+      .set({ claimedAt: null })
+      .where(and(eq(outbox.status, 'sending'), inArray(outbox.claimedBy, dead)))
+      .returning({ id: outbox.id });
+    if (freed.length) this.log.warn({ count: freed.length }, 'replies claimed by a process that died are taken again');
   }
 
   /**
