@@ -22,7 +22,7 @@ export type Intake = ImapIntake | MaildropIntake;
 
 /** IMAP when configured, else the maildrop folder; SMTP when configured, else the outbox folder. */
 export function createMailPieces(ctx: AppContext, onNewMail: () => void = () => {}): { intake: Intake; transport: Transport; sender: OutboxSender } {
-  const tokens = ctx.config.oauth ? new TokenProvider(ctx.config.oauth) : undefined;
+  const tokens = TokenProvider.fromConfig(ctx.config);
   const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx);
   const transport: Transport = ctx.config.smtp ? new SmtpTransport(ctx.config, tokens) : new FolderTransport(ctx.config);
   return { intake, transport, sender: new OutboxSender(ctx, transport) };

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'MAIL_TOO_LARGE'
   | 'DB_ERROR'
   | 'IMAP_ERROR'
+  | 'OAUTH_REFUSED'
   | 'SMTP_TRANSIENT'
   | 'SMTP_PERMANENT'
   | 'NOT_FOUND'
