@@ -4,7 +4,7 @@ import { openDatabase, type Database } from './db/client';
 import { ImapIntake } from './intake/imap';
 import { MaildropIntake } from './intake/maildrop';
 import { rootLogger } from './log';
-import { TokenProvider } from './oauth';
+import { SECRET_WARN_DAYS, secretDaysLeft, TokenProvider } from './oauth';
 import { OutboxSender } from './replies/sender';
 import { FolderTransport, SmtpTransport, type Transport } from './replies/transport';
 import { loadRules } from './rules/load';
@@ -15,6 +15,10 @@ export async function createContext(config: Config = loadConfig(), opts: { migra
   const rules = loadRules(config.rulesDir);
   const database: Database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, migrate: opts.migrate ?? true });
   rootLogger.info({ component: 'app', database: database.kind, intake: config.imap ? 'imap' : 'maildrop', replies: config.smtp ? 'smtp' : 'folder' }, 'started');
+  const days = secretDaysLeft(config.oauthSecretExpires, new Date());
+  if (config.oauth && days !== null && days <= SECRET_WARN_DAYS) {
+    rootLogger.warn({ component: 'oauth', daysLeft: days }, days < 0 ? 'the OAuth2 client secret has expired: make a new one (README: rotating the client secret)' : 'the OAuth2 client secret expires soon: make a new one (README: rotating the client secret)');
+  }
   return { config, rules, database, log: rootLogger, now: () => new Date() };
 }
 
