@@ -17,7 +17,7 @@ export async function createContext(config: Config = loadConfig(), opts: { migra
   rootLogger.info({ component: 'app', database: database.kind, intake: config.imap ? 'imap' : 'maildrop', replies: config.smtp ? 'smtp' : 'folder' }, 'started');
   const days = secretDaysLeft(config.oauthSecretExpires, new Date());
   if (config.oauth && days !== null && days <= SECRET_WARN_DAYS) {
-    rootLogger.warn({ component: 'oauth', daysLeft: days }, days < 0 ? 'the OAuth2 client secret has expired: make a new one (README: rotating the client secret)' : 'the OAuth2 client secret expires soon: make a new one (README: rotating the client secret)');
+    rootLogger.warn({ component: 'oauth', daysLeft: days }, days <= 0 ? 'the OAuth2 client secret has expired: make a new one (README: rotating the client secret)' : 'the OAuth2 client secret expires soon: make a new one (README: rotating the client secret)');
   }
   return { config, rules, database, log: rootLogger, now: () => new Date() };
 }

@@ -2,7 +2,7 @@ import { count, sql } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext } from './context';
 import { cases, messages, outbox, tasks } from './db/schema';
-import { secretDaysLeft, tokenStates } from './oauth';
+import { tokenStates } from './oauth';
 import { reviewQueueCount } from './web/queries';
 
 /**
@@ -176,13 +176,13 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
   });
 
   new Gauge({
-    name: `${PREFIX}oauth_secret_expiry_days`,
-    help: 'Days until the OAuth2 client secret expires (OAUTH_SECRET_EXPIRES; absent when unset)',
+    name: `${PREFIX}oauth_secret_expiry_seconds`,
+    help: 'Seconds until the OAuth2 client secret expires (OAUTH_SECRET_EXPIRES; negative once expired; absent when unset)',
     registers: [scrape],
     collect() {
       this.reset();
-      const days = secretDaysLeft(ctx.config.oauthSecretExpires, ctx.now());
-      if (days !== null) this.set(days);
+      const expires = ctx.config.oauthSecretExpires;
+      if (expires) this.set((expires.getTime() - ctx.now().getTime()) / 1000);
     },
   });
 

@@ -55,9 +55,9 @@ export function tokenStates(): TokenState[] {
   return [...states];
 }
 
-/** Days until the client secret expires (negative once it has), or null when unknown. */
+/** Whole days until the client secret expires (rounded up; 0 or less once it has), or null when unknown. */
 export function secretDaysLeft(expires: Date | undefined, now: Date): number | null {
-  return expires ? Math.floor((expires.getTime() - now.getTime()) / 86_400_000) : null;
+  return expires ? Math.ceil((expires.getTime() - now.getTime()) / 86_400_000) : null;
 }
 
 export class TokenProvider {

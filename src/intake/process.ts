@@ -8,6 +8,7 @@ import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
 import { cases, mailboxState, messages, outbox, persons, type MessageKind, type MessageStatus } from '../db/schema';
 import { parseMail, type ParsedMail } from '../parse';
+import { parseSeconds } from '../metrics';
 import { subjectInfo } from '../parse/thread';
 import { errorCode, errorMessage } from '../errors';
 import { composeMissingInfo, composeReceipt } from '../replies/compose';
@@ -110,9 +111,11 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   if (seen) return duplicate(seen);
 
   // Too large: keep the headers (the original stays in the review folder), skip the body.
+  const endParse = parseSeconds.startTimer();
   const parsed: ParsedMail = tooLarge
     ? await parseMail(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), ctx.rules, { ownDomain: ownDomain(ctx) })
     : await parseMail(raw, ctx.rules, { ownDomain: ownDomain(ctx) });
+  endParse();
   const result = parsed.result;
 
   // Same Message-ID from the same sender (re-delivered with other headers).

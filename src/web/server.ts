@@ -194,7 +194,7 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     const warnings: string[] = [];
     if (stale) warnings.push(`no successful poll for more than ${ctx.config.healthMaxPollAgeMinutes} minutes`);
     const days = secretDaysLeft(ctx.config.oauthSecretExpires, ctx.now());
-    if (days !== null && days <= SECRET_WARN_DAYS) warnings.push(days < 0 ? 'the OAuth2 client secret has expired' : `the OAuth2 client secret expires in ${days} days`);
+    if (days !== null && days <= SECRET_WARN_DAYS) warnings.push(days <= 0 ? 'the OAuth2 client secret has expired' : `the OAuth2 client secret expires in ${days} days`);
     const fail = !database.ok || !mailbox.ok;
     const status = fail ? 'fail' : stale ? 'degraded' : 'ok';
     reply.code(status === 'ok' ? 200 : 503);
