@@ -68,6 +68,31 @@ describe.each(['postgres', 'pglite'] as const)('sign-in (%s)', (kind) => {
     }
   });
 
+  test('roles: a handläggare may not hold or release replies nor manage staff; an admin may', async () => {
+    await createUser(db(), 'hand.only', PASSWORD, { role: 'handlaggare' });
+    await createUser(db(), 'admin.only', PASSWORD);
+    const fresh = await startWebServer(ctx);
+    try {
+      const h = new HttpClient(fresh.url);
+      expect((await h.signIn('hand.only', PASSWORD)).status).toBe(303);
+      const csrf = await h.token('/cases');
+      for (const url of ['/replies/999999/hold', '/replies/999999/release', '/admin/users/1/disable', '/admin/users/1/role']) {
+        const res = await h.post(url, { _csrf: csrf, role: 'admin' });
+        expect([url, res.status]).toEqual([url, 403]);
+        expect(await res.text()).toContain('administratör');
+      }
+      expect((await h.get('/admin/users')).status).toBe(403);
+      expect(await (await h.get('/cases')).text()).not.toContain('href="/admin/users"');
+      const a = new HttpClient(fresh.url);
+      expect((await a.signIn('admin.only', PASSWORD)).status).toBe(303);
+      expect((await a.post('/replies/999999/hold', { _csrf: await a.token('/cases') })).status).toBe(404); // past the role check: no such reply
+      expect((await a.get('/admin/users')).status).toBe(200);
+    } finally {
+      await fresh.close();
+    }
+    expect((await findUser(db(), 'hand.only'))!.role).toBe('handlaggare');
+  });
+
   test('a failure never clears a lock, and the lock is not shortened', async () => {
     await createUser(db(), 'locked.one', PASSWORD);
     const until = new Date(Date.now() + 10 * 60_000);
