@@ -155,36 +155,38 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
     },
   });
 
-  new Gauge({
-    name: `${PREFIX}oauth_token_expiry_seconds`,
-    help: 'Seconds until the cached Microsoft 365 access token expires (absent without OAuth2)',
-    registers: [scrape],
-    collect() {
-      this.reset();
-      const expiries = tokenStates().map((s) => s.expiresAt).filter((d): d is Date => d !== null);
-      if (expiries.length) this.set(Math.min(...expiries.map((d) => (d.getTime() - ctx.now().getTime()) / 1000)));
-    },
-  });
+  if (ctx.config.oauth) {
+    new Gauge({
+      name: `${PREFIX}oauth_token_expiry_seconds`,
+      help: 'Seconds until the cached Microsoft 365 access token expires (NaN before the first token; only with OAuth2)',
+      registers: [scrape],
+      collect() {
+        const expiries = tokenStates().map((s) => s.expiresAt).filter((d): d is Date => d !== null);
+        this.set(expiries.length ? Math.min(...expiries.map((d) => (d.getTime() - ctx.now().getTime()) / 1000)) : Number.NaN);
+      },
+    });
 
-  new Gauge({
-    name: `${PREFIX}oauth_token_failures`,
-    help: 'Failed token requests to the OAuth2 token endpoint since this process started',
-    registers: [scrape],
-    collect() {
-      this.set(tokenStates().reduce((n, s) => n + s.failures, 0));
-    },
-  });
+    new Gauge({
+      name: `${PREFIX}oauth_token_failures`,
+      help: 'Failed token requests to the OAuth2 token endpoint since this process started (only with OAuth2)',
+      registers: [scrape],
+      collect() {
+        this.set(tokenStates().reduce((n, s) => n + s.failures, 0));
+      },
+    });
+  }
 
-  new Gauge({
-    name: `${PREFIX}oauth_secret_expiry_seconds`,
-    help: 'Seconds until the OAuth2 client secret expires (OAUTH_SECRET_EXPIRES; negative once expired; absent when unset)',
-    registers: [scrape],
-    collect() {
-      this.reset();
-      const expires = ctx.config.oauthSecretExpires;
-      if (expires) this.set((expires.getTime() - ctx.now().getTime()) / 1000);
-    },
-  });
+  const expires = ctx.config.oauthSecretExpires;
+  if (expires) {
+    new Gauge({
+      name: `${PREFIX}oauth_secret_expiry_seconds`,
+      help: 'Seconds until the OAuth2 client secret expires (OAUTH_SECRET_EXPIRES; negative once expired)',
+      registers: [scrape],
+      collect() {
+        this.set((expires.getTime() - ctx.now().getTime()) / 1000);
+      },
+    });
+  }
 
   return Registry.merge([processRegistry, scrape]);
 }

@@ -7,6 +7,7 @@ import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { messages, outbox } from '../src/db/schema';
 import { ImapIntake } from '../src/intake/imap';
+import { createMetricsRegistry } from '../src/metrics';
 import { TokenProvider } from '../src/oauth';
 import { OutboxSender } from '../src/replies/sender';
 import { SmtpTransport } from '../src/replies/transport';
@@ -145,6 +146,10 @@ test('IMAP and SMTP sign in with client-credentials tokens; expiry and a refused
   expect(smtp.messages.map((m) => m.subject).filter((s) => s?.includes('SITHS-kort')).length).toBe(4);
   expect((await provider.stats()).clientCredentialsIssued).toBe(4);
   expect(tokens.state.expiresAt!.getTime()).toBeGreaterThan(Date.now());
+  const scraped = await createMetricsRegistry(ctx).metrics();
+  const expiry = Number(/^lifecare_intake_oauth_token_expiry_seconds (\S+)$/m.exec(scraped)?.[1]);
+  expect(expiry).toBeGreaterThan(0);
+  expect(expiry).toBeLessThanOrEqual(TTL);
 }, 60_000);
 
 test('a token the mailbox server never accepts ends in OAUTH_REFUSED naming New-ServicePrincipal and Add-MailboxPermission', async () => {
