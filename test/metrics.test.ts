@@ -22,7 +22,7 @@ const now = new Date('2026-12-01T10:00:00Z');
 
 beforeAll(async () => {
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-metrics-'));
-  tdb = await openTestDatabase('pglite');
+  tdb = await openTestDatabase('postgres');
   ctx = {
     config: parseConfig({
       DATA_DIR: dataDir,
@@ -42,7 +42,7 @@ beforeAll(async () => {
   // one incomplete notification (a request for more is queued), one complete, one question (review)
   await ingestRaw(ctx, Buffer.from(notification({ from: 'a@attendo.se', fromName: 'A', subject: 'Ny', persons: [{ name: 'Eva Ek', function: 'Chef' }] }).raw), { kind: 'ingest' });
   await ingestRaw(ctx, Buffer.from('From: k@example.org\r\nTo: vardochstod@orebro.se\r\nSubject: Fråga\r\nMessage-ID: <q1@example.org>\r\n\r\nHur gör vi?\r\n'), { kind: 'ingest' });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await tdb?.cleanup();
