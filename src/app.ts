@@ -4,7 +4,7 @@ import { openDatabase, openDatabaseWaiting, type Database, type WaitOptions } fr
 import { ImapIntake } from './intake/imap';
 import { MaildropIntake } from './intake/maildrop';
 import { rootLogger } from './log';
-import { TokenProvider } from './oauth';
+import { SECRET_WARN_DAYS, secretDaysLeft, TokenProvider } from './oauth';
 import { OutboxSender } from './replies/sender';
 import { FolderTransport, SmtpTransport, type Transport } from './replies/transport';
 import { loadRules } from './rules/load';
@@ -17,6 +17,10 @@ export async function createContext(config: Config = loadConfig(), opts: { migra
   // The worker waits for PostgreSQL (with backoff); one-off commands fail at once.
   const database: Database = opts.wait ? await openDatabaseWaiting(dbOpts, { ...opts.wait, log: rootLogger }) : await openDatabase(dbOpts);
   rootLogger.info({ component: 'app', database: database.kind, intake: config.imap ? 'imap' : 'maildrop', replies: config.smtp ? 'smtp' : 'folder' }, 'started');
+  const days = secretDaysLeft(config.oauthSecretExpires, new Date());
+  if (config.oauth && days !== null && days <= SECRET_WARN_DAYS) {
+    rootLogger.warn({ component: 'oauth', daysLeft: days }, days <= 0 ? 'the OAuth2 client secret has expired: make a new one (README: rotating the client secret)' : 'the OAuth2 client secret expires soon: make a new one (README: rotating the client secret)');
+  }
   return { config, rules, database, log: rootLogger, now: () => new Date() };
 }
 
@@ -24,7 +28,7 @@ export type Intake = ImapIntake | MaildropIntake;
 
 /** IMAP when configured, else the maildrop folder; SMTP when configured, else the outbox folder. */
 export function createMailPieces(ctx: AppContext, onNewMail: () => void = () => {}): { intake: Intake; transport: Transport; sender: OutboxSender } {
-  const tokens = ctx.config.oauth ? new TokenProvider(ctx.config.oauth) : undefined;
+  const tokens = TokenProvider.fromConfig(ctx.config);
   const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx);
   const transport: Transport = ctx.config.smtp ? new SmtpTransport(ctx.config, tokens) : new FolderTransport(ctx.config);
   return { intake, transport, sender: new OutboxSender(ctx, transport) };

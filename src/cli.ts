@@ -13,7 +13,7 @@ import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
-import { usersAddCommand } from './commands/users';
+import { usersAddCommand, usersDisableCommand } from './commands/users';
 import { finishTask, releaseTask, takeTask } from './tasks/actions';
 import { startWebServer } from './web/server';
 import { rootLogger } from './log';
@@ -241,7 +241,18 @@ usersCmd
   .description('create a staff account; password from LCI_PASSWORD or the first line of standard input')
   .argument('<username>')
   .option('--display-name <name>', 'name shown in the UI')
-  .option('--update', 'set a new password for an existing account (also lifts a sign-in lock)')
-  .action((username: string, opts: { displayName?: string; update?: boolean }) => usersAddCommand(username, opts));
+  .option('--update', 'set a new password for an existing account (also lifts a sign-in lock and ends its sessions)')
+  .option('--role <role>', 'handlaggare | admin (new accounts: admin)')
+  .action((username: string, opts: { displayName?: string; update?: boolean; role?: string }) => usersAddCommand(username, opts));
+usersCmd
+  .command('disable')
+  .description('disable a staff account: no sign-in by password or Microsoft, its sessions end at once')
+  .argument('<username>')
+  .action((username: string) => usersDisableCommand(username, true));
+usersCmd
+  .command('enable')
+  .description('enable a disabled staff account again')
+  .argument('<username>')
+  .action((username: string) => usersDisableCommand(username, false));
 
 program.parseAsync(process.argv).catch(fail);

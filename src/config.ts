@@ -47,6 +47,8 @@ export const configSchema = z
     OAUTH_TENANT_ID: optionalString,
     OAUTH_CLIENT_ID: optionalString,
     OAUTH_CLIENT_SECRET: optionalString,
+    OAUTH_AUTHORITY: z.url({ message: 'must be a URL such as https://login.microsoftonline.com' }).default('https://login.microsoftonline.com'),
+    OAUTH_SECRET_EXPIRES: optionalString.pipe(z.iso.date({ message: 'must be a date, YYYY-MM-DD' }).optional()),
 
     SMTP_HOST: optionalString,
     SMTP_PORT: int(587, 1, 65535),
@@ -83,7 +85,23 @@ export const configSchema = z
     HTTP_ENABLED: bool('true'),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: int(8080, 0, 65535),
-    SESSION_SECURE_COOKIE: bool('false'),
+    SESSION_SECURE_COOKIE: optionalString.pipe(z.enum(['true', 'false'], { message: 'must be "true" or "false"' }).optional()),
+    HTTP_TRUST_PROXY: z
+      .string()
+      .default('false')
+      .refine((v) => v === 'true' || v === 'false' || v.split(',').every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a.trim())), {
+        message: 'must be "false", "true" or a comma-separated list of proxy addresses (CIDR allowed)',
+      }),
+    HEALTH_MAX_POLL_AGE_MINUTES: int(15, 1, 10_080),
+    METRICS_TOKEN: optionalString,
+
+    OIDC_ISSUER: optionalString.pipe(z.url({ message: 'must be the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0' }).optional()),
+    OIDC_CLIENT_ID: optionalString,
+    OIDC_CLIENT_SECRET: optionalString,
+    OIDC_REDIRECT_URL: optionalString.pipe(z.url({ message: 'must be the full URL of /auth/callback' }).optional()),
+    OIDC_ADMIN_GROUPS: optionalString,
+    OIDC_HANDLAGGARE_GROUPS: optionalString,
+    OIDC_BUTTON_LABEL: z.string().default('Logga in med Microsoft'),
   })
   .superRefine((c, ctx) => {
     if (c.IMAP_HOST && !c.IMAP_USER) {
@@ -92,6 +110,10 @@ export const configSchema = z
     const oauth = [c.OAUTH_TENANT_ID, c.OAUTH_CLIENT_ID, c.OAUTH_CLIENT_SECRET].filter(Boolean).length;
     if (oauth > 0 && oauth < 3) {
       ctx.addIssue({ code: 'custom', path: ['OAUTH_CLIENT_SECRET'], message: 'OAUTH_TENANT_ID, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET go together' });
+    }
+    const oidc = [c.OIDC_ISSUER, c.OIDC_CLIENT_ID, c.OIDC_CLIENT_SECRET, c.OIDC_REDIRECT_URL].filter(Boolean).length;
+    if (oidc > 0 && oidc < 4) {
+      ctx.addIssue({ code: 'custom', path: ['OIDC_ISSUER'], message: 'OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL go together' });
     }
     if (c.IMAP_HOST && !c.IMAP_PASSWORD && oauth === 0) {
       ctx.addIssue({ code: 'custom', path: ['IMAP_PASSWORD'], message: 'required when IMAP_HOST is set (or set the OAUTH_* variables)' });
@@ -152,7 +174,33 @@ export interface Config {
   readonly retentionDays: number;
   readonly retentionCron: string;
   readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly secureCookie: boolean };
+  /** Token endpoint base for the client-credentials flow (Entra ID, or a test server). */
+  readonly oauthAuthority: string;
+  /** When the client secret expires: warned about 30 days before. */
+  readonly oauthSecretExpires: Date | undefined;
+  /** fastify's trustProxy: false, true, or the proxies' addresses. */
+  readonly httpTrustProxy: boolean | string[];
+  /** /healthz says degraded when the last successful poll is older than this. */
+  readonly healthMaxPollAgeMinutes: number;
+  /** Bearer token /metrics requires (none: open, like /healthz). */
+  readonly metricsToken: string | undefined;
+  /** Staff sign-in with OpenID Connect (Entra ID). */
+  readonly oidc:
+    | {
+        readonly issuer: string;
+        readonly clientId: string;
+        readonly clientSecret: string;
+        readonly redirectUrl: string;
+        /** Group ids (the `groups` claim) that map to a role; app roles in `roles` need no mapping. */
+        readonly adminGroups: readonly string[];
+        readonly handlaggareGroups: readonly string[];
+        readonly buttonLabel: string;
+      }
+    | undefined;
 }
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
 /** Reads a `.env` file (node's own parser); values already in the environment win. */
 export function readDotEnv(file: string): Record<string, string | undefined> {
@@ -220,7 +268,25 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     retentionDays: c.RETENTION_DAYS,
     retentionCron: c.RETENTION_CRON,
-    http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE },
+    // Secure cookies unless said otherwise or bound to loopback only (plain HTTP there is local).
+    http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE ? c.SESSION_SECURE_COOKIE === 'true' : !LOOPBACK.test(c.HTTP_HOST) },
+    oauthAuthority: c.OAUTH_AUTHORITY.replace(/\/+$/, ''),
+    oauthSecretExpires: c.OAUTH_SECRET_EXPIRES ? new Date(`${c.OAUTH_SECRET_EXPIRES}T00:00:00Z`) : undefined,
+    httpTrustProxy: c.HTTP_TRUST_PROXY === 'true' ? true : c.HTTP_TRUST_PROXY === 'false' ? false : list(c.HTTP_TRUST_PROXY),
+    healthMaxPollAgeMinutes: c.HEALTH_MAX_POLL_AGE_MINUTES,
+    metricsToken: c.METRICS_TOKEN,
+    oidc:
+      c.OIDC_ISSUER && c.OIDC_CLIENT_ID && c.OIDC_CLIENT_SECRET && c.OIDC_REDIRECT_URL
+        ? {
+            issuer: c.OIDC_ISSUER,
+            clientId: c.OIDC_CLIENT_ID,
+            clientSecret: c.OIDC_CLIENT_SECRET,
+            redirectUrl: c.OIDC_REDIRECT_URL,
+            adminGroups: list(c.OIDC_ADMIN_GROUPS),
+            handlaggareGroups: list(c.OIDC_HANDLAGGARE_GROUPS),
+            buttonLabel: c.OIDC_BUTTON_LABEL,
+          }
+        : undefined,
   });
 }
 

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   DB_ERROR: 'the database refused or is unreachable',
   DB_DRIVER_FAULT: 'the postgres.js fault on a server restart (contained, the pool reconnects)',
   IMAP_ERROR: 'the IMAP server refused or is unreachable',
+  OAUTH_REFUSED: 'the mail server refused a fresh OAuth2 token (app not registered in Exchange, or the mailbox not granted)',
   SMTP_TRANSIENT: 'a 4xx answer to one reply: retried with backoff',
   SMTP_PERMANENT: 'a 5xx answer to one reply (recipient or message): that reply is failed',
   SMTP_DOWN: 'the SMTP server is unreachable or refuses our login/TLS: sending pauses, nothing is used up',

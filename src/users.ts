@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db/client';
-import { users } from './db/schema';
+import { sessions, users, type StaffRole } from './db/schema';
 import { AppError } from './errors';
 
 /**
@@ -27,7 +27,8 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 /** True when `password` matches `stored`; false for a wrong password or a malformed hash. */
-export async function verifyPassword(stored: string, password: string): Promise<boolean> {
+export async function verifyPassword(stored: string | null, password: string): Promise<boolean> {
+  if (!stored) return false;
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
@@ -74,9 +75,11 @@ export interface CreateUserOptions {
   displayName?: string | null;
   /** Replace the password of an existing user (and clear a sign-in lock) instead of failing. */
   update?: boolean;
+  /** Role of a new account (default admin: local accounts are the embedded default and the break-glass account). */
+  role?: StaffRole;
 }
 
-/** Creates a staff account (or, with `update`, sets a new password). Returns the row. */
+/** Creates a staff account (or, with `update`, sets a new password and ends the account's sessions). Returns the row. */
 export async function createUser(db: DbOrTx, username: string, password: string, opts: CreateUserOptions = {}): Promise<UserRow> {
   const name = checkUsername(username);
   checkPassword(password);
@@ -87,11 +90,54 @@ export async function createUser(db: DbOrTx, username: string, password: string,
     if (!opts.update) throw new AppError('CONFLICT', `user ${name} already exists (use --update to set a new password)`, {});
     const [row] = await db
       .update(users)
-      .set({ passwordHash, failedLogins: 0, lockedUntil: null, ...(displayName ? { displayName } : {}) })
+      .set({ passwordHash, failedLogins: 0, lockedUntil: null, ...(displayName ? { displayName } : {}), ...(opts.role ? { role: opts.role } : {}) })
       .where(eq(users.id, existing.id))
       .returning();
+    // A new password ends every session signed in with the old one.
+    await db.delete(sessions).where(eq(sessions.userId, existing.id));
     return row!;
   }
-  const [row] = await db.insert(users).values({ username: name, displayName, passwordHash }).returning();
+  const [row] = await db.insert(users).values({ username: name, displayName, passwordHash, role: opts.role ?? 'admin' }).returning();
   return row!;
+}
+
+export const ROLES: readonly StaffRole[] = ['handlaggare', 'admin'];
+
+/** Every staff account, for the admin page (no password hashes). */
+export async function listUsers(db: DbOrTx) {
+  return db
+    .select({
+      id: users.id,
+      username: users.username,
+      displayName: users.displayName,
+      role: users.role,
+      oidc: sql<boolean>`${users.oidcSubject} is not null`,
+      local: sql<boolean>`${users.passwordHash} is not null`,
+      disabledAt: users.disabledAt,
+      lockedUntil: users.lockedUntil,
+      lastSignInAt: users.lastSignInAt,
+      createdAt: users.createdAt,
+    })
+    .from(users)
+    .orderBy(asc(users.username));
+}
+
+/**
+ * Disables (or enables again) a staff account: a disabled account cannot sign in by either
+ * method and its sessions end at once. Returns the row, or null when unchanged.
+ */
+export async function setUserDisabled(db: DbOrTx, userId: number, disabled: boolean, now: Date): Promise<UserRow | null> {
+  const [row] = await db
+    .update(users)
+    .set({ disabledAt: disabled ? now : null })
+    .where(and(eq(users.id, userId), disabled ? isNull(users.disabledAt) : isNotNull(users.disabledAt)))
+    .returning();
+  if (row && disabled) await db.delete(sessions).where(eq(sessions.userId, userId));
+  return row ?? null;
+}
+
+export async function setUserRole(db: DbOrTx, userId: number, role: StaffRole): Promise<UserRow | null> {
+  if (!ROLES.includes(role)) throw new AppError('INVALID_INPUT', `role must be one of ${ROLES.join(', ')}`);
+  const [row] = await db.update(users).set({ role }).where(eq(users.id, userId)).returning();
+  return row ?? null;
 }

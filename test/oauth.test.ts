@@ -8,6 +8,7 @@ let server: http.Server;
 let url: string;
 const requests: URLSearchParams[] = [];
 let fail = false;
+let entraError: { error: string; error_description: string } | null = null;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -16,7 +17,10 @@ beforeAll(async () => {
     req.on('end', () => {
       requests.push(new URLSearchParams(body));
       res.setHeader('content-type', 'application/json');
-      if (fail) {
+      if (entraError) {
+        res.statusCode = 400;
+        res.end(JSON.stringify(entraError));
+      } else if (fail) {
         res.statusCode = 401;
         res.end(JSON.stringify({ error: 'invalid_client' }));
       } else res.end(JSON.stringify({ access_token: `token-${requests.length}`, expires_in: 3600 }));
@@ -45,4 +49,23 @@ test('a refused token request is a coded error', async () => {
   const p = new TokenProvider({ tenantId: 't', clientId: 'cid', clientSecret: 'bad' }, url);
   await expect(p.accessToken()).rejects.toMatchObject({ code: 'IMAP_ERROR', message: expect.stringContaining('401') });
   fail = false;
+});
+
+test.each([
+  ['AADSTS700016', 'unauthorized_client', 'OAUTH_CLIENT_ID'],
+  ['AADSTS90002', 'invalid_request', 'OAUTH_TENANT_ID'],
+  ['AADSTS7000222', 'invalid_client', 'has expired'],
+  ['AADSTS7000215', 'invalid_client', "secret's Value"],
+])('Entra error %s is explained', async (code, error, hint) => {
+  entraError = { error, error_description: `${code}: Entra says no. Trace ID: 1 Correlation ID: 2` };
+  try {
+    const p = new TokenProvider({ tenantId: 't', clientId: 'cid', clientSecret: 'sec' }, url);
+    const err = (await p.accessToken().catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('IMAP_ERROR');
+    expect(err.message).toContain(code);
+    expect(err.message).toContain(hint);
+    expect(p.state).toMatchObject({ failures: 1, lastError: code });
+  } finally {
+    entraError = null;
+  }
 });

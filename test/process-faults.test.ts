@@ -165,7 +165,7 @@ test('started without its database: waits with backoff, /healthz says so, goes o
   const logFile = path.join(dataDir, 'nodb.log');
   let child: ChildProcess | null = null;
   try {
-    child = startCli(env(USERS.nodb, { DATABASE_URL: cluster.url, LOG_LEVEL: 'info', HTTP_ENABLED: 'true', HTTP_PORT: String(httpPort) }), logFile);
+    child = startCli(env(USERS.nodb, { DATABASE_URL: cluster.url, LOG_LEVEL: 'info', HTTP_ENABLED: 'true', HTTP_PORT: String(httpPort), METRICS_TOKEN: 'test-metrics-token' }), logFile);
     const c = child;
     type Health = { status: string; database: { ok: boolean; detail: string } };
     let health = null as Health | null;
@@ -197,7 +197,8 @@ test('started without its database: waits with backoff, /healthz says so, goes o
     }
     await db?.close();
     expect(processed).toBe(1);
-    const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    // The details are for staff and monitoring: the metrics token shows them.
+    const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { headers: { authorization: 'Bearer test-metrics-token' } });
     expect(((await res.json()) as { database: { ok: boolean } }).database.ok).toBe(true);
     process.kill(c.pid!, 'SIGTERM');
     await Promise.race([exited(c), sleep(12_000)]);

@@ -162,7 +162,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     // Public: health, static files, the sign-in page; every response carries the CSP.
     const health = await anon.get('/healthz');
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', database: { ok: true, detail: kind }, mailbox: { ok: true, detail: 'not polled by this process', lastPollAt: null } });
+    expect(await health.json()).toEqual({ status: 'ok' }); // without a session: only ok / not ok
     const css = await anon.get('/static/app.css');
     expect(css.status).toBe(200);
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
@@ -422,12 +422,18 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(third).toContain('Person 120: Sidperson 120');
   });
 
-  test('/healthz reports the mailbox and answers 503 when something is down', async () => {
+  test('/healthz answers 503 when something is down; the details only with a session', async () => {
     const down = await startWebServer(ctx, { mailboxStatus: () => ({ ok: false, detail: 'IMAP login failed', lastPollAt: new Date('2026-11-25T08:00:00Z') }) });
     try {
       const res = await fetch(`${down.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'fail', database: { ok: true, detail: kind }, mailbox: { ok: false, detail: 'IMAP login failed', lastPollAt: '2026-11-25T08:00:00.000Z' } });
+      expect(await res.json()).toEqual({ status: 'not ok' });
+      // signed in: the details
+      const staff = new Client(down.url);
+      expect((await staff.signIn()).status).toBe(303);
+      const detailed = await staff.get('/healthz');
+      expect(detailed.status).toBe(503);
+      expect(await detailed.json()).toMatchObject({ status: 'fail', database: { ok: true, detail: kind }, mailbox: { ok: false, detail: 'IMAP login failed', lastPollAt: '2026-11-25T08:00:00.000Z' } });
     } finally {
       await down.close();
     }

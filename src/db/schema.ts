@@ -245,19 +245,27 @@ export const auditEvents = pgTable(
   (t) => [index('audit_case_idx').on(t.caseId, t.at)],
 );
 
-/** Local staff accounts for the review UI. */
+export type StaffRole = 'handlaggare' | 'admin';
+
+/** Staff accounts for the review UI: local (password) or signed in with OpenID Connect (issuer + subject). */
 export const users = pgTable(
   'users',
   {
     id: serial('id').primaryKey(),
     username: text('username').notNull(),
     displayName: text('display_name'),
-    passwordHash: text('password_hash').notNull(),
+    /** Null for accounts that sign in only with OpenID Connect. */
+    passwordHash: text('password_hash'),
     failedLogins: integer('failed_logins').notNull().default(0),
     lockedUntil: ts('locked_until'),
+    role: text('role').$type<StaffRole>().notNull().default('admin'),
+    /** `<issuer> <sub>` of an OpenID Connect account. */
+    oidcSubject: text('oidc_subject'),
+    disabledAt: ts('disabled_at'),
+    lastSignInAt: ts('last_sign_in_at'),
     createdAt: created(),
   },
-  (t) => [uniqueIndex('users_username_uq').on(t.username)],
+  (t) => [uniqueIndex('users_username_uq').on(t.username), uniqueIndex('users_oidc_subject_uq').on(t.oidcSubject)],
 );
 
 export const sessions = pgTable('sessions', {

@@ -88,7 +88,7 @@ export class ImapIntake {
       this.status.detail = 'connection closed';
       if (!this.stopped) this.scheduleReconnect();
     });
-    await client.connect();
+    await client.connect().catch((err: unknown) => Promise.reject(this.tokens ? this.tokens.refused(err) : err)); // a refused token is fetched anew next time
     try {
       // Folders for processed, review and ignored mail, created when missing.
       const existing = new Set((await client.list()).map((m) => m.path));

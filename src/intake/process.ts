@@ -9,6 +9,7 @@ import type { Tx } from '../db/client';
 import { mailboxState, messages, type MessageKind, type MessageStatus } from '../db/schema';
 import type { ParsedMail } from '../parse';
 import { parsePoolFor, unparsed } from '../parse-pool';
+import { parseSeconds } from '../metrics';
 import { errorCode, errorMessage } from '../errors';
 import { MAX_ATTEMPTS, endAttempt, startAttempt } from './attempts';
 import { authenticateSender, type AuthResult } from './authenticate';
@@ -94,12 +95,14 @@ async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts:
   // Parsed in a thread with a time and memory budget. Too large: the headers only. A mail that
   // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
   const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
+  const endParse = parseSeconds.startTimer();
   const parsed: ParsedMail =
     attempt > MAX_ATTEMPTS
       ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
       : tooLarge
         ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), { ownDomain: ownDomain(ctx) })
         : await pool.parse(raw, { ownDomain: ownDomain(ctx) });
+  endParse();
   await parsedNow();
   const result = parsed.result;
 

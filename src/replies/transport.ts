@@ -94,9 +94,12 @@ export class SmtpTransport implements Transport {
   async send(row: OutboxRow, caseRef: string): Promise<void> {
     const options = mailOptions(row, caseRef, this.config);
     try {
-      const transporter = await this.transporter();
-      await transporter.sendMail(options);
-      if (transporter !== this.pooled) transporter.close();
+      const sendOnce = async () => {
+        const transporter = await this.transporter();
+        await transporter.sendMail(options).finally(() => transporter !== this.pooled && transporter.close());
+      };
+      // A refused token is fetched anew and tried once more.
+      await (this.tokens ? this.tokens.withToken(sendOnce) : sendOnce());
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; response?: string; message: string };
       throw new AppError(classifySmtpError(err), (e.response ?? e.message).slice(0, 300), { responseCode: e.responseCode, smtpCode: e.code }, err);

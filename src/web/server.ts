@@ -7,7 +7,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { AppContext } from '../context';
 import { AppError, errorCode } from '../errors';
 import { formField, notFound } from './http';
+import { createMetricsRegistry } from '../metrics';
+import { SECRET_WARN_DAYS, secretDaysLeft } from '../oauth';
 import { loadSession, sameToken, SESSION_COOKIE, type Staff } from './auth';
+import { registerAdminRoutes } from './routes-admin';
 import { registerAuthRoutes } from './routes-auth';
 import { registerCaseRoutes } from './routes-cases';
 import { registerTaskRoutes } from './routes-tasks';
@@ -38,6 +41,8 @@ export interface WebServerOptions {
   mailboxStatus?: () => MailboxStatus;
   /** The outbox sender's state ("SMTP nere sedan …"); reported, not counted in `status`. */
   senderStatus?: () => { ok: boolean; detail: string };
+  /** Label of the polled mailbox in /metrics (default: IMAP user@host/mailbox, or "maildrop"). */
+  mailboxName?: string;
 }
 
 export interface WebServer {
@@ -50,6 +55,9 @@ export const CONTENT_SECURITY_POLICY =
 
 const STATIC_DIR = path.join(__dirname, 'static');
 const STATIC_FILES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'copy.js': 'text/javascript; charset=utf-8' };
+
+/** Posts only an admin may make: hold / release a reply (the admin pages check for themselves). */
+const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release)(\?|$)/;
 
 /** Where an AppError code sends the user. */
 function statusFor(code: string): number {
@@ -81,7 +89,8 @@ function crossSite(req: FastifyRequest): boolean {
 
 /** Builds the fastify app (not listening). Exported for tests and the benchmark. */
 export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: false });
+  // Behind a proxy (HTTP_TRUST_PROXY), req.ip is the client's address from X-Forwarded-For.
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: ctx.config.httpTrustProxy });
   const log = ctx.log.child({ component: 'web' });
   const db = ctx.database.db;
 
@@ -113,6 +122,13 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
       return reply.redirect(`/login${next}`, 303);
     }
     return sendPage(reply, 'error', { title: 'Inte inloggad', staff: null, message: 'Du är inte inloggad. Logga in och försök igen.' }, 401);
+  });
+
+  // Held replies and staff administration are for admins only.
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'POST' && req.staff && req.staff.role !== 'admin' && ADMIN_ONLY.test(req.url)) {
+      return sendPage(reply, 'error', { title: 'Ingen behörighet', staff: req.staff, message: 'Det här kräver rollen administratör.' }, 403);
+    }
   });
 
   // CSRF: every form post carries the session's token (the sign-in form has its own check).
@@ -147,7 +163,25 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
 
   app.get('/favicon.ico', { config: { public: true } }, async (_req, reply) => reply.code(204).header('Cache-Control', 'public, max-age=86400').send());
 
-  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
+  const startedAt = ctx.now();
+  const imap = ctx.config.imap;
+  const mailboxName = opts.mailboxName ?? (imap ? `${imap.user}@${imap.host}/${imap.mailbox}` : 'maildrop');
+  const maxPollAgeMs = ctx.config.healthMaxPollAgeMinutes * 60_000;
+  const metrics = createMetricsRegistry(ctx, {
+    mailboxes: () => {
+      const m = opts.mailboxStatus?.();
+      return m ? [{ mailbox: mailboxName, lastPollAt: m.lastPollAt, ok: m.ok }] : [];
+    },
+  });
+  /** Bearer METRICS_TOKEN: /metrics requires it when set; it also shows /healthz's details. */
+  const bearerOk = (req: FastifyRequest) => {
+    const token = ctx.config.metricsToken;
+    const header = req.headers.authorization;
+    return token !== undefined && typeof header === 'string' && header.startsWith('Bearer ') && sameToken(header.slice(7).trim(), token);
+  };
+
+  // Without a session (or the metrics token) only "ok" / "not ok"; the details are for staff and monitoring.
+  app.get('/healthz', { config: { public: true } }, async (req, reply) => {
     let database: { ok: boolean; detail: string };
     try {
       await Promise.race([db.execute(sql`select 1`), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref())]);
@@ -155,10 +189,40 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     } catch (e) {
       database = { ok: false, detail: `${ctx.database.kind}: ${errorCode(e) === 'UNEXPECTED' ? (e as Error).message : errorCode(e)}` };
     }
-    const mailbox = opts.mailboxStatus?.() ?? { ok: true, detail: 'not polled by this process', lastPollAt: null };
-    const ok = database.ok && mailbox.ok;
+    const polled = opts.mailboxStatus?.();
+    const mailbox = polled ?? { ok: true, detail: 'not polled by this process', lastPollAt: null };
+    const now = ctx.now().getTime();
+    const stale = polled !== undefined && now - (polled.lastPollAt ?? startedAt).getTime() > maxPollAgeMs;
+    const warnings: string[] = [];
+    if (stale) warnings.push(`no successful poll for more than ${ctx.config.healthMaxPollAgeMinutes} minutes`);
+    const days = secretDaysLeft(ctx.config.oauthSecretExpires, ctx.now());
+    if (days !== null && days <= SECRET_WARN_DAYS) warnings.push(days <= 0 ? 'the OAuth2 client secret has expired' : `the OAuth2 client secret expires in ${days} days`);
+    const fail = !database.ok || !mailbox.ok;
+    const status = fail ? 'fail' : stale ? 'degraded' : 'ok';
+    reply.code(status === 'ok' ? 200 : 503);
+    if (!req.staff && !bearerOk(req)) return reply.send({ status: status === 'ok' ? 'ok' : 'not ok' });
     const sender = opts.senderStatus?.();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'fail', database, mailbox: { ...mailbox, lastPollAt: mailbox.lastPollAt?.toISOString() ?? null }, ...(sender ? { sender } : {}) });
+    if (sender && !sender.ok) warnings.push(sender.detail);
+    return reply.send({
+      status,
+      database,
+      mailbox: { ...mailbox, lastPollAt: mailbox.lastPollAt?.toISOString() ?? null },
+      ...(sender ? { sender } : {}),
+      ...(warnings.length ? { warnings } : {}),
+    });
+  });
+
+  app.get('/metrics', { config: { public: true } }, async (req, reply) => {
+    if (ctx.config.metricsToken !== undefined && !bearerOk(req)) {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').type('text/plain; charset=utf-8').send('unauthorized\n');
+    }
+    try {
+      const body = await metrics.metrics();
+      return reply.type(metrics.contentType).send(body);
+    } catch (err) {
+      log.error({ code: errorCode(err) }, 'metrics scrape failed');
+      return reply.code(500).type('text/plain; charset=utf-8').send('scrape failed\n');
+    }
   });
 
   app.get('/', async (_req, reply) => reply.redirect('/cases', 303));
@@ -166,6 +230,7 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
   registerAuthRoutes(app, ctx);
   registerCaseRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
   return app;
 }
 

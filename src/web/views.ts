@@ -82,7 +82,7 @@ export interface PageData {
   title: string;
   staff: Staff | null;
   /** Which menu entry is current: cases | review | tasks. */
-  nav?: 'cases' | 'review' | 'tasks' | null;
+  nav?: 'cases' | 'review' | 'tasks' | 'users' | null;
   reviewCount?: number;
   notice?: string | null;
   error?: string | null;
