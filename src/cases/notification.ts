@@ -216,13 +216,14 @@ export async function attachOtherMail(
   tx: Tx,
   input: { mail: MailInput; standing: SenderStanding; messageRowId: number; now: Date; ctx: AppContext; kind: 'other' | 'automated' },
 ): Promise<{ caseId: number | null; review: string | null }> {
-  const { mail, kind, now } = input;
+  const { mail, kind } = input;
   const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
   if (!proposed) return { caseId: null, review: null };
   if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
   const decision = kind === 'automated' ? ({ ok: true } as const) : checkSender(proposed, input.standing);
   if (!decision.ok) return { caseId: null, review: decision.reason };
+  // The mail itself waits in the review queue, linked to its case; the case keeps waiting for the
+  // provider (an out-of-office answer or our own request echoed back must not take it off that path).
   await tx.update(messages).set({ caseId: proposed.id }).where(eq(messages.id, input.messageRowId));
-  if (kind === 'other' && proposed.status === 'waiting') await tx.update(cases).set({ status: 'review', updatedAt: now }).where(eq(cases.id, proposed.id));
   return { caseId: proposed.id, review: null };
 }
