@@ -35,19 +35,18 @@ export function mailIntent(texts: readonly string[], rules: Rules): Intent | nul
  * heading phrase above (on a line of no person), then `fallback` (the subject's word), then grant.
  */
 export function assignIntent(persons: RawPerson[], lines: readonly string[], rules: Rules, fallback: Intent | null): void {
-  const all = lineCues(lines, Lexicon.for(rules));
+  const cues = lineCues(lines, Lexicon.for(rules));
   // A line with phrases of both kinds ("två nya och en som har slutat") governs nobody as a heading.
-  const mixed = new Set(all.filter((c) => all.some((d) => d.line === c.line && d.kind !== c.kind)).map((c) => c.line));
-  const cues = all;
+  const mixed = new Set(cues.filter((c) => cues.some((d) => d.line === c.line && d.kind !== c.kind)).map((c) => c.line));
   // The subject speaks for the persons only when the text itself says nothing either way.
-  if (all.length > 0) fallback = null;
+  const otherwise = cues.length > 0 ? null : fallback;
   const spans = persons.map((p) => (p.at == null ? null : { from: p.at, to: Math.max(p.at, p.end ?? p.at) }));
   const inSpan = (line: number) => spans.some((s) => s && line >= s.from && line <= s.to);
   persons.forEach((p, i) => {
     if (p.intent) return;
     const span = spans[i];
     if (!span) {
-      p.intent = fallback ?? 'grant';
+      p.intent = otherwise ?? 'grant';
       return;
     }
     // The line after the person's values counts as its own when it belongs to nobody else and is not blank.
@@ -58,7 +57,7 @@ export function assignIntent(persons: RawPerson[], lines: readonly string[], rul
     else if (own.length > 0) p.intent = 'grant';
     else {
       const heading = cues.filter((c) => c.line < span.from && !inSpan(c.line) && !mixed.has(c.line)).pop();
-      p.intent = heading?.kind ?? fallback ?? 'grant';
+      p.intent = heading?.kind ?? otherwise ?? 'grant';
     }
   });
 }
