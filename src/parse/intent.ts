@@ -51,7 +51,9 @@ export function assignIntent(persons: RawPerson[], lines: readonly string[], rul
     }
     // The line after the person's values counts as its own when it belongs to nobody else and is not blank.
     const after = span.to + 1;
-    const ownTo = after < lines.length && lines[after]!.trim() !== '' && !inSpan(after) ? after : span.to;
+    // A line that heads the next person ("Nya användare:") is that person's, not this one's.
+    const headsNext = /:\s*$/.test(lines[after] ?? '') || spans.some((s) => s && s.from === after + 1);
+    const ownTo = after < lines.length && lines[after]!.trim() !== '' && !inSpan(after) && !headsNext ? after : span.to;
     const own = cues.filter((c) => c.line >= span.from && c.line <= ownTo);
     if (own.some((c) => c.kind === 'revoke')) p.intent = 'revoke';
     else if (own.length > 0) p.intent = 'grant';
