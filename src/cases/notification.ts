@@ -177,14 +177,8 @@ const step7ChooseReplies: CaseStep = async (w) => {
 
 export const NOTIFICATION_STEPS: readonly CaseStep[] = [step1ProposeCase, step2CheckSender, step3CheckCaps, step4GuardLeavers, step5OpenOrMerge, step6MakeTasks, step7ChooseReplies];
 
-export interface MailInputForCases {
-  mail: MailInput;
-  text: string;
-  records: PersonRecord[];
-  standing: SenderStanding;
-  messageRowId: number;
-  now: Date;
-}
+/** What intake hands the case steps: the mail and its parse, before any step has run. */
+export type MailInputForCases = Pick<MailWork, 'mail' | 'text' | 'records' | 'standing' | 'messageRowId' | 'now'>;
 
 /** Runs the steps for a notification. Returns its case, or the reason it goes to review instead. */
 export async function handleNotification(tx: Tx, ctx: AppContext, input: MailInputForCases): Promise<{ caseId: number | null; review: string | null }> {

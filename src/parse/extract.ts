@@ -4,7 +4,7 @@ import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
 import { cleanValue, isNoise, plausibleBare } from './values';
-import type { RawPerson } from './validate';
+import { hasValue, type RawPerson } from './validate';
 
 /**
  * Finds persons in plain text lines: labelled lines ("Namn: …", value on the same or next line),
@@ -41,8 +41,6 @@ function cleanLine(line: string): string {
     .replace(/\*+\s*:\s*\**/, ': ')
     .trimEnd();
 }
-
-export const hasValue = (p: RawPerson) => FIELDS.some((f) => p[f] != null);
 
 class PersonCollector {
   readonly persons: RawPerson[] = [];

@@ -8,7 +8,7 @@ import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
 import { takeOwnWords } from './own-words';
 import { plausibleName } from './extract';
-import { mention } from './prose';
+import { FIRST_PERSON, mention } from './prose';
 import { FIELDS } from './types';
 import { htmlToText } from './html';
 import { LabelMatcher } from './labels';
@@ -51,7 +51,6 @@ export function visibleText(text: string): string {
 }
 const MAX_LINE = 2000;
 
-const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
 
 /** A self-announcing sender ("jag har fått mitt SITHS-kort") named only in the signature or the From line. */
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {

@@ -135,7 +135,6 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
         continue;
       }
     }
-    const f = fold(line);
     // Our problem list: "Lisa Berg, Enhetschef:" followed by "- <message>" lines.
     const message = isMessageLine(line, c) ?? (inOurs && who !== null && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(line) ? { field: null } : undefined);
     if (message) {

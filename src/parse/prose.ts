@@ -1,7 +1,7 @@
 import type { Rules } from '../rules/load';
 import { Lexicon } from './lexicon';
 import type { FieldName } from './types';
-import type { RawPerson } from './validate';
+import { hasValue, type RawPerson } from './validate';
 import { cleanValue } from './values';
 
 /**
@@ -236,7 +236,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   // Lines whose phrases another person took: they say nothing of the persons beside them.
   const cueLines = new Set<number>();
   const push = () => {
-    if ((['name', 'function', 'hsaId', 'treservaUser'] as FieldName[]).some((f) => current[f] != null)) {
+    if (hasValue(current)) {
       const intent = currentCue ?? heading;
       if (intent) {
         current.intent = intent;
@@ -281,7 +281,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       else if (name) pending = KEEP.test(text) ? null : { name, role, line: s.line };
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
-        if (FIELDS_SET(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
+        if (hasValue(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
         else heading = cue;
       }
       continue;
@@ -305,11 +305,11 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   return persons;
 }
 
-const FIELDS_SET = (p: RawPerson) => p.name != null || p.hsaId != null || p.treservaUser != null || p.function != null;
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
 /** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
 const KEEP = /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;
 /** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
-const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
+/** First-person writing (a self-announcer), not "Skickat från min iPhone". */
+export const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;

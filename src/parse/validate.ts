@@ -1,7 +1,10 @@
 import type { Rules } from '../rules/load';
 import { checkHsaId, looksLikePersonnummer, maskPersonnummer, normalizeHsaId } from './hsa-id';
 import { Lexicon } from './lexicon';
-import type { FieldName, Intent, PersonRecord, Problem } from './types';
+import { FIELDS, type FieldName, type Intent, type PersonRecord, type Problem } from './types';
+
+/** Whether a person as extracted holds any of the four values. */
+export const hasValue = (p: RawPerson) => FIELDS.some((f) => p[f] != null);
 
 /** A personnummer anywhere in a value, with any dash or none. */
 const PERSONNUMMER_IN = /(?<!\d)(?:\d{2})?\d{6}\s?[-+–—]?\s?\d{4}(?!\d)/;
