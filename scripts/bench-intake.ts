@@ -59,7 +59,12 @@ function generate(i: number): { raw: string; complete: boolean } {
   const domain = DOMAINS[i % DOMAINS.length]!;
   const sender = `handlaggare${i % 25}@${domain}`;
   const name = `${FIRST[i % 10]!} ${LAST[Math.floor(i / 10) % 10]!}`;
-  const fields = [`Namn på behörig: ${name}`, `Funktion: ${FUNCS[i % FUNCS.length]!}`, ...(complete ? [`HSA-id: ${hsaIdFor(i)}`] : []), `Användarnamn i Treserva/TES: user${i}`];
+  const fields = [
+    `Namn på behörig: ${name}`,
+    `Funktion: ${FUNCS[i % FUNCS.length]!}`,
+    ...(complete ? [`HSA-id: ${hsaIdFor(i)}`] : []),
+    `Användarnamn i Treserva/TES: user${i}`,
+  ];
   const raw = [
     `From: ${b64(`Handläggare ${i % 25}`)} <${sender}>`,
     `To: ${USER}`,
@@ -91,7 +96,14 @@ async function appendAll(server: DovecotServer, raws: string[], connections: num
     Array.from({ length: connections }, async (_, c) => {
       const slice = raws.slice(c * per, (c + 1) * per);
       if (slice.length === 0) return;
-      const client = new ImapFlow({ host: server.host, port: server.port, secure: false, logger: false, auth: { user: USER, pass: PASS }, disableAutoIdle: true });
+      const client = new ImapFlow({
+        host: server.host,
+        port: server.port,
+        secure: false,
+        logger: false,
+        auth: { user: USER, pass: PASS },
+        disableAutoIdle: true,
+      });
       await client.connect();
       try {
         for (const raw of slice) if (!(await client.append('INBOX', raw))) throw new Error('APPEND failed');
@@ -103,7 +115,14 @@ async function appendAll(server: DovecotServer, raws: string[], connections: num
 }
 
 async function inboxCount(server: DovecotServer): Promise<number> {
-  const client = new ImapFlow({ host: server.host, port: server.port, secure: false, logger: false, auth: { user: USER, pass: PASS }, disableAutoIdle: true });
+  const client = new ImapFlow({
+    host: server.host,
+    port: server.port,
+    secure: false,
+    logger: false,
+    auth: { user: USER, pass: PASS },
+    disableAutoIdle: true,
+  });
   await client.connect();
   try {
     const st = await client.status('INBOX', { messages: true });
@@ -148,7 +167,9 @@ async function main(): Promise<void> {
     const mails = Array.from({ length: COUNT }, (_, i) => generate(i));
     const expectedTasks = mails.filter((m) => m.complete).length;
     const bytes = mails.reduce((n, m) => n + Buffer.byteLength(m.raw), 0);
-    console.log(`bench-intake: ${COUNT} mails (${expectedTasks} complete, ${COUNT - expectedTasks} incomplete, ${(bytes / 1024).toFixed(0)} KB), mode ${LIVE ? 'live (worker running during APPEND)' : 'backlog (APPEND, then start the worker)'}, setup ${secs(Date.now() - tSetup)} s`);
+    console.log(
+      `bench-intake: ${COUNT} mails (${expectedTasks} complete, ${COUNT - expectedTasks} incomplete, ${(bytes / 1024).toFixed(0)} KB), mode ${LIVE ? 'live (worker running during APPEND)' : 'backlog (APPEND, then start the worker)'}, setup ${secs(Date.now() - tSetup)} s`,
+    );
 
     let tWorker = 0;
     let started: Promise<void> = Promise.resolve();
@@ -163,9 +184,15 @@ async function main(): Promise<void> {
       await started;
     }
     const tAppend = Date.now();
-    await appendAll(dovecot, mails.map((m) => m.raw), CONNECTIONS);
+    await appendAll(
+      dovecot,
+      mails.map((m) => m.raw),
+      CONNECTIONS,
+    );
     const appendMs = Date.now() - tAppend;
-    console.log(`APPEND phase: ${COUNT} mails over ${CONNECTIONS} IMAP connections in ${secs(appendMs)} s (${rate(COUNT, appendMs)} mails/s)`);
+    console.log(
+      `APPEND phase: ${COUNT} mails over ${CONNECTIONS} IMAP connections in ${secs(appendMs)} s (${rate(COUNT, appendMs)} mails/s)`,
+    );
     if (!LIVE) startWorker();
 
     // Processed: every mail has its row and INBOX is empty.
@@ -198,15 +225,24 @@ async function main(): Promise<void> {
 
     const processMs = tProcessed - tWorker;
     const totalMs = tProcessed - tAppend;
-    console.log(`processed: ${COUNT} mails ${secs(processMs)} s after the worker started (${rate(COUNT, processMs)} mails/s, ${(processMs / COUNT).toFixed(1)} ms/mail)`);
+    console.log(
+      `processed: ${COUNT} mails ${secs(processMs)} s after the worker started (${rate(COUNT, processMs)} mails/s, ${(processMs / COUNT).toFixed(1)} ms/mail)`,
+    );
     console.log(`first APPEND → all ${COUNT} processed: ${secs(totalMs)} s (${rate(COUNT, totalMs)} mails/s)`);
-    console.log(`first APPEND → all ${COUNT} replies sent: ${secs(tReplies - tAppend)} s (replies done ${secs(tReplies - tProcessed)} s after intake)`);
+    console.log(
+      `first APPEND → all ${COUNT} replies sent: ${secs(tReplies - tAppend)} s (replies done ${secs(tReplies - tProcessed)} s after intake)`,
+    );
 
     const [t] = await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(tasks);
-    const [o] = await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(outbox).where(eq(outbox.status, 'sent'));
+    const [o] = await ctx.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(eq(outbox.status, 'sent'));
     const ids = new Set(smtp.messages.map((m) => m.parsed.messageId));
     const ok = t?.n === expectedTasks && o?.n === COUNT && ids.size === COUNT;
-    console.log(`check: tasks ${t?.n}/${expectedTasks}, outbox sent ${o?.n}/${COUNT}, distinct reply Message-IDs ${ids.size}/${COUNT} → ${ok ? 'ok' : 'MISMATCH'}`);
+    console.log(
+      `check: tasks ${t?.n}/${expectedTasks}, outbox sent ${o?.n}/${COUNT}, distinct reply Message-IDs ${ids.size}/${COUNT} → ${ok ? 'ok' : 'MISMATCH'}`,
+    );
     if (!ok) process.exitCode = 1;
   } finally {
     await worker?.stop().catch(() => {});

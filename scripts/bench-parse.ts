@@ -16,13 +16,18 @@ const fixtures = path.join(root, 'test/fixtures/provider');
 
 function emlFiles(d: string): string[] {
   if (!fs.existsSync(d)) return [];
-  return fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? emlFiles(path.join(d, e.name)) : e.name.endsWith('.eml') ? [path.join(d, e.name)] : []));
+  return fs
+    .readdirSync(d, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? emlFiles(path.join(d, e.name)) : e.name.endsWith('.eml') ? [path.join(d, e.name)] : []));
 }
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 5);
   const rules = loadRules(DEFAULT_RULES_DIR);
-  for (const [label, files] of [['shared corpus', emlFiles(corpus)], ['provider fixtures', emlFiles(fixtures)]] as const) {
+  for (const [label, files] of [
+    ['shared corpus', emlFiles(corpus)],
+    ['provider fixtures', emlFiles(fixtures)],
+  ] as const) {
     const raws = files.map((f) => fs.readFileSync(f));
     const bytes = raws.reduce((n, r) => n + r.length, 0);
     for (const r of raws) await parseMail(r, rules); // warm-up
@@ -30,13 +35,20 @@ async function main(): Promise<void> {
     for (let i = 0; i < rounds; i++) for (const r of raws) await parseMail(r, rules);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const per = ms / (rounds * raws.length);
-    console.log(`${label}: ${raws.length} mails, ${(bytes / 1024).toFixed(0)} KiB; ${rounds} rounds in ${ms.toFixed(0)} ms → ${per.toFixed(2)} ms/mail, ${(1000 / per).toFixed(0)} mails/s`);
+    console.log(
+      `${label}: ${raws.length} mails, ${(bytes / 1024).toFixed(0)} KiB; ${rounds} rounds in ${ms.toFixed(0)} ms → ${per.toFixed(2)} ms/mail, ${(1000 / per).toFixed(0)} mails/s`,
+    );
   }
-  console.log(`heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MiB, rss: ${(process.memoryUsage().rss / 1048576).toFixed(1)} MiB`);
+  console.log(
+    `heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MiB, rss: ${(process.memoryUsage().rss / 1048576).toFixed(1)} MiB`,
+  );
 
   const files = emlFiles(corpus);
   const t1 = Date.now();
-  execFileSync(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'parse', ...files], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'parse', ...files], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   console.log(`parse command on the whole shared corpus (${files.length} files, process start included): ${Date.now() - t1} ms`);
 }
 

@@ -30,8 +30,50 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
 const ADMIN_URL = process.env.PG_BENCH_ADMIN_URL ?? process.env.PG_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-const FIRST = ['Anna', 'Erik', 'Maria', 'Lars', 'Karin', 'Johan', 'Sara', 'Per', 'Eva', 'Nils', 'Lena', 'Olle', 'Sofia', 'Mats', 'Ida', 'Jonas', 'Emma', 'Björn', 'Linnea', 'Ali'];
-const LAST = ['Andersson', 'Johansson', 'Karlsson', 'Nilsson', 'Eriksson', 'Larsson', 'Olsson', 'Persson', 'Svensson', 'Gustafsson', 'Pettersson', 'Jonsson', 'Berg', 'Lind', 'Holm', 'Ström', 'Ek', 'Lund', 'Åberg', 'Öberg'];
+const FIRST = [
+  'Anna',
+  'Erik',
+  'Maria',
+  'Lars',
+  'Karin',
+  'Johan',
+  'Sara',
+  'Per',
+  'Eva',
+  'Nils',
+  'Lena',
+  'Olle',
+  'Sofia',
+  'Mats',
+  'Ida',
+  'Jonas',
+  'Emma',
+  'Björn',
+  'Linnea',
+  'Ali',
+];
+const LAST = [
+  'Andersson',
+  'Johansson',
+  'Karlsson',
+  'Nilsson',
+  'Eriksson',
+  'Larsson',
+  'Olsson',
+  'Persson',
+  'Svensson',
+  'Gustafsson',
+  'Pettersson',
+  'Jonsson',
+  'Berg',
+  'Lind',
+  'Holm',
+  'Ström',
+  'Ek',
+  'Lund',
+  'Åberg',
+  'Öberg',
+];
 const FUNCTIONS = ['Enhetschef', 'Sjuksköterska', 'Undersköterska', 'Samordnare', 'Biträdande enhetschef', 'Planerare'];
 const PROVIDERS = Array.from({ length: 40 }, (_, i) => ({ name: `Omsorgsbolag ${i + 1} AB`, domain: `omsorg${i + 1}.se` }));
 const STATUSES: Array<[CaseStatus, number]> = [
@@ -60,7 +102,9 @@ function pickStatus(r: number): CaseStatus {
   return 'done';
 }
 
-export async function seed(database: Database): Promise<{ sampleCaseId: number; sampleName: string; sampleHsa: string; sampleRef: string }> {
+export async function seed(
+  database: Database,
+): Promise<{ sampleCaseId: number; sampleName: string; sampleHsa: string; sampleRef: string }> {
   const db = database.db;
   const rand = rng(42);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -87,7 +131,14 @@ export async function seed(database: Database): Promise<{ sampleCaseId: number; 
           updatedAt: new Date(at.getTime() + Math.floor(rand() * 86_400_000)),
         };
       });
-      const inserted = await tx.insert(cases).values(caseRows).returning({ id: cases.id, ref: cases.ref, status: cases.status, sender: cases.sender, providerName: cases.providerName, createdAt: cases.createdAt });
+      const inserted = await tx.insert(cases).values(caseRows).returning({
+        id: cases.id,
+        ref: cases.ref,
+        status: cases.status,
+        sender: cases.sender,
+        providerName: cases.providerName,
+        createdAt: cases.createdAt,
+      });
       const messageRows = inserted.map((c) => {
         const body = `Hej!\n\nNamn på behörig: ${pick(FIRST)} ${pick(LAST)}\nFunktion: ${pick(FUNCTIONS)}\nHSA-id: SE2321000016-${crypto.randomBytes(3).toString('hex').toUpperCase()}\n\nMed vänliga hälsningar\n`;
         const raw = Buffer.from(`From: ${c.sender}\r\nSubject: ${c.ref}\r\n\r\n${body}`);
@@ -117,9 +168,23 @@ export async function seed(database: Database): Promise<{ sampleCaseId: number; 
             name,
             function: pick(FUNCTIONS),
             hsaId: hsa,
-            treservaUser: name.toLowerCase().replace(/[^a-z]/g, '').slice(0, 6) + (hsaCounter % 100),
-            problems: c.status === 'waiting' ? [{ field: 'treservaUser' as const, code: 'missing' as const, message: 'Användarnamn i Treserva/TES saknas.' }] : [],
-            status: (done ? 'task_created' : c.status === 'waiting' ? 'incomplete' : c.status === 'rejected' ? 'rejected' : 'needs_review') as 'task_created' | 'incomplete' | 'rejected' | 'needs_review',
+            treservaUser:
+              name
+                .toLowerCase()
+                .replace(/[^a-z]/g, '')
+                .slice(0, 6) +
+              (hsaCounter % 100),
+            problems:
+              c.status === 'waiting'
+                ? [{ field: 'treservaUser' as const, code: 'missing' as const, message: 'Användarnamn i Treserva/TES saknas.' }]
+                : [],
+            status: (done
+              ? 'task_created'
+              : c.status === 'waiting'
+                ? 'incomplete'
+                : c.status === 'rejected'
+                  ? 'rejected'
+                  : 'needs_review') as 'task_created' | 'incomplete' | 'rejected' | 'needs_review',
             createdAt: c.createdAt,
             updatedAt: c.createdAt,
           };
@@ -158,7 +223,18 @@ export async function seed(database: Database): Promise<{ sampleCaseId: number; 
   await db.insert(messages).values(
     Array.from({ length: 200 }, (_, i) => {
       const raw = Buffer.from(`From: fraga${i}@example.org\r\nSubject: Fråga ${i}\r\n\r\nHej, en fråga.\r\n`);
-      return { source: 'ingest', contentHash: crypto.createHash('sha256').update(raw).digest('hex'), raw, size: raw.length, fromAddr: `fraga${i}@example.org`, subject: `Fråga ${i}`, kind: 'other' as const, status: 'review' as const, reviewReason: 'inga uppgifter hittades', bodyText: 'Hej, en fråga.' };
+      return {
+        source: 'ingest',
+        contentHash: crypto.createHash('sha256').update(raw).digest('hex'),
+        raw,
+        size: raw.length,
+        fromAddr: `fraga${i}@example.org`,
+        subject: `Fråga ${i}`,
+        kind: 'other' as const,
+        status: 'review' as const,
+        reviewReason: 'inga uppgifter hittades',
+        bodyText: 'Hej, en fråga.',
+      };
     }),
   );
   await db.execute(sql`analyze`);
@@ -213,7 +289,10 @@ async function runOne(kind: 'pglite' | 'postgres'): Promise<void> {
     const server = await startWebServer(ctx);
     try {
       const login = await fetch(`${server.url}/login`);
-      const loginCookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const loginCookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const csrf = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
       const res = await fetch(`${server.url}/login`, {
         method: 'POST',
@@ -221,7 +300,10 @@ async function runOne(kind: 'pglite' | 'postgres'): Promise<void> {
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
         body: new URLSearchParams({ _csrf: csrf, username: 'bench', password: 'bench-lösenord-123', next: '/cases' }).toString(),
       });
-      const session = res.headers.getSetCookie().find((c) => c.startsWith('lci_session='))!.split(';')[0]!;
+      const session = res.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('lci_session='))!
+        .split(';')[0]!;
 
       const pages: Array<[string, string]> = [
         ['case list, first page', '/cases'],
@@ -239,7 +321,9 @@ async function runOne(kind: 'pglite' | 'postgres'): Promise<void> {
       process.stdout.write(
         `\n${kind}: ${counts.cases} cases, ${counts.persons} persons, ${counts.tasks} tasks; seeded in ${(seedMs / 1000).toFixed(1)} s; ${RUNS} timed requests per page\n`,
       );
-      process.stdout.write(`${'page'.padEnd(34)} ${'median'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'size'.padStart(9)}\n`);
+      process.stdout.write(
+        `${'page'.padEnd(34)} ${'median'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'size'.padStart(9)}\n`,
+      );
       for (const [label, url] of pages) {
         const times: number[] = [];
         let size = 0;

@@ -17,7 +17,12 @@ async function rows<T>(db: Database, query: ReturnType<typeof sql>): Promise<T[]
 
 /** Tables of the public schema, each after the tables its foreign keys point to. */
 async function tablesInOrder(db: Database): Promise<string[]> {
-  const tables = (await rows<{ t: string }>(db, sql`select table_name as t from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`))
+  const tables = (
+    await rows<{ t: string }>(
+      db,
+      sql`select table_name as t from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
+    )
+  )
     .map((r) => r.t)
     .filter((t) => !SKIP.has(t));
   const fks = await rows<{ t: string; ref: string }>(
@@ -45,10 +50,19 @@ export async function copyDatabase(from: Database, to: Database, batch = 500): P
     }
     for (const t of tables) {
       const id = sql.identifier(t);
-      const hasId = (await rows<{ c: string }>(from, sql`select column_name as c from information_schema.columns where table_schema = 'public' and table_name = ${t} and column_name = 'id'`)).length > 0;
+      const hasId =
+        (
+          await rows<{ c: string }>(
+            from,
+            sql`select column_name as c from information_schema.columns where table_schema = 'public' and table_name = ${t} and column_name = 'id'`,
+          )
+        ).length > 0;
       let copied = 0;
       for (let offset = 0; ; offset += batch) {
-        const chunk = await rows<{ j: unknown }>(from, sql`select row_to_json(x) as j from (select * from ${id} ${hasId ? sql`order by id` : sql``} limit ${batch} offset ${offset}) x`);
+        const chunk = await rows<{ j: unknown }>(
+          from,
+          sql`select row_to_json(x) as j from (select * from ${id} ${hasId ? sql`order by id` : sql``} limit ${batch} offset ${offset}) x`,
+        );
         if (chunk.length === 0) break;
         const json = JSON.stringify(chunk.map((r) => (typeof r.j === 'string' ? JSON.parse(r.j) : r.j)));
         await tx.execute(sql`insert into ${id} select * from json_populate_recordset(null::${id}, ${json}::json)`);

@@ -27,7 +27,12 @@ interface Expected {
 
 const norm = (v: string | null | undefined) => (v == null ? null : v.replace(/\s+/g, ' ').trim().toLowerCase());
 // A common abbreviation and its full form are both right.
-const FUNCTION_ABBREVIATIONS: Record<string, string> = { usk: 'undersköterska', ssk: 'sjuksköterska', ec: 'enhetschef', sjuksk: 'sjuksköterska' };
+const FUNCTION_ABBREVIATIONS: Record<string, string> = {
+  usk: 'undersköterska',
+  ssk: 'sjuksköterska',
+  ec: 'enhetschef',
+  sjuksk: 'sjuksköterska',
+};
 const normFunction = (v: string | null | undefined) => {
   const n = norm(v);
   return n == null ? null : (FUNCTION_ABBREVIATIONS[n.replace(/\.$/, '')] ?? n);
@@ -40,7 +45,12 @@ function fieldRight(e: ExpectedPerson, g: PersonRecord, f: FieldName): boolean {
       .map((p) => p.code)
       .sort()
       .join(',');
-  const value = f === 'function' ? normFunction(e[f]) === normFunction(g[f]) : f === 'hsaId' ? norm(e[f]) === norm(g[f]) : (e[f] ?? null) === (g[f] ?? null) || norm(e[f]) === norm(g[f]);
+  const value =
+    f === 'function'
+      ? normFunction(e[f]) === normFunction(g[f])
+      : f === 'hsaId'
+        ? norm(e[f]) === norm(g[f])
+        : (e[f] ?? null) === (g[f] ?? null) || norm(e[f]) === norm(g[f]);
   return value && codes(e.problems) === codes(g.problems);
 }
 
@@ -72,7 +82,10 @@ async function main(): Promise<void> {
   let autos = 0;
   let files = 0;
   for (const dir of dirs) {
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.eml')).sort()) {
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((x) => x.endsWith('.eml'))
+      .sort()) {
       const exp = JSON.parse(fs.readFileSync(path.join(dir, f.replace(/\.eml$/, '.expected.json')), 'utf8')) as Expected;
       const { result } = await parseMail(fs.readFileSync(path.join(dir, f)), rules);
       const points = align(exp.persons, result.persons);
@@ -86,9 +99,14 @@ async function main(): Promise<void> {
       kinds += kindOk ? 1 : 0;
       autos += autoOk ? 1 : 0;
       if (details && (points < possible || !kindOk || !autoOk)) {
-        console.log(`\n## ${path.join(dir, f)}  ${points}/${possible}  kind ${result.kind}${kindOk ? '' : ` (want ${exp.kind})`}  autoReply ${result.autoReply}${autoOk ? '' : ' (wrong)'}`);
+        console.log(
+          `\n## ${path.join(dir, f)}  ${points}/${possible}  kind ${result.kind}${kindOk ? '' : ` (want ${exp.kind})`}  autoReply ${result.autoReply}${autoOk ? '' : ' (wrong)'}`,
+        );
         console.log('  want:', JSON.stringify(exp.persons.map((p) => ({ ...p, intent: p.intent ?? 'grant' }))));
-        console.log('  got: ', JSON.stringify(result.persons.map((p) => ({ ...p, problems: p.problems.map((x) => ({ field: x.field, code: x.code })) }))));
+        console.log(
+          '  got: ',
+          JSON.stringify(result.persons.map((p) => ({ ...p, problems: p.problems.map((x) => ({ field: x.field, code: x.code })) }))),
+        );
       }
     }
   }

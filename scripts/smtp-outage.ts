@@ -27,14 +27,28 @@ async function main(): Promise<void> {
   const port = smtp.port;
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-outage-'));
   const ctx = await createContext(
-    parseConfig({ DATABASE_URL: pg.url, DATA_DIR: dataDir, SMTP_HOST: '127.0.0.1', SMTP_PORT: String(port), SMTP_SECURE: 'false', LOG_LEVEL: 'silent', HTTP_ENABLED: 'false', REPLY_MAX_PER_RECIPIENT_PER_HOUR: '100000' }),
+    parseConfig({
+      DATABASE_URL: pg.url,
+      DATA_DIR: dataDir,
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(port),
+      SMTP_SECURE: 'false',
+      LOG_LEVEL: 'silent',
+      HTTP_ENABLED: 'false',
+      REPLY_MAX_PER_RECIPIENT_PER_HOUR: '100000',
+    }),
   );
   const worker = new Worker(ctx);
   try {
     await smtp.stop();
     await worker.start();
     for (let i = 0; i < REPLIES; i++) {
-      const m = notification({ from: `utf${i}@omsorgshuset.se`, fromName: 'U', subject: `Avbrott ${i}`, persons: [{ name: 'Kim Ek', function: 'Enhetschef' }] });
+      const m = notification({
+        from: `utf${i}@omsorgshuset.se`,
+        fromName: 'U',
+        subject: `Avbrott ${i}`,
+        persons: [{ name: 'Kim Ek', function: 'Enhetschef' }],
+      });
       await ingestRaw(ctx, Buffer.from(m.raw), { kind: 'ingest' });
     }
     await worker.tick('test');
@@ -44,7 +58,10 @@ async function main(): Promise<void> {
     const back = Date.now();
     while (smtp.messages.length < REPLIES && Date.now() - back < 300_000) await sleep(50);
     const drainS = (Date.now() - back) / 1000;
-    const rows = await ctx.database.db.select().from(outbox).where(inArray(outbox.status, ['pending', 'sending', 'sent', 'failed']));
+    const rows = await ctx.database.db
+      .select()
+      .from(outbox)
+      .where(inArray(outbox.status, ['pending', 'sending', 'sent', 'failed']));
     const ids = new Map<string, number>();
     for (const m of smtp.messages) ids.set(m.parsed.messageId ?? '', (ids.get(m.parsed.messageId ?? '') ?? 0) + 1);
     console.log(
@@ -67,7 +84,10 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(() => process.exit(0), (e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+void main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

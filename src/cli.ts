@@ -109,7 +109,12 @@ program
     const waiting = config.http.enabled && config.databaseUrl ? await startWaitingHealth(config) : null;
     let ctx: AppContext;
     try {
-      ctx = await createContext(config, { wait: { onWait: (attempt, detail, next) => waiting?.set(`waiting for the database (attempt ${attempt}, next in ${next} ms): ${detail}`), stopped: () => signalled !== null } });
+      ctx = await createContext(config, {
+        wait: {
+          onWait: (attempt, detail, next) => waiting?.set(`waiting for the database (attempt ${attempt}, next in ${next} ms): ${detail}`),
+          stopped: () => signalled !== null,
+        },
+      });
     } finally {
       await waiting?.close();
     }
@@ -117,10 +122,12 @@ program
     const worker = new Worker(ctx);
     // The mail keeps flowing even when the UI cannot listen (port taken): that is logged, not fatal.
     const web = ctx.config.http.enabled
-      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus, senderStatus: () => worker.senderStatus }).catch((err: unknown) => {
-          ctx.log.error({ component: 'web', err }, 'review UI not started');
-          return null;
-        })
+      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus, senderStatus: () => worker.senderStatus }).catch(
+          (err: unknown) => {
+            ctx.log.error({ component: 'web', err }, 'review UI not started');
+            return null;
+          },
+        )
       : null;
     const started = worker.start();
     stop = async (signal: string) => {
@@ -134,7 +141,10 @@ program
     if (signalled) void stop(signalled);
     await started;
     if (!ctx.config.imap) {
-      ctx.log.info({ component: 'worker', maildrop: ctx.config.maildropDir, outbox: ctx.config.outboxDir }, 'embedded mode: drop .eml files in the maildrop folder; replies are written to the outbox folder');
+      ctx.log.info(
+        { component: 'worker', maildrop: ctx.config.maildropDir, outbox: ctx.config.outboxDir },
+        'embedded mode: drop .eml files in the maildrop folder; replies are written to the outbox folder',
+      );
     }
   });
 
@@ -225,7 +235,9 @@ tasksCmd
   .option('--confirmed-with-provider', 'the values were checked with the provider (required when the sender is not verified; audited)')
   .action((id: number, opts: { note?: string; as: string; confirmedWithProvider?: boolean }) =>
     withContext(async (ctx) => {
-      const r = await finishTask(ctx.database.db, ctx.config, ctx.rules, id, `cli:${opts.as}`, opts.note ?? null, ctx.now(), { confirmedWithProvider: opts.confirmedWithProvider === true });
+      const r = await finishTask(ctx.database.db, ctx.config, ctx.rules, id, `cli:${opts.as}`, opts.note ?? null, ctx.now(), {
+        confirmedWithProvider: opts.confirmedWithProvider === true,
+      });
       out(`task #${r.task.id}: done; case ${r.caseStatus}${r.replyId ? `; confirmation queued (outbox #${r.replyId})` : ''}\n`);
     }),
   );

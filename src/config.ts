@@ -16,15 +16,18 @@ const bool = (def: 'true' | 'false') =>
     .default(def)
     .transform((v) => v === 'true');
 
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const email = z.string().trim().toLowerCase().pipe(z.email({ message: 'must be an e-mail address' }));
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: 'must be an e-mail address' }));
 
 export const configSchema = z
   .object({
@@ -47,7 +50,9 @@ export const configSchema = z
     OAUTH_TENANT_ID: optionalString,
     OAUTH_CLIENT_ID: optionalString,
     OAUTH_CLIENT_SECRET: optionalString,
-    OAUTH_AUTHORITY: z.url({ message: 'must be a URL such as https://login.microsoftonline.com' }).default('https://login.microsoftonline.com'),
+    OAUTH_AUTHORITY: z
+      .url({ message: 'must be a URL such as https://login.microsoftonline.com' })
+      .default('https://login.microsoftonline.com'),
     OAUTH_SECRET_EXPIRES: optionalString.pipe(z.iso.date({ message: 'must be a date, YYYY-MM-DD' }).optional()),
 
     SMTP_HOST: optionalString,
@@ -58,7 +63,10 @@ export const configSchema = z
     MAIL_FROM: email.default('vardochstod@orebro.se'),
     MAIL_FROM_NAME: z.string().default('Örebro kommun, Vård och stöd IT'),
 
-    POLL_CRON: z.string().default('* * * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "* * * * *"' }),
+    POLL_CRON: z
+      .string()
+      .default('* * * * *')
+      .refine((v) => validateCron(v), { message: 'must be a cron expression such as "* * * * *"' }),
     MAIL_MAX_BYTES: int(10 * 1024 * 1024, 1024),
     FOLLOWUP_WINDOW_DAYS: int(30, 0, 3650),
     MAIL_TRUSTED_AUTHSERV_ID: optionalString,
@@ -80,7 +88,10 @@ export const configSchema = z
     LEASE_SECONDS: int(30, 2, 3600),
     SHUTDOWN_TIMEOUT_MS: int(8_000, 100, 600_000),
     RETENTION_DAYS: int(365, 0, 36500),
-    RETENTION_CRON: z.string().default('15 3 * * *').refine((v) => validateCron(v), { message: 'must be a cron expression such as "15 3 * * *"' }),
+    RETENTION_CRON: z
+      .string()
+      .default('15 3 * * *')
+      .refine((v) => validateCron(v), { message: 'must be a cron expression such as "15 3 * * *"' }),
 
     HTTP_ENABLED: bool('true'),
     HTTP_HOST: z.string().default('127.0.0.1'),
@@ -95,7 +106,9 @@ export const configSchema = z
     HEALTH_MAX_POLL_AGE_MINUTES: int(15, 1, 10_080),
     METRICS_TOKEN: optionalString,
 
-    OIDC_ISSUER: optionalString.pipe(z.url({ message: 'must be the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0' }).optional()),
+    OIDC_ISSUER: optionalString.pipe(
+      z.url({ message: 'must be the issuer URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0' }).optional(),
+    ),
     OIDC_CLIENT_ID: optionalString,
     OIDC_CLIENT_SECRET: optionalString,
     OIDC_REDIRECT_URL: optionalString.pipe(z.url({ message: 'must be the full URL of /auth/callback' }).optional()),
@@ -109,11 +122,19 @@ export const configSchema = z
     }
     const oauth = [c.OAUTH_TENANT_ID, c.OAUTH_CLIENT_ID, c.OAUTH_CLIENT_SECRET].filter(Boolean).length;
     if (oauth > 0 && oauth < 3) {
-      ctx.addIssue({ code: 'custom', path: ['OAUTH_CLIENT_SECRET'], message: 'OAUTH_TENANT_ID, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OAUTH_CLIENT_SECRET'],
+        message: 'OAUTH_TENANT_ID, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET go together',
+      });
     }
     const oidc = [c.OIDC_ISSUER, c.OIDC_CLIENT_ID, c.OIDC_CLIENT_SECRET, c.OIDC_REDIRECT_URL].filter(Boolean).length;
     if (oidc > 0 && oidc < 4) {
-      ctx.addIssue({ code: 'custom', path: ['OIDC_ISSUER'], message: 'OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OIDC_ISSUER'],
+        message: 'OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL go together',
+      });
     }
     if (c.IMAP_HOST && !c.IMAP_PASSWORD && oauth === 0) {
       ctx.addIssue({ code: 'custom', path: ['IMAP_PASSWORD'], message: 'required when IMAP_HOST is set (or set the OAUTH_* variables)' });
@@ -144,7 +165,13 @@ export interface Config {
     | undefined;
   readonly oauth: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string } | undefined;
   readonly smtp:
-    | { readonly host: string; readonly port: number; readonly secure: boolean; readonly user: string | undefined; readonly password: string | undefined }
+    | {
+        readonly host: string;
+        readonly port: number;
+        readonly secure: boolean;
+        readonly user: string | undefined;
+        readonly password: string | undefined;
+      }
     | undefined;
   readonly mailFrom: string;
   readonly mailFromName: string;
@@ -200,7 +227,11 @@ export interface Config {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
-const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /** Reads a `.env` file (node's own parser); values already in the environment win. */
 export function readDotEnv(file: string): Record<string, string | undefined> {
@@ -269,7 +300,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     retentionDays: c.RETENTION_DAYS,
     retentionCron: c.RETENTION_CRON,
     // Secure cookies unless said otherwise or bound to loopback only (plain HTTP there is local).
-    http: { enabled: c.HTTP_ENABLED, host: c.HTTP_HOST, port: c.HTTP_PORT, secureCookie: c.SESSION_SECURE_COOKIE ? c.SESSION_SECURE_COOKIE === 'true' : !LOOPBACK.test(c.HTTP_HOST) },
+    http: {
+      enabled: c.HTTP_ENABLED,
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      secureCookie: c.SESSION_SECURE_COOKIE ? c.SESSION_SECURE_COOKIE === 'true' : !LOOPBACK.test(c.HTTP_HOST),
+    },
     oauthAuthority: c.OAUTH_AUTHORITY.replace(/\/+$/, ''),
     oauthSecretExpires: c.OAUTH_SECRET_EXPIRES ? new Date(`${c.OAUTH_SECRET_EXPIRES}T00:00:00Z`) : undefined,
     httpTrustProxy: c.HTTP_TRUST_PROXY === 'true' ? true : c.HTTP_TRUST_PROXY === 'false' ? false : list(c.HTTP_TRUST_PROXY),

@@ -63,7 +63,11 @@ export function errorMessage(err: unknown): string {
 
 /** A stack without its first line (the message, which errorMessage has already cleaned). */
 function frames(err: Error): string | undefined {
-  return err.stack?.split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 20).join('\n');
+  return err.stack
+    ?.split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .slice(0, 20)
+    .join('\n');
 }
 
 /**

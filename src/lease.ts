@@ -82,20 +82,22 @@ export class Lease {
     const beat = () => {
       if (this.stopped) return;
       const had = this.held;
-      this.tryAcquire().then(
-        (got) => {
-          if (got && !had) this.onAcquired();
-        },
-        (err: unknown) => {
-          this.ctx.log.warn({ component: 'lease', code: errorCode(err) }, 'lease heartbeat failed');
-          if (!this.held) this.lost('heartbeat failed');
-        },
-      ).finally(() => {
-        if (!this.stopped) {
-          this.timer = setTimeout(beat, Math.max(200, Math.floor(this.ms / 3)));
-          this.timer.unref();
-        }
-      });
+      this.tryAcquire()
+        .then(
+          (got) => {
+            if (got && !had) this.onAcquired();
+          },
+          (err: unknown) => {
+            this.ctx.log.warn({ component: 'lease', code: errorCode(err) }, 'lease heartbeat failed');
+            if (!this.held) this.lost('heartbeat failed');
+          },
+        )
+        .finally(() => {
+          if (!this.stopped) {
+            this.timer = setTimeout(beat, Math.max(200, Math.floor(this.ms / 3)));
+            this.timer.unref();
+          }
+        });
     };
     this.timer = setTimeout(beat, Math.max(200, Math.floor(this.ms / 3)));
     this.timer.unref();

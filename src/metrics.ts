@@ -55,7 +55,10 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
     registers: [scrape],
     async collect() {
       this.reset();
-      const list = await db.select({ kind: messages.kind, status: messages.status, n: count() }).from(messages).groupBy(messages.kind, messages.status);
+      const list = await db
+        .select({ kind: messages.kind, status: messages.status, n: count() })
+        .from(messages)
+        .groupBy(messages.kind, messages.status);
       for (const r of list) this.set({ kind: r.kind, outcome: r.status }, Number(r.n));
     },
   });
@@ -89,7 +92,10 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
     registers: [scrape],
     async collect() {
       this.reset();
-      const list = await db.select({ kind: outbox.kind, status: outbox.status, n: count() }).from(outbox).groupBy(outbox.kind, outbox.status);
+      const list = await db
+        .select({ kind: outbox.kind, status: outbox.status, n: count() })
+        .from(outbox)
+        .groupBy(outbox.kind, outbox.status);
       for (const r of list) this.set({ kind: r.kind, result: r.status }, Number(r.n));
     },
   });
@@ -140,7 +146,8 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
     collect() {
       this.reset();
       const now = ctx.now().getTime();
-      for (const m of sources.mailboxes?.() ?? []) this.set({ mailbox: m.mailbox }, Math.max(0, (now - (m.lastPollAt ?? startedAt).getTime()) / 1000));
+      for (const m of sources.mailboxes?.() ?? [])
+        this.set({ mailbox: m.mailbox }, Math.max(0, (now - (m.lastPollAt ?? startedAt).getTime()) / 1000));
     },
   });
 
@@ -161,7 +168,9 @@ export function createMetricsRegistry(ctx: AppContext, sources: MetricsSources =
       help: 'Seconds until the cached Microsoft 365 access token expires (NaN before the first token; only with OAuth2)',
       registers: [scrape],
       collect() {
-        const expiries = tokenStates().map((s) => s.expiresAt).filter((d): d is Date => d !== null);
+        const expiries = tokenStates()
+          .map((s) => s.expiresAt)
+          .filter((d): d is Date => d !== null);
         this.set(expiries.length ? Math.min(...expiries.map((d) => (d.getTime() - ctx.now().getTime()) / 1000)) : Number.NaN);
       },
     });

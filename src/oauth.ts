@@ -14,10 +14,16 @@ const REFRESH_MARGIN_MS = 300_000;
 
 /** What an operator should do for the Entra (AADSTS) errors met when setting this up. */
 const ENTRA_ERRORS: Array<[RegExp, string]> = [
-  [/AADSTS700016/, 'the application (OAUTH_CLIENT_ID) was not found in this tenant: check OAUTH_CLIENT_ID and OAUTH_TENANT_ID, and that the app is consented in this tenant'],
+  [
+    /AADSTS700016/,
+    'the application (OAUTH_CLIENT_ID) was not found in this tenant: check OAUTH_CLIENT_ID and OAUTH_TENANT_ID, and that the app is consented in this tenant',
+  ],
   [/AADSTS90002/, 'the tenant (OAUTH_TENANT_ID) was not found: use the directory (tenant) id or its verified domain'],
-  [/AADSTS7000222/, 'the client secret has expired: make a new one in Entra (Certificates & secrets), set OAUTH_CLIENT_SECRET and OAUTH_SECRET_EXPIRES, restart'],
-  [/AADSTS7000215/, 'the client secret is wrong: OAUTH_CLIENT_SECRET must be the secret\'s Value, not its Secret ID'],
+  [
+    /AADSTS7000222/,
+    'the client secret has expired: make a new one in Entra (Certificates & secrets), set OAUTH_CLIENT_SECRET and OAUTH_SECRET_EXPIRES, restart',
+  ],
+  [/AADSTS7000215/, "the client secret is wrong: OAUTH_CLIENT_SECRET must be the secret's Value, not its Secret ID"],
   [/AADSTS70011/, `the scope was refused: it must be ${OUTLOOK_SCOPE}`],
   [/AADSTS65001/, 'admin consent is missing: grant admin consent for IMAP.AccessAsApp and SMTP.SendAsApp'],
 ];
@@ -33,7 +39,12 @@ export const EXCHANGE_AUTH_HINT =
 export function isAuthFailure(err: unknown): boolean {
   const e = err as { authenticationFailed?: boolean; responseCode?: number; code?: string; response?: string; message?: string } | null;
   if (!e) return false;
-  return e.authenticationFailed === true || e.responseCode === 535 || e.code === 'EAUTH' || /AUTHENTICATE failed|authentication failed/i.test(`${e.response ?? ''} ${e.message ?? ''}`);
+  return (
+    e.authenticationFailed === true ||
+    e.responseCode === 535 ||
+    e.code === 'EAUTH' ||
+    /AUTHENTICATE failed|authentication failed/i.test(`${e.response ?? ''} ${e.message ?? ''}`)
+  );
 }
 
 export function explainEntraError(text: string): string | null {
@@ -153,7 +164,11 @@ export class TokenProvider {
     const lifetimeMs = (json.expires_in ?? 3600) * 1000;
     const expiresAt = this.now() + lifetimeMs;
     // Five minutes before expiry (a quarter of the lifetime for short-lived tokens).
-    this.token = { value: json.access_token, refreshAt: expiresAt - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 4), fetch: this.state.fetched + 1 };
+    this.token = {
+      value: json.access_token,
+      refreshAt: expiresAt - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 4),
+      fetch: this.state.fetched + 1,
+    };
     this.state.expiresAt = new Date(expiresAt);
     this.state.lastError = null;
     this.state.fetched++;

@@ -27,7 +27,10 @@ export function installFatalHandlers(log: Logger, beforeExit: () => void = () =>
   const fatal = (kind: string) => (err: unknown) => {
     if (isPostgresDriverFault(err)) {
       contained.driverFaults++;
-      log.warn({ component: 'db', code: 'DB_DRIVER_FAULT', count: contained.driverFaults }, 'postgres.js wrote to a closed connection (server restart); contained, the pool reconnects');
+      log.warn(
+        { component: 'db', code: 'DB_DRIVER_FAULT', count: contained.driverFaults },
+        'postgres.js wrote to a closed connection (server restart); contained, the pool reconnects',
+      );
       return;
     }
     log.fatal({ component: 'process', kind, err }, `${kind}: the process ends (exit code 1)`);

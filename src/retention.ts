@@ -24,10 +24,20 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
     .limit(1000);
   for (const { id } of old) {
     await db.transaction(async (tx) => {
-      await tx.update(messages).set({ raw: empty, bodyText: '', bodyHtml: null, parsed: null, subject: '', erasedAt: now }).where(eq(messages.caseId, id));
-      await tx.update(persons).set({ name: null, hsaId: null, treservaUser: null, problems: [], reviewReason: null }).where(eq(persons.caseId, id));
+      await tx
+        .update(messages)
+        .set({ raw: empty, bodyText: '', bodyHtml: null, parsed: null, subject: '', erasedAt: now })
+        .where(eq(messages.caseId, id));
+      await tx
+        .update(persons)
+        .set({ name: null, hsaId: null, treservaUser: null, problems: [], reviewReason: null })
+        .where(eq(persons.caseId, id));
       const ts = await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.caseId, id));
-      for (const t of ts) await tx.update(tasks).set({ name: '', hsaId: `RADERAD-${t.id}`, treservaUser: '', note: null }).where(eq(tasks.id, t.id));
+      for (const t of ts)
+        await tx
+          .update(tasks)
+          .set({ name: '', hsaId: `RADERAD-${t.id}`, treservaUser: '', note: null })
+          .where(eq(tasks.id, t.id));
       await tx.update(outbox).set({ bodyText: '', subject: '' }).where(eq(outbox.caseId, id));
       await tx.update(auditEvents).set({ before: null, after: null }).where(eq(auditEvents.caseId, id));
       await tx.update(cases).set({ subject: '', threadSubject: '', erasedAt: now }).where(eq(cases.id, id));
@@ -37,8 +47,16 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
   const loose = await db
     .update(messages)
     .set({ raw: empty, bodyText: '', bodyHtml: null, parsed: null, subject: '', erasedAt: now })
-    .where(and(isNull(messages.caseId), isNull(messages.erasedAt), lt(messages.receivedAt, before), or(eq(messages.status, 'ignored'), eq(messages.status, 'settled'))))
+    .where(
+      and(
+        isNull(messages.caseId),
+        isNull(messages.erasedAt),
+        lt(messages.receivedAt, before),
+        or(eq(messages.status, 'ignored'), eq(messages.status, 'settled')),
+      ),
+    )
     .returning({ id: messages.id });
-  if (old.length || loose.length) ctx.log.info({ component: 'retention', cases: old.length, messages: loose.length, days }, 'personal data erased by the retention rule');
+  if (old.length || loose.length)
+    ctx.log.info({ component: 'retention', cases: old.length, messages: loose.length, days }, 'personal data erased by the retention rule');
   return { cases: old.length, messages: loose.length };
 }

@@ -13,7 +13,10 @@ export interface WaitingHealth {
 export async function startWaitingHealth(config: Config): Promise<WaitingHealth | null> {
   let detail = 'waiting for the database';
   const server = http.createServer((req, res) => {
-    const body = req.url === '/healthz' ? { status: 'starting', database: { ok: false, detail }, mailbox: { ok: false, detail: 'not started', lastPollAt: null } } : { status: 'starting', detail };
+    const body =
+      req.url === '/healthz'
+        ? { status: 'starting', database: { ok: false, detail }, mailbox: { ok: false, detail: 'not started', lastPollAt: null } }
+        : { status: 'starting', detail };
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   });

@@ -16,7 +16,9 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 function scrypt(password: string, salt: Buffer, N: number, r: number, p: number, keyLen: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    crypto.scrypt(password.normalize('NFC'), salt, keyLen, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key)));
+    crypto.scrypt(password.normalize('NFC'), salt, keyLen, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 
@@ -67,7 +69,10 @@ export function checkPassword(password: string): void {
 }
 
 export async function findUser(db: DbOrTx, username: string): Promise<UserRow | null> {
-  const [row] = await db.select().from(users).where(eq(users.username, normalizeUsername(username)));
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(eq(users.username, normalizeUsername(username)));
   return row ?? null;
 }
 
@@ -90,14 +95,23 @@ export async function createUser(db: DbOrTx, username: string, password: string,
     if (!opts.update) throw new AppError('CONFLICT', `user ${name} already exists (use --update to set a new password)`, {});
     const [row] = await db
       .update(users)
-      .set({ passwordHash, failedLogins: 0, lockedUntil: null, ...(displayName ? { displayName } : {}), ...(opts.role ? { role: opts.role } : {}) })
+      .set({
+        passwordHash,
+        failedLogins: 0,
+        lockedUntil: null,
+        ...(displayName ? { displayName } : {}),
+        ...(opts.role ? { role: opts.role } : {}),
+      })
       .where(eq(users.id, existing.id))
       .returning();
     // A new password ends every session signed in with the old one.
     await db.delete(sessions).where(eq(sessions.userId, existing.id));
     return row!;
   }
-  const [row] = await db.insert(users).values({ username: name, displayName, passwordHash, role: opts.role ?? 'admin' }).returning();
+  const [row] = await db
+    .insert(users)
+    .values({ username: name, displayName, passwordHash, role: opts.role ?? 'admin' })
+    .returning();
   return row!;
 }
 

@@ -67,7 +67,10 @@ export class Worker {
   }
 
   get intakeStatus(): { ok: boolean; detail: string; lastPollAt: Date | null } {
-    const own = 'status' in this.intake ? this.intake.status : { ok: true, detail: `maildrop ${this.ctx.config.maildropDir}`, lastPollAt: this.lastTickAt };
+    const own =
+      'status' in this.intake
+        ? this.intake.status
+        : { ok: true, detail: `maildrop ${this.ctx.config.maildropDir}`, lastPollAt: this.lastTickAt };
     return this.lease.held ? own : { ...own, ok: own.ok, detail: `${own.detail}; mailbox read by another worker (lease)` };
   }
 
@@ -95,7 +98,9 @@ export class Worker {
 
   async start(): Promise<void> {
     parsePoolFor(this.ctx.rules, this.ctx.config.parse, this.ctx.log).warm();
-    await this.pieces.sender.recover().catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));
+    await this.pieces.sender
+      .recover()
+      .catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));
     if ('start' in this.intake) await this.intake.start();
     else {
       await this.intake.prepare();
@@ -107,7 +112,11 @@ export class Worker {
     this.task = cron.schedule(this.ctx.config.pollCron, () => void this.tick('schedule'), { noOverlap: true });
     this.retentionTask = cron.schedule(
       this.ctx.config.retentionCron,
-      () => applyRetention(this.ctx).then(() => undefined, (err: unknown) => this.ctx.log.error({ component: 'retention', err }, 'retention run failed')),
+      () =>
+        applyRetention(this.ctx).then(
+          () => undefined,
+          (err: unknown) => this.ctx.log.error({ component: 'retention', err }, 'retention run failed'),
+        ),
       { noOverlap: true },
     );
     // Retries of replies that failed for a while (and stale claims) come due between schedule ticks.

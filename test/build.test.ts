@@ -9,12 +9,16 @@ const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
 
 test('npm run build compiles to dist/ and the CLI runs from it with node', async () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+  };
   expect(pkg.scripts.start).toBe('npm run --silent build && node dist/cli.js worker');
   expect(pkg.dependencies.tsx).toBeUndefined();
 
   await run('npm', ['run', '--silent', 'build'], { cwd: ROOT, timeout: 180_000 });
-  for (const f of ['dist/cli.js', 'dist/web/views/layout.eta', 'dist/web/views/admin-users.eta', 'dist/web/static/app.css']) expect(fs.existsSync(path.join(ROOT, f))).toBe(true);
+  for (const f of ['dist/cli.js', 'dist/web/views/layout.eta', 'dist/web/views/admin-users.eta', 'dist/web/static/app.css'])
+    expect(fs.existsSync(path.join(ROOT, f))).toBe(true);
   const env = { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'silent' };
   const check = await run(process.execPath, ['dist/cli.js', 'check-config'], { cwd: ROOT, env });
   expect(check.stdout).toBe('configuration and rules are valid\n');

@@ -32,7 +32,9 @@ describe('configuration', () => {
   test('IMAP needs a user and a password (or OAuth2)', () => {
     expect(() => parseConfig({ IMAP_HOST: 'imap.example.se' })).toThrow(/IMAP_USER: required when IMAP_HOST is set/);
     expect(() => parseConfig({ IMAP_HOST: 'imap.example.se', IMAP_USER: 'u' })).toThrow(/IMAP_PASSWORD/);
-    expect(parseConfig({ IMAP_HOST: 'h', IMAP_USER: 'u', OAUTH_TENANT_ID: 't', OAUTH_CLIENT_ID: 'c', OAUTH_CLIENT_SECRET: 's' }).oauth).toEqual({ tenantId: 't', clientId: 'c', clientSecret: 's' });
+    expect(
+      parseConfig({ IMAP_HOST: 'h', IMAP_USER: 'u', OAUTH_TENANT_ID: 't', OAUTH_CLIENT_ID: 'c', OAUTH_CLIENT_SECRET: 's' }).oauth,
+    ).toEqual({ tenantId: 't', clientId: 'c', clientSecret: 's' });
   });
 
   test('"false" is false', () => {
@@ -44,7 +46,11 @@ describe('configuration', () => {
   test('the CLI exits non-zero and names the bad variable', () => {
     const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
     const root = path.resolve(__dirname, '..');
-    const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'check-config'], { cwd: root, env: { ...process.env, SMTP_SECURE: 'ja' }, encoding: 'utf8' });
+    const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'check-config'], {
+      cwd: root,
+      env: { ...process.env, SMTP_SECURE: 'ja' },
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('SMTP_SECURE');
   });
@@ -76,7 +82,10 @@ describe('rules', () => {
   test('a reply template without the case reference is refused', () => {
     const dir = copyRules();
     const file = path.join(dir, 'replies.yaml');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("subject: 'Komplettering behövs [{ref}] {subject}'", "subject: 'Komplettering'"));
+    fs.writeFileSync(
+      file,
+      fs.readFileSync(file, 'utf8').replace("subject: 'Komplettering behövs [{ref}] {subject}'", "subject: 'Komplettering'"),
+    );
     expect(() => loadRules(dir)).toThrow(/replies\.yaml: missingInfo\.subject: must contain \{ref\}/);
   });
 

@@ -45,7 +45,13 @@ test('every error code used in src/ is in the one registry, and every registered
   };
   walk(path.join(__dirname, '../src'));
   const used = new Set<string>();
-  const patterns = [/new AppError\(\s*'([A-Z_]+)'/g, /\bcode: '([A-Z][A-Z0-9_]+)'/g, /unparsed\([^,]+,\s*'([A-Z_]+)'/g, /'(PARSE_[A-Z]+|SMTP_[A-Z]+)'/g, /errorCode: [^\n]*?'([A-Z][A-Z_]+)'/g];
+  const patterns = [
+    /new AppError\(\s*'([A-Z_]+)'/g,
+    /\bcode: '([A-Z][A-Z0-9_]+)'/g,
+    /unparsed\([^,]+,\s*'([A-Z_]+)'/g,
+    /'(PARSE_[A-Z]+|SMTP_[A-Z]+)'/g,
+    /errorCode: [^\n]*?'([A-Z][A-Z_]+)'/g,
+  ];
   for (const f of files) {
     const text = fs.readFileSync(f, 'utf8');
     for (const re of patterns) for (const m of text.matchAll(re)) used.add(m[1]!);
@@ -71,8 +77,20 @@ test('the err serializer keeps type, code, message and stack, never query parame
     expect(JSON.stringify(s)).not.toContain('SE2321000016');
     expect(s.message).toMatch(/^database query failed: duplicate key/);
     expect(String(s.stack)).toMatch(/^\s+at /);
-    const wrapped = serializeError(new AppError('SMTP_DOWN', 'connect failed', { responseCode: 535, to: 'lisa@x.se' }, Object.assign(new Error('Invalid login'), { code: 'EAUTH', responseCode: 535 })));
-    expect(wrapped).toMatchObject({ type: 'AppError', code: 'SMTP_DOWN', message: 'connect failed', cause: { code: 'EAUTH', responseCode: 535, message: 'Invalid login' } });
+    const wrapped = serializeError(
+      new AppError(
+        'SMTP_DOWN',
+        'connect failed',
+        { responseCode: 535, to: 'lisa@x.se' },
+        Object.assign(new Error('Invalid login'), { code: 'EAUTH', responseCode: 535 }),
+      ),
+    );
+    expect(wrapped).toMatchObject({
+      type: 'AppError',
+      code: 'SMTP_DOWN',
+      message: 'connect failed',
+      cause: { code: 'EAUTH', responseCode: 535, message: 'Invalid login' },
+    });
     expect(JSON.stringify(wrapped)).not.toContain('lisa@x.se'); // context values are not serialized
   } finally {
     await database.close();

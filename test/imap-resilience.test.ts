@@ -43,10 +43,19 @@ function contextFor(user: string, port: number, extra: Record<string, string> = 
   };
 }
 
-const count = async (ctx: AppContext, where = sql`true`) => (await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(where))[0]!.n;
+const count = async (ctx: AppContext, where = sql`true`) =>
+  (
+    await ctx.database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(messages)
+      .where(where)
+  )[0]!.n;
 
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: Object.values(USERS).map((user) => ({ user, password: PASS })) }), freshPostgres()]);
+  [dovecot, pg] = await Promise.all([
+    startDovecot({ users: Object.values(USERS).map((user) => ({ user, password: PASS })) }),
+    freshPostgres(),
+  ]);
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-res-'));
   base = await createContext(parseConfig({ DATABASE_URL: pg.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent', HTTP_ENABLED: 'false' }));
 });
@@ -62,10 +71,18 @@ test('a UIDVALIDITY change reprocesses nothing: a mail seen before is only moved
   const imap = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: USERS.uv, pass: PASS }, logger: false });
   await imap.connect();
   await imap.mailboxCreate('Anmalningar');
-  const a = notification({ from: 'karin@omsorgshuset.se', fromName: 'Karin', subject: 'Anmälan A', persons: [{ name: 'Lisa Berg', function: 'Enhetschef' }] });
+  const a = notification({
+    from: 'karin@omsorgshuset.se',
+    fromName: 'Karin',
+    subject: 'Anmälan A',
+    persons: [{ name: 'Lisa Berg', function: 'Enhetschef' }],
+  });
   await appendMail(dovecot, USERS.uv, PASS, a.raw, 'Anmalningar');
   await pollOnce(ctx);
-  const [before] = await ctx.database.db.select().from(mailboxState).where(sql`${mailboxState.mailbox} like ${`${USERS.uv}@%`}`);
+  const [before] = await ctx.database.db
+    .select()
+    .from(mailboxState)
+    .where(sql`${mailboxState.mailbox} like ${`${USERS.uv}@%`}`);
   expect(await count(ctx)).toBe(1);
   const repliesBefore = (await ctx.database.db.select().from(outbox)).length;
 
@@ -73,7 +90,12 @@ test('a UIDVALIDITY change reprocesses nothing: a mail seen before is only moved
   await imap.mailboxDelete('Anmalningar');
   await imap.mailboxCreate('Anmalningar');
   await imap.logout();
-  const b = notification({ from: 'karin@omsorgshuset.se', fromName: 'Karin', subject: 'Anmälan B', persons: [{ name: 'Omar Said', function: 'Planerare', hsaId: hsaIdFor(77), user: 'omasai' }] });
+  const b = notification({
+    from: 'karin@omsorgshuset.se',
+    fromName: 'Karin',
+    subject: 'Anmälan B',
+    persons: [{ name: 'Omar Said', function: 'Planerare', hsaId: hsaIdFor(77), user: 'omasai' }],
+  });
   await appendMail(dovecot, USERS.uv, PASS, a.raw, 'Anmalningar');
   await appendMail(dovecot, USERS.uv, PASS, b.raw, 'Anmalningar');
   await pollOnce(ctx);
@@ -114,7 +136,12 @@ test('a dropped IMAP connection is reconnected and IDLE takes new mail again', a
     for (const t = Date.now(); Date.now() - t < 2000 && !sawDown; await sleep(5)) sawDown = !worker.intakeStatus.ok;
     expect(sawDown).toBe(true);
 
-    const m = notification({ from: 'anna@attendo.se', fromName: 'Anna', subject: 'Efter avbrottet', persons: [{ name: 'Sara Lind', function: 'Samordnare' }] });
+    const m = notification({
+      from: 'anna@attendo.se',
+      fromName: 'Anna',
+      subject: 'Efter avbrottet',
+      persons: [{ name: 'Sara Lind', function: 'Samordnare' }],
+    });
     await appendMail(dovecot, USERS.drop, PASS, m.raw);
     const t0 = Date.now();
     while (Date.now() - t0 < 15_000 && (await count(ctx, eq(messages.messageId, m.messageId))) === 0) await sleep(100);

@@ -154,8 +154,7 @@ describe('SMTP sink', () => {
     if (sink) await sink.stop();
   });
 
-  const transport = (): Transporter =>
-    nodemailer.createTransport({ host: sink.host, port: sink.port, secure: false, ignoreTLS: true });
+  const transport = (): Transporter => nodemailer.createTransport({ host: sink.host, port: sink.port, secure: false, ignoreTLS: true });
 
   it('receives a mail with its custom headers intact', async () => {
     const t = transport();

@@ -18,11 +18,20 @@ test('ingest and poll at log level trace print no names, HSA-ids or usernames', 
   const picked = fs
     .readdirSync(fixtures)
     .filter((f) => f.endsWith('.expected.json'))
-    .map((f) => ({ f, e: JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8')) as { kind: string; persons: Array<Record<string, string | null>> } }))
+    .map((f) => ({
+      f,
+      e: JSON.parse(fs.readFileSync(path.join(fixtures, f), 'utf8')) as { kind: string; persons: Array<Record<string, string | null>> },
+    }))
     .filter(({ e }) => e.kind === 'notification')
     .slice(0, 12);
   const files = picked.map(({ f }) => path.join(fixtures, f.replace('.expected.json', '.eml')));
-  const secrets = [...new Set(picked.flatMap(({ e }) => e.persons.flatMap((p) => [p.name, p.hsaId, p.treservaUser]).filter((v): v is string => !!v && v.length >= 4)))];
+  const secrets = [
+    ...new Set(
+      picked.flatMap(({ e }) =>
+        e.persons.flatMap((p) => [p.name, p.hsaId, p.treservaUser]).filter((v): v is string => !!v && v.length >= 4),
+      ),
+    ),
+  ];
   expect(secrets.length).toBeGreaterThan(20);
 
   const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'trace', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '' };

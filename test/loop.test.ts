@@ -29,7 +29,11 @@ test('runs one at a time, reruns once for calls made during a run, and never rej
 
 test('does not start when inactive', async () => {
   let runs = 0;
-  const c = new Coalescer(async () => void runs++, () => {}, () => false);
+  const c = new Coalescer(
+    async () => void runs++,
+    () => {},
+    () => false,
+  );
   await c.run();
   expect(runs).toBe(0);
 });

@@ -40,8 +40,18 @@ beforeAll(async () => {
     now: () => now,
   };
   // one incomplete notification (a request for more is queued), one complete, one question (review)
-  await ingestRaw(ctx, Buffer.from(notification({ from: 'a@attendo.se', fromName: 'A', subject: 'Ny', persons: [{ name: 'Eva Ek', function: 'Chef' }] }).raw), { kind: 'ingest' });
-  await ingestRaw(ctx, Buffer.from('From: k@example.org\r\nTo: vardochstod@orebro.se\r\nSubject: Fråga\r\nMessage-ID: <q1@example.org>\r\n\r\nHur gör vi?\r\n'), { kind: 'ingest' });
+  await ingestRaw(
+    ctx,
+    Buffer.from(notification({ from: 'a@attendo.se', fromName: 'A', subject: 'Ny', persons: [{ name: 'Eva Ek', function: 'Chef' }] }).raw),
+    { kind: 'ingest' },
+  );
+  await ingestRaw(
+    ctx,
+    Buffer.from(
+      'From: k@example.org\r\nTo: vardochstod@orebro.se\r\nSubject: Fråga\r\nMessage-ID: <q1@example.org>\r\n\r\nHur gör vi?\r\n',
+    ),
+    { kind: 'ingest' },
+  );
 }, 120_000);
 
 afterAll(async () => {

@@ -32,15 +32,31 @@ const WORKERS = 3;
 const KILL_EVERY_MS = 4000;
 
 test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: each mail once, no duplicate task or reply`, async () => {
-  const [dovecot, smtp, pg] = await Promise.all([startDovecot({ users: [{ user: USER, password: PASS }] }), startSmtpSink(), freshPostgres()]);
+  const [dovecot, smtp, pg] = await Promise.all([
+    startDovecot({ users: [{ user: USER, password: PASS }] }),
+    startSmtpSink(),
+    freshPostgres(),
+  ]);
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-multi-'));
   const db = await openDatabase({ url: pg.url });
   const children: Array<ChildProcess | null> = Array.from({ length: WORKERS }, () => null);
   try {
     const mails = Array.from({ length: N }, (_, k) =>
-      notification({ from: `multi${k % 11}@omsorgshuset.se`, fromName: 'Utförare', subject: `Flera arbetare ${k}`, persons: [{ name: 'Kim Ek', function: 'Enhetschef', ...(k % 3 !== 0 ? { hsaId: hsaIdFor(20_000 + k) } : {}), user: `mw${k}` }] }),
+      notification({
+        from: `multi${k % 11}@omsorgshuset.se`,
+        fromName: 'Utförare',
+        subject: `Flera arbetare ${k}`,
+        persons: [{ name: 'Kim Ek', function: 'Enhetschef', ...(k % 3 !== 0 ? { hsaId: hsaIdFor(20_000 + k) } : {}), user: `mw${k}` }],
+      }),
     );
-    const imap = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, logger: false, auth: { user: USER, pass: PASS }, disableAutoIdle: true });
+    const imap = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.port,
+      secure: false,
+      logger: false,
+      auth: { user: USER, pass: PASS },
+      disableAutoIdle: true,
+    });
     await imap.connect();
     for (const m of mails) await imap.append('INBOX', m.raw);
     await imap.logout();
@@ -78,7 +94,10 @@ test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: e
       }
     };
     /** Workers up (connected to IMAP) so far, from their logs: the next kill waits for the last restart. */
-    const upCount = () => Array.from({ length: WORKERS }, (_, s) => (fs.existsSync(logOf(s)) ? (fs.readFileSync(logOf(s), 'utf8').match(/"msg":"IMAP connected"/g) ?? []).length : 0)).reduce((a, b) => a + b, 0);
+    const upCount = () =>
+      Array.from({ length: WORKERS }, (_, s) =>
+        fs.existsSync(logOf(s)) ? (fs.readFileSync(logOf(s), 'utf8').match(/"msg":"IMAP connected"/g) ?? []).length : 0,
+      ).reduce((a, b) => a + b, 0);
     const kill = async (slot: number) => {
       const c = children[slot];
       if (!c?.pid) return;
@@ -93,8 +112,18 @@ test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: e
     for (let s = 0; s < WORKERS; s++) start(s);
 
     const expectedIds = mails.map((m) => m.messageId);
-    const stored = () => db.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(inArray(messages.messageId, expectedIds)).then((r) => r[0]!.n);
-    const open = () => db.db.select({ n: sql<number>`count(*)::int` }).from(outbox).where(inArray(outbox.status, ['pending', 'sending'])).then((r) => r[0]!.n);
+    const stored = () =>
+      db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(messages)
+        .where(inArray(messages.messageId, expectedIds))
+        .then((r) => r[0]!.n);
+    const open = () =>
+      db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(outbox)
+        .where(inArray(outbox.status, ['pending', 'sending']))
+        .then((r) => r[0]!.n);
     const t0 = Date.now();
     let kills = 0;
     let pollOnce: { code: number; out: string } | null = null;
@@ -119,7 +148,10 @@ test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: e
         setTimeout(() => start(slot), 300);
         if (kills === 1 && !pollOnce) {
           // poll --once beside the running workers: it sends, it does not read the held mailbox twice.
-          const r = await promisify(execFile)(TSX, ['src/cli.ts', 'poll', '--once'], { cwd: ROOT, env: { ...env(9), LOG_LEVEL: 'silent' } }).then(
+          const r = await promisify(execFile)(TSX, ['src/cli.ts', 'poll', '--once'], {
+            cwd: ROOT,
+            env: { ...env(9), LOG_LEVEL: 'silent' },
+          }).then(
             (x) => ({ code: 0, out: x.stdout }),
             (e: { code?: number; stdout?: string }) => ({ code: e.code ?? 1, out: e.stdout ?? '' }),
           );

@@ -61,7 +61,12 @@ function configFor(extra: Record<string, string> = {}) {
 }
 
 const incomplete = (n: number) =>
-  notification({ from: `chef${n}@attendo.se`, fromName: 'Chef', subject: `SITHS-kort ${n}`, persons: [{ name: `Person Nummer${n}`, function: 'Undersköterska' }] }).raw;
+  notification({
+    from: `chef${n}@attendo.se`,
+    fromName: 'Chef',
+    subject: `SITHS-kort ${n}`,
+    persons: [{ name: `Person Nummer${n}`, function: 'Undersköterska' }],
+  }).raw;
 
 beforeAll(async () => {
   provider = await startOidcProvider({ tenant: TENANT, tokenTtl: TTL, mail: MAIL_APP, resourceServer: RS });
@@ -94,7 +99,13 @@ test('IMAP and SMTP sign in with client-credentials tokens; expiry and a refused
   const tokens = new TokenProvider(ctx.config.oauth!, tokenEndpoint(ctx.config.oauthAuthority, TENANT), clock);
   const sender = new OutboxSender(ctx, new SmtpTransport(ctx.config, tokens));
   const processed = async () => (await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(messages))[0]!.n;
-  const sent = async () => (await ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(outbox).where(sql`status = 'sent'`))[0]!.n;
+  const sent = async () =>
+    (
+      await ctx.database.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(outbox)
+        .where(sql`status = 'sent'`)
+    )[0]!.n;
 
   // 1. First token: Dovecot accepts it over XOAUTH2, the reply goes out over SMTP XOAUTH2.
   await appendMail(dovecot, MAILBOX, 'only-for-append', incomplete(1));

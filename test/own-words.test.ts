@@ -30,7 +30,12 @@ beforeAll(async () => {
   tdb = await openTestDatabase('postgres');
   ctx = {
     // Limits far away: one reply per case must come from the design, not from the rate limiter.
-    config: parseConfig({ DATA_DIR: '/tmp/lci-unused', MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV, REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000', REPLY_MAX_PER_CASE_PER_DAY: '1000' }),
+    config: parseConfig({
+      DATA_DIR: '/tmp/lci-unused',
+      MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
+      REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000',
+      REPLY_MAX_PER_CASE_PER_DAY: '1000',
+    }),
     rules: loadRules(DEFAULT_RULES_DIR),
     database: tdb.database,
     log: logger('test').child({}, { level: 'silent' }),
@@ -43,10 +48,23 @@ afterAll(async () => {
 
 /** A provider's mail for one person without an HSA-id: our request for data comes back. */
 async function waitingCase(user: string) {
-  const body = ['Hej!', '', 'Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id:', `Användarnamn i Treserva/TES: ${user}`, '', 'Mvh Lena'].join('\n');
+  const body = [
+    'Hej!',
+    '',
+    'Namn på behörig: Lisa Berg',
+    'Funktion: Enhetschef',
+    'HSA-id:',
+    `Användarnamn i Treserva/TES: ${user}`,
+    '',
+    'Mvh Lena',
+  ].join('\n');
   const messageId = msgId('first', 'attendo.se');
   // A subject of its own: the same sender and subject would join the case still waiting.
-  const out = await ingestRaw(ctx, Buffer.from(buildMail({ from: FROM, subject: `SITHS-kort ${user}`, messageId, body, headers: [pass] })), { kind: 'ingest' });
+  const out = await ingestRaw(
+    ctx,
+    Buffer.from(buildMail({ from: FROM, subject: `SITHS-kort ${user}`, messageId, body, headers: [pass] })),
+    { kind: 'ingest' },
+  );
   const [request] = await db().select().from(outbox).where(eq(outbox.caseId, out.caseId!));
   expect(request).toMatchObject({ kind: 'missing_info' });
   return { caseId: out.caseId!, request: request!, messageId };
@@ -59,16 +77,40 @@ const quote = (text: string) =>
     .join('\n');
 
 async function answer(subject: string, body: string, inReplyTo: string) {
-  return ingestRaw(ctx, Buffer.from(buildMail({ from: FROM, subject, messageId: msgId('auto', 'attendo.se'), body, inReplyTo, references: [inReplyTo], headers: [pass] })), {
-    kind: 'ingest',
-  });
+  return ingestRaw(
+    ctx,
+    Buffer.from(
+      buildMail({ from: FROM, subject, messageId: msgId('auto', 'attendo.se'), body, inReplyTo, references: [inReplyTo], headers: [pass] }),
+    ),
+    {
+      kind: 'ingest',
+    },
+  );
 }
 
 test.each([
-  ['quotes our reply without auto headers', (r: { subject: string; bodyText: string }) => ({ subject: `SV: ${r.subject}`, body: `Tack för ditt mejl, jag är tillbaka måndag.\n\n${quote(r.bodyText)}` })],
-  ['echoes our ready-to-fill form unquoted', (r: { subject: string; bodyText: string }) => ({ subject: `SV: ${r.subject}`, body: `Tack för ditt mejl.\n\n${r.bodyText}` })],
-  ['answers with a subject without "SV:"', (r: { subject: string; bodyText: string }) => ({ subject: r.subject, body: `Jag är ledig.\n\n${r.bodyText}` })],
-  ['forwards our request unfilled', (r: { subject: string; bodyText: string }) => ({ subject: `VB: ${r.subject}`, body: `Kan du ta den här?\n\n-----Ursprungligt meddelande-----\nFrån: Vård och stöd <vardochstod@orebro.se>\nÄmne: ${r.subject}\n\n${r.bodyText}` })],
+  [
+    'quotes our reply without auto headers',
+    (r: { subject: string; bodyText: string }) => ({
+      subject: `SV: ${r.subject}`,
+      body: `Tack för ditt mejl, jag är tillbaka måndag.\n\n${quote(r.bodyText)}`,
+    }),
+  ],
+  [
+    'echoes our ready-to-fill form unquoted',
+    (r: { subject: string; bodyText: string }) => ({ subject: `SV: ${r.subject}`, body: `Tack för ditt mejl.\n\n${r.bodyText}` }),
+  ],
+  [
+    'answers with a subject without "SV:"',
+    (r: { subject: string; bodyText: string }) => ({ subject: r.subject, body: `Jag är ledig.\n\n${r.bodyText}` }),
+  ],
+  [
+    'forwards our request unfilled',
+    (r: { subject: string; bodyText: string }) => ({
+      subject: `VB: ${r.subject}`,
+      body: `Kan du ta den här?\n\n-----Ursprungligt meddelande-----\nFrån: Vård och stöd <vardochstod@orebro.se>\nÄmne: ${r.subject}\n\n${r.bodyText}`,
+    }),
+  ],
 ])('an auto-responder that %s gets no further reply, and none of our words becomes data', async (_label, form) => {
   const { caseId, request } = await waitingCase(`lisber${Math.floor(Math.random() * 1e6)}`);
   expect(request.bodyText).toContain(EXAMPLE_HSA);
@@ -81,7 +123,9 @@ test.each([
   expect(replies.map((r) => r.kind)).toEqual(['missing_info']);
   const all = await db().select().from(persons).where(eq(persons.caseId, caseId));
   expect(all.some((p) => p.hsaId === EXAMPLE_HSA)).toBe(false);
-  expect(all.some((p) => /När uppgifterna|Svara på det här mejlet|ärendenumret/.test(`${p.name} ${p.function} ${p.treservaUser}`))).toBe(false);
+  expect(all.some((p) => /När uppgifterna|Svara på det här mejlet|ärendenumret/.test(`${p.name} ${p.function} ${p.treservaUser}`))).toBe(
+    false,
+  );
   expect((await db().select().from(tasks)).some((t) => t.hsaId === EXAMPLE_HSA)).toBe(false);
   // The case still waits for the provider: an auto-answer moves nothing.
   expect((await db().select().from(cases).where(eq(cases.id, caseId)))[0]!.status).toBe('waiting');

@@ -38,7 +38,11 @@ test('an .xlsx attachment with a header row gives one person per row', async () 
 });
 
 test('a broken .xlsx is no crash and adds nothing', async () => {
-  const raw = await withAttachment('trasig.xlsx', Buffer.from('not a zip file'), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  const raw = await withAttachment(
+    'trasig.xlsx',
+    Buffer.from('not a zip file'),
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  );
   const { result } = await parseMail(raw, rules);
   expect(result.error).toBeUndefined();
   expect(result.kind).toBe('other');
@@ -49,5 +53,7 @@ test('a Windows-1252 CSV from Swedish Excel (";" separated) is decoded and read'
   const csv = iconv.encode('Namn;Funktion;HSA-id;Användarnamn\r\nÅsa Öberg;Undersköterska;SE2321000016-AOE1;asaobe\r\n', 'win1252');
   const raw = await withAttachment('lista.csv', csv, 'text/csv');
   const { result } = await parseMail(raw, rules);
-  expect(result.persons).toEqual([{ name: 'Åsa Öberg', function: 'Undersköterska', hsaId: 'SE2321000016-AOE1', treservaUser: 'asaobe', intent: 'grant', problems: [] }]);
+  expect(result.persons).toEqual([
+    { name: 'Åsa Öberg', function: 'Undersköterska', hsaId: 'SE2321000016-AOE1', treservaUser: 'asaobe', intent: 'grant', problems: [] },
+  ]);
 });

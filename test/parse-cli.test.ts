@@ -10,16 +10,35 @@ const root = path.resolve(__dirname, '..');
 const corpus = path.resolve(root, '../shared/corpus/mime-fixtures');
 
 function emlFiles(d: string): string[] {
-  return fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? emlFiles(path.join(d, e.name)) : e.name.endsWith('.eml') ? [path.join(d, e.name)] : []));
+  return fs
+    .readdirSync(d, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? emlFiles(path.join(d, e.name)) : e.name.endsWith('.eml') ? [path.join(d, e.name)] : []));
 }
 
 async function parse(files: string[]): Promise<{ lines: Array<Record<string, unknown>>; code: number }> {
   try {
-    const { stdout } = await run(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'parse', ...files], { cwd: root, maxBuffer: 64 << 20, timeout: 120_000 });
-    return { lines: stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>), code: 0 };
+    const { stdout } = await run(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'parse', ...files], {
+      cwd: root,
+      maxBuffer: 64 << 20,
+      timeout: 120_000,
+    });
+    return {
+      lines: stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+      code: 0,
+    };
   } catch (err) {
     const e = err as { stdout: string; code: number };
-    return { lines: e.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), code: e.code };
+    return {
+      lines: e.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+      code: e.code,
+    };
   }
 }
 
@@ -43,11 +62,21 @@ test('every file of the shared corpus yields one contract line, in order, and no
 });
 
 test('an unreadable file still yields a line with an error, and the exit code says so', async () => {
-  const good = path.join(__dirname, 'fixtures/provider', fs.readdirSync(path.join(__dirname, 'fixtures/provider')).find((f) => f.endsWith('.eml'))!);
+  const good = path.join(
+    __dirname,
+    'fixtures/provider',
+    fs.readdirSync(path.join(__dirname, 'fixtures/provider')).find((f) => f.endsWith('.eml'))!,
+  );
   const { lines, code } = await parse(['/nonexistent/missing.eml', good]);
   expect(code).toBe(1);
   expect(lines).toHaveLength(2);
-  expect(lines[0]).toMatchObject({ file: '/nonexistent/missing.eml', kind: 'other', persons: [], autoReply: false, error: { code: 'FILE_UNREADABLE' } });
+  expect(lines[0]).toMatchObject({
+    file: '/nonexistent/missing.eml',
+    kind: 'other',
+    persons: [],
+    autoReply: false,
+    error: { code: 'FILE_UNREADABLE' },
+  });
   expect(lines[1]!.file).toBe(good);
   expect(lines[1]!.error).toBeUndefined();
 });

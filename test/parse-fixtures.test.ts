@@ -17,7 +17,9 @@ const dirs = fs
   .filter((d) => d === 'provider' || d === 'heldout' || /^blind-\d\d$/.test(d))
   .sort();
 const knownMisses = JSON.parse(fs.readFileSync(path.join(root, 'known-misses.json'), 'utf8')) as Record<string, string[] | string>;
-const missed = new Set(Object.entries(knownMisses).flatMap(([dir, files]) => (Array.isArray(files) ? files.map((f) => `${dir}/${f}`) : [])));
+const missed = new Set(
+  Object.entries(knownMisses).flatMap(([dir, files]) => (Array.isArray(files) ? files.map((f) => `${dir}/${f}`) : [])),
+);
 const fixtures = dirs.flatMap((d) =>
   fs
     .readdirSync(path.join(root, d))
@@ -30,7 +32,14 @@ interface Expected {
   covers: string;
   kind: string;
   autoReply: boolean;
-  persons: Array<{ name: string | null; function: string | null; hsaId: string | null; treservaUser: string | null; intent?: string; problems: Array<{ field: string; code: string }> }>;
+  persons: Array<{
+    name: string | null;
+    function: string | null;
+    hsaId: string | null;
+    treservaUser: string | null;
+    intent?: string;
+    problems: Array<{ field: string; code: string }>;
+  }>;
 }
 
 const norm = (v: string | null) => (v == null ? null : v.replace(/\s+/g, ' ').trim().toLowerCase());
@@ -55,7 +64,11 @@ function shape(kind: string, autoReply: boolean, persons: Expected['persons']) {
 }
 
 function strict(kind: string, autoReply: boolean, persons: Expected['persons']) {
-  return { kind, autoReply, persons: persons.map((p) => ({ ...p, intent: p.intent ?? 'grant', problems: p.problems.map(({ field, code }) => ({ field, code })) })) };
+  return {
+    kind,
+    autoReply,
+    persons: persons.map((p) => ({ ...p, intent: p.intent ?? 'grant', problems: p.problems.map(({ field, code }) => ({ field, code })) })),
+  };
 }
 
 test('the corpus has its sets: provider, held-out and at least 10 blind batches of 50', () => {
@@ -76,7 +89,9 @@ describe.each(fixtures)('%s', (name) => {
     // The first sets were written to the letter (function capitalised); blind batches by the blind-corpus rules.
     const exact = !name.startsWith('blind-');
     const got = exact ? strict(result.kind, result.autoReply, result.persons) : shape(result.kind, result.autoReply, result.persons);
-    const want = exact ? strict(expected.kind, expected.autoReply, expected.persons) : shape(expected.kind, expected.autoReply, expected.persons);
+    const want = exact
+      ? strict(expected.kind, expected.autoReply, expected.persons)
+      : shape(expected.kind, expected.autoReply, expected.persons);
     if (missed.has(name)) expect(got).not.toEqual(want);
     else expect(got).toEqual(want);
     // Every problem carries a Swedish message fit to send, and never a personnummer.

@@ -14,7 +14,8 @@ import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 const rules = loadRules(DEFAULT_RULES_DIR);
 const labels = LabelMatcher.for(rules);
 const lexicon = Lexicon.for(rules);
-const values = (ps: Array<Record<string, unknown>>) => ps.map(({ name, function: fn, hsaId, treservaUser }) => ({ name, function: fn, hsaId, treservaUser }));
+const values = (ps: Array<Record<string, unknown>>) =>
+  ps.map(({ name, function: fn, hsaId, treservaUser }) => ({ name, function: fn, hsaId, treservaUser }));
 
 describe('labels: listed, with Swedish endings, by stem (after a colon), never a digit for a letter', () => {
   test.each([
@@ -81,7 +82,11 @@ describe('structure', () => {
     ],
     [
       'rows with en dashes and a legend after the list',
-      ['Lisa Berg – usk – SE2321000016-4HK5 – lisber', 'Kalle Ek – ssk – SE2321000016-9KE2 – kalek', '(namn – funktion – HSA-id – användarnamn)'],
+      [
+        'Lisa Berg – usk – SE2321000016-4HK5 – lisber',
+        'Kalle Ek – ssk – SE2321000016-9KE2 – kalek',
+        '(namn – funktion – HSA-id – användarnamn)',
+      ],
       [
         { name: 'Lisa Berg', function: 'Usk', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber' },
         { name: 'Kalle Ek', function: 'Ssk', hsaId: 'SE2321000016-9KE2', treservaUser: 'kalek' },
@@ -89,7 +94,13 @@ describe('structure', () => {
     ],
     [
       'a table with one column per person',
-      ['\tPerson 1\tPerson 2', 'Namn\tLisa Berg\tKalle Ek', 'Funktion\tusk\tssk', 'HSA-id\tSE2321000016-4HK5\tSE2321000016-9KE2', 'TES\tlisber\tkalek'],
+      [
+        '\tPerson 1\tPerson 2',
+        'Namn\tLisa Berg\tKalle Ek',
+        'Funktion\tusk\tssk',
+        'HSA-id\tSE2321000016-4HK5\tSE2321000016-9KE2',
+        'TES\tlisber\tkalek',
+      ],
       [
         { name: 'Lisa Berg', function: 'Usk', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber' },
         { name: 'Kalle Ek', function: 'Ssk', hsaId: 'SE2321000016-9KE2', treservaUser: 'kalek' },
@@ -102,7 +113,12 @@ describe('structure', () => {
     ],
     [
       'a remark after the value is not the value; an explanation is no username',
-      ['Name: Daniel O’Connor', 'Role: Nurse', 'HSA-ID: SE2321000016-DOC7 (from the letter)', 'Username: I have not received it yet – Sanna sends it'],
+      [
+        'Name: Daniel O’Connor',
+        'Role: Nurse',
+        'HSA-ID: SE2321000016-DOC7 (from the letter)',
+        'Username: I have not received it yet – Sanna sends it',
+      ],
       [{ name: 'Daniel O’Connor', function: 'Nurse', hsaId: 'SE2321000016-DOC7', treservaUser: null }],
     ],
   ])('%s', (_label, lines, want) => {
@@ -112,7 +128,10 @@ describe('structure', () => {
 
 describe('prose', () => {
   test.each([
-    ['ny usk anna svensson hsa se5565594230-b31 tes login annsve', [{ name: 'anna svensson', function: 'Usk', hsaId: 'se5565594230-b31', treservaUser: 'annsve' }]],
+    [
+      'ny usk anna svensson hsa se5565594230-b31 tes login annsve',
+      [{ name: 'anna svensson', function: 'Usk', hsaId: 'se5565594230-b31', treservaUser: 'annsve' }],
+    ],
     [
       'Fatima Ali Hassan (undersköterska, HSA-id SE5568719032-FA3, Treserva fatali) och Niklas Berglöf som är enhetschef – hans HSA-id är SE5568719032-NB8 och användarnamnet nikber.',
       [
@@ -135,24 +154,40 @@ describe('our own words', () => {
     '',
   ];
   test('an untouched form yields nobody; our sentences are taken out', () => {
-    const r = takeOwnWords([...ours, 'Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id:', 'Användarnamn i Treserva/TES: lisber'], rules);
+    const r = takeOwnWords(
+      [...ours, 'Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id:', 'Användarnamn i Treserva/TES: lisber'],
+      rules,
+    );
     expect(r.persons).toEqual([]);
     expect(r.rest.filter((l) => l.trim() !== '')).toEqual([]);
   });
   test('a field our problem list asked for, typed in, makes the block a person', () => {
-    const r = takeOwnWords([...ours, 'Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id: SE2321000016-9XY1', 'Användarnamn i Treserva/TES: lisber'], rules);
+    const r = takeOwnWords(
+      [...ours, 'Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id: SE2321000016-9XY1', 'Användarnamn i Treserva/TES: lisber'],
+      rules,
+    );
     expect(values(r.persons)).toEqual([{ name: 'Lisa Berg', function: 'Enhetschef', hsaId: 'SE2321000016-9XY1', treservaUser: 'lisber' }]);
   });
   test('without a sentence of ours, the routine labels are the provider own', () => {
-    expect(takeOwnWords(['Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id:', 'Användarnamn i Treserva/TES: lisber'], rules).persons).toEqual([]);
+    expect(
+      takeOwnWords(['Namn på behörig: Lisa Berg', 'Funktion: Enhetschef', 'HSA-id:', 'Användarnamn i Treserva/TES: lisber'], rules).persons,
+    ).toEqual([]);
   });
 });
 
 describe('intent per person', () => {
   test.each([
     ['a phrase on the person own lines', ['Lisa Berg, SE2321000016-4HK5 – har slutat', 'Kalle Ek, SE2321000016-9KE2'], ['revoke', 'grant']],
-    ['a heading governs the list below it', ['Har slutat:', 'Lisa Berg, SE2321000016-4HK5', 'Kalle Ek, SE2321000016-9KE2'], ['revoke', 'revoke']],
-    ['a later heading of the other kind takes over', ['Slutat:', 'Lisa Berg, SE2321000016-4HK5', 'Nya användare:', 'Kalle Ek, SE2321000016-9KE2'], ['revoke', 'grant']],
+    [
+      'a heading governs the list below it',
+      ['Har slutat:', 'Lisa Berg, SE2321000016-4HK5', 'Kalle Ek, SE2321000016-9KE2'],
+      ['revoke', 'revoke'],
+    ],
+    [
+      'a later heading of the other kind takes over',
+      ['Slutat:', 'Lisa Berg, SE2321000016-4HK5', 'Nya användare:', 'Kalle Ek, SE2321000016-9KE2'],
+      ['revoke', 'grant'],
+    ],
     ['a heading with both kinds governs nobody', ['Två nya och en som har slutat:', 'Lisa Berg, SE2321000016-4HK5'], ['grant']],
   ])('%s', (_label, lines, want) => {
     const persons = extractFromLines(lines, rules, labels);

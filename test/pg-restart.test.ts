@@ -33,7 +33,11 @@ let cluster: PgCluster;
 let dataDir: string;
 
 beforeAll(async () => {
-  [dovecot, smtp, cluster] = await Promise.all([startDovecot({ users: [{ user: USER, password: PASS }] }), startSmtpSink(), startPgCluster()]);
+  [dovecot, smtp, cluster] = await Promise.all([
+    startDovecot({ users: [{ user: USER, password: PASS }] }),
+    startSmtpSink(),
+    startPgCluster(),
+  ]);
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-pgr-'));
 });
 
@@ -70,7 +74,14 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
     },
   });
   fs.closeSync(out);
-  const imap = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, logger: false, auth: { user: USER, pass: PASS }, disableAutoIdle: true });
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: dovecot.port,
+    secure: false,
+    logger: false,
+    auth: { user: USER, pass: PASS },
+    disableAutoIdle: true,
+  });
   await imap.connect();
   let db: Database | null = null;
   const alive = () => child.exitCode === null && child.signalCode === null;
@@ -82,7 +93,12 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
       for (let i = 0; i < PER_ROUND; i++) {
         const k = r * PER_ROUND + i;
         const complete = k % 3 !== 0;
-        const m = notification({ from: `pgr${k % 7}@omsorgshuset.se`, fromName: 'Utförare', subject: `Omstart ${k}`, persons: [{ name: 'Kim Ek', function: 'Enhetschef', ...(complete ? { hsaId: hsaIdFor(9_000 + k) } : {}), user: `pgr${k}` }] });
+        const m = notification({
+          from: `pgr${k % 7}@omsorgshuset.se`,
+          fromName: 'Utförare',
+          subject: `Omstart ${k}`,
+          persons: [{ name: 'Kim Ek', function: 'Enhetschef', ...(complete ? { hsaId: hsaIdFor(9_000 + k) } : {}), user: `pgr${k}` }],
+        });
         expected.push(m.messageId);
         await imap.append('INBOX', m.raw);
       }
@@ -96,8 +112,14 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
     let state = { stored: 0, open: 0, inbox: -1 };
     while (Date.now() - t0 < 90_000) {
       if (!alive()) throw new Error(`worker died: ${fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n')}`);
-      const [stored] = await db.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(inArray(messages.messageId, expected));
-      const [open] = await db.db.select({ n: sql<number>`count(*)::int` }).from(outbox).where(inArray(outbox.status, ['pending', 'sending']));
+      const [stored] = await db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(messages)
+        .where(inArray(messages.messageId, expected));
+      const [open] = await db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(outbox)
+        .where(inArray(outbox.status, ['pending', 'sending']));
       state = { stored: stored!.n, open: open!.n, inbox: (await listMailbox(dovecot, USER, PASS, 'INBOX')).length };
       if (state.stored === N && state.open === 0 && state.inbox === 0) break;
       await sleep(500);

@@ -20,21 +20,50 @@ test('scripts/pglite-to-postgres copies every table into a migrated PostgreSQL d
   const from = await openDatabase({ pgliteDir: dir.dir });
   const to = await openDatabase({ url: pg.url });
   try {
-    const ctx: AppContext = { config: parseConfig({ DATA_DIR: dir.dir }), rules: loadRules(DEFAULT_RULES_DIR), database: from, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
+    const ctx: AppContext = {
+      config: parseConfig({ DATA_DIR: dir.dir }),
+      rules: loadRules(DEFAULT_RULES_DIR),
+      database: from,
+      log: logger('test').child({}, { level: 'silent' }),
+      now: () => new Date(),
+    };
     for (let i = 0; i < 3; i++) {
-      const persons = [{ name: ['Lisa Berg', 'Omar Said', 'Eva Ek'][i]!, function: 'Enhetschef', hsaId: hsaIdFor(i), ...(i === 1 ? {} : { user: `lisber${i}` }) }];
-      await ingestRaw(ctx, Buffer.from(notification({ from: `chef@attendo${i}.se`, fromName: 'Chef', subject: `Anmälan ${i}`, persons }).raw), { kind: 'ingest' });
+      const persons = [
+        {
+          name: ['Lisa Berg', 'Omar Said', 'Eva Ek'][i]!,
+          function: 'Enhetschef',
+          hsaId: hsaIdFor(i),
+          ...(i === 1 ? {} : { user: `lisber${i}` }),
+        },
+      ];
+      await ingestRaw(
+        ctx,
+        Buffer.from(notification({ from: `chef@attendo${i}.se`, fromName: 'Chef', subject: `Anmälan ${i}`, persons }).raw),
+        { kind: 'ingest' },
+      );
     }
     const u = await createUser(from.db, 'karin.it', 'ett-långt-lösenord');
     await createSession(from.db, u.id, new Date());
     const count = async (db: Database, t: PgTable) => (await db.db.select({ n: sql<number>`count(*)::int` }).from(t))[0]!.n;
-    const before = { messages: await count(from, messages), cases: await count(from, cases), persons: await count(from, persons), tasks: await count(from, tasks), outbox: await count(from, outbox) };
+    const before = {
+      messages: await count(from, messages),
+      cases: await count(from, cases),
+      persons: await count(from, persons),
+      tasks: await count(from, tasks),
+      outbox: await count(from, outbox),
+    };
     expect(before.messages).toBe(3);
     expect(before.tasks).toBe(2);
 
     const counts = await copyDatabase(from, to);
     expect(counts).toMatchObject({ messages: 3, cases: 3, tasks: 2, users: 1, sessions: 1 });
-    expect({ messages: await count(to, messages), cases: await count(to, cases), persons: await count(to, persons), tasks: await count(to, tasks), outbox: await count(to, outbox) }).toEqual(before);
+    expect({
+      messages: await count(to, messages),
+      cases: await count(to, cases),
+      persons: await count(to, persons),
+      tasks: await count(to, tasks),
+      outbox: await count(to, outbox),
+    }).toEqual(before);
     const [a] = await from.db.select({ raw: messages.raw }).from(messages).orderBy(messages.id).limit(1);
     const [b] = await to.db.select({ raw: messages.raw }).from(messages).orderBy(messages.id).limit(1);
     expect(Buffer.compare(a!.raw, b!.raw)).toBe(0);

@@ -26,7 +26,13 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = { config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test').child({}, { level: 'silent' }), now: () => new Date() };
+    ctx = {
+      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }),
+      rules: loadRules(DEFAULT_RULES_DIR),
+      database: tdb.database,
+      log: logger('test').child({}, { level: 'silent' }),
+      now: () => new Date(),
+    };
   });
   afterAll(async () => tdb?.cleanup());
 
@@ -49,7 +55,11 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   test('a new batch with the same subject after a complete case is a new case, with its own receipt', async () => {
     const [first] = await tdb.database.db.select().from(cases).where(eq(cases.subject, 'Ny behörighet'));
-    const o = await ingestRaw(ctx, mail('c1b', 'Ny behörighet', 'Namn: Tor Ny\r\nFunktion: Planerare\r\nHSA-id: SE2321000016-TOR\r\nAnvändarnamn i Treserva: torny\r\n'), { kind: 'ingest' });
+    const o = await ingestRaw(
+      ctx,
+      mail('c1b', 'Ny behörighet', 'Namn: Tor Ny\r\nFunktion: Planerare\r\nHSA-id: SE2321000016-TOR\r\nAnvändarnamn i Treserva: torny\r\n'),
+      { kind: 'ingest' },
+    );
     expect(o.caseId).not.toBe(first!.id);
     const replies = await tdb.database.db.select().from(outbox).where(eq(outbox.caseId, o.caseId!));
     expect(replies.map((r) => r.kind)).toEqual(['receipt']);
@@ -68,7 +78,9 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
   });
 
   test('a follow-up by case reference merges into the person and completes the case', async () => {
-    const o = await ingestRaw(ctx, mail('i1', 'Nytt SITHS-kort', 'Namn: Erik Ek\r\nFunktion: Planerare\r\nHSA-id: SE2321000017-AB1\r\n'), { kind: 'ingest' });
+    const o = await ingestRaw(ctx, mail('i1', 'Nytt SITHS-kort', 'Namn: Erik Ek\r\nFunktion: Planerare\r\nHSA-id: SE2321000017-AB1\r\n'), {
+      kind: 'ingest',
+    });
     const db = tdb.database.db;
     const [c] = await db.select().from(cases).where(eq(cases.id, o.caseId!));
     expect(c!.status).toBe('waiting');
@@ -86,7 +98,9 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(await db.select().from(outbox).where(eq(outbox.caseId, c!.id))).toHaveLength(2);
 
     // Threaded by In-Reply-To to our reply: complete now.
-    const f2 = await ingestRaw(ctx, mail('i3', 'Re: svar', 'Användarnamn i Treserva: eriek\r\n', `In-Reply-To: ${ask!.messageId}\r\n`), { kind: 'ingest' });
+    const f2 = await ingestRaw(ctx, mail('i3', 'Re: svar', 'Användarnamn i Treserva: eriek\r\n', `In-Reply-To: ${ask!.messageId}\r\n`), {
+      kind: 'ingest',
+    });
     expect(f2.caseId).toBe(c!.id);
     const [done] = await db.select().from(cases).where(eq(cases.id, c!.id));
     expect(done!.status).toBe('complete');
@@ -110,7 +124,9 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
   });
 
   test('automated mail is stored, ignored and never answered; a mail without data goes to review', async () => {
-    const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, 'Auto-Submitted: auto-replied\r\n'), { kind: 'ingest' });
+    const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, 'Auto-Submitted: auto-replied\r\n'), {
+      kind: 'ingest',
+    });
     expect(ooo).toMatchObject({ status: 'ignored', folder: 'ignored', caseId: null });
     const other = await ingestRaw(ctx, mail('x1', 'Fråga', 'Hej, hur beställer man SITHS-kort?\r\n'), { kind: 'ingest' });
     expect(other).toMatchObject({ status: 'review', folder: 'review' });
@@ -120,7 +136,15 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
   });
 
   test('a staff correction re-validates, creates the task and is audited', async () => {
-    const o = await ingestRaw(ctx, mail('k1', 'Ny användare', 'Namn: Sara Lind\r\nFunktion: Samordnare\r\nHSA-id: SE5565594230-X\r\nAnvändarnamn i Treserva: sa lind\r\n'), { kind: 'ingest' });
+    const o = await ingestRaw(
+      ctx,
+      mail(
+        'k1',
+        'Ny användare',
+        'Namn: Sara Lind\r\nFunktion: Samordnare\r\nHSA-id: SE5565594230-X\r\nAnvändarnamn i Treserva: sa lind\r\n',
+      ),
+      { kind: 'ingest' },
+    );
     const db = tdb.database.db;
     const [p] = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
     expect(p!.problems.map((x) => x.field)).toEqual(['treservaUser']);
@@ -135,7 +159,15 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   test('the retention rule erases personal data of finished cases after RETENTION_DAYS, and only those', async () => {
     const db = tdb.database.db;
-    const o = await ingestRaw(ctx, mail('r1', 'Gammalt ärende', 'Namn: Olle Ny\r\nFunktion: Planerare\r\nHSA-id: SE5565594230-OLL\r\nAnvändarnamn i Treserva: ollny\r\n'), { kind: 'ingest' });
+    const o = await ingestRaw(
+      ctx,
+      mail(
+        'r1',
+        'Gammalt ärende',
+        'Namn: Olle Ny\r\nFunktion: Planerare\r\nHSA-id: SE5565594230-OLL\r\nAnvändarnamn i Treserva: ollny\r\n',
+      ),
+      { kind: 'ingest' },
+    );
     const open = await ingestRaw(ctx, mail('r2', 'Pågående', 'Namn: Pia Ny\r\nFunktion: Planerare\r\n'), { kind: 'ingest' });
     await db.update(cases).set({ status: 'done' }).where(eq(cases.id, o.caseId!));
     const later = { ...ctx, now: () => new Date(Date.now() + 366 * 86_400_000) };

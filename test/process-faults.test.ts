@@ -55,12 +55,18 @@ function env(user: string, extra: Record<string, string> = {}): Record<string, s
 function startCli(e: Record<string, string>, logFile: string): ChildProcess {
   const out = fs.openSync(logFile, 'a');
   try {
-    return spawn(TSX, ['src/cli.ts', 'worker'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...e }, detached: true, stdio: ['ignore', out, out] });
+    return spawn(TSX, ['src/cli.ts', 'worker'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...e },
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
   } finally {
     fs.closeSync(out);
   }
 }
-const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())));
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
 const killGroup = (c: ChildProcess | null) => {
   if (c?.pid && c.exitCode === null && c.signalCode === null) {
     try {
@@ -72,7 +78,14 @@ const killGroup = (c: ChildProcess | null) => {
 };
 
 async function appendMany(user: string, raws: string[]): Promise<void> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, logger: false, auth: { user, pass: PASS }, disableAutoIdle: true });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: dovecot.port,
+    secure: false,
+    logger: false,
+    auth: { user, pass: PASS },
+    disableAutoIdle: true,
+  });
   await c.connect();
   try {
     for (const raw of raws) await c.append('INBOX', raw);
@@ -82,7 +95,10 @@ async function appendMany(user: string, raws: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  [dovecot, pg] = await Promise.all([startDovecot({ users: Object.values(USERS).map((user) => ({ user, password: PASS })) }), freshPostgres()]);
+  [dovecot, pg] = await Promise.all([
+    startDovecot({ users: Object.values(USERS).map((user) => ({ user, password: PASS })) }),
+    freshPostgres(),
+  ]);
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-proc-'));
   (await openDatabase({ url: pg.url })).close(); // migrated before any child starts
 });
@@ -102,11 +118,21 @@ test('IMAP gone for 12 s while idle: back within 10 s of its return', async () =
     await proxy.cut();
     await sleep(12_000);
     expect(worker.intakeStatus.ok).toBe(false);
-    const m = notification({ from: 'anna@attendo.se', fromName: 'Anna', subject: 'Medan servern var borta', persons: [{ name: 'Sara Lind', function: 'Samordnare', hsaId: hsaIdFor(41), user: 'sarlin' }] });
+    const m = notification({
+      from: 'anna@attendo.se',
+      fromName: 'Anna',
+      subject: 'Medan servern var borta',
+      persons: [{ name: 'Sara Lind', function: 'Samordnare', hsaId: hsaIdFor(41), user: 'sarlin' }],
+    });
     await appendMail(dovecot, USERS.idle, PASS, m.raw);
     await proxy.restore();
     const back = Date.now();
-    const seen = () => ctx.database.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(eq(messages.messageId, m.messageId)).then((r) => r[0]!.n);
+    const seen = () =>
+      ctx.database.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(messages)
+        .where(eq(messages.messageId, m.messageId))
+        .then((r) => r[0]!.n);
     while (Date.now() - back < 15_000 && (await seen()) === 0) await sleep(100);
     const s = (Date.now() - back) / 1000;
     console.log(`IMAP down 12 s while idle: mail processed ${s.toFixed(1)} s after the server returned`);
@@ -121,12 +147,24 @@ test('IMAP gone for 12 s while idle: back within 10 s of its return', async () =
 
 test('SIGTERM during a backlog: the message in hand is finished, the mailbox released, exit 0 within 10 s', async () => {
   const N = 150;
-  const mails = Array.from({ length: N }, (_, i) =>
-    notification({ from: `term${i % 5}@omsorgshuset.se`, fromName: 'Utförare', subject: `Backlog ${i}`, persons: [{ name: 'Kim Ek', function: 'Enhetschef', hsaId: hsaIdFor(5_000 + i), user: `kim${i}` }] }).raw,
+  const mails = Array.from(
+    { length: N },
+    (_, i) =>
+      notification({
+        from: `term${i % 5}@omsorgshuset.se`,
+        fromName: 'Utförare',
+        subject: `Backlog ${i}`,
+        persons: [{ name: 'Kim Ek', function: 'Enhetschef', hsaId: hsaIdFor(5_000 + i), user: `kim${i}` }],
+      }).raw,
   );
   await appendMany(USERS.term, mails);
   const db = await openDatabase({ url: pg.url, migrate: false });
-  const rows = () => db.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(sql`${messages.mailbox} like ${`${USERS.term}@%`}`).then((r) => r[0]!.n);
+  const rows = () =>
+    db.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(messages)
+      .where(sql`${messages.mailbox} like ${`${USERS.term}@%`}`)
+      .then((r) => r[0]!.n);
   const logFile = path.join(dataDir, 'term.log');
   let child: ChildProcess | null = null;
   try {
@@ -148,7 +186,9 @@ test('SIGTERM during a backlog: the message in hand is finished, the mailbox rel
     const atExit = await rows();
     const inbox = (await listMailbox(dovecot, USERS.term, PASS, 'INBOX')).length;
     const moved = (await listMailbox(dovecot, USERS.term, PASS, 'Behandlat')).length;
-    console.log(`SIGTERM with a backlog of ${N - atSignal}: exit ${c.exitCode} after ${exitS.toFixed(2)} s; ${atExit - atSignal} more mail(s) processed after the signal; INBOX ${inbox}, Behandlat ${moved}`);
+    console.log(
+      `SIGTERM with a backlog of ${N - atSignal}: exit ${c.exitCode} after ${exitS.toFixed(2)} s; ${atExit - atSignal} more mail(s) processed after the signal; INBOX ${inbox}, Behandlat ${moved}`,
+    );
     expect(c.exitCode).toBe(0);
     expect(exitS).toBeLessThan(10);
     expect(atExit - atSignal).toBeLessThanOrEqual(2); // the message in hand (and one in flight at the signal)
@@ -167,7 +207,16 @@ test('started without its database: waits with backoff, /healthz says so, goes o
   const logFile = path.join(dataDir, 'nodb.log');
   let child: ChildProcess | null = null;
   try {
-    child = startCli(env(USERS.nodb, { DATABASE_URL: cluster.url, LOG_LEVEL: 'info', HTTP_ENABLED: 'true', HTTP_PORT: String(httpPort), METRICS_TOKEN: 'test-metrics-token' }), logFile);
+    child = startCli(
+      env(USERS.nodb, {
+        DATABASE_URL: cluster.url,
+        LOG_LEVEL: 'info',
+        HTTP_ENABLED: 'true',
+        HTTP_PORT: String(httpPort),
+        METRICS_TOKEN: 'test-metrics-token',
+      }),
+      logFile,
+    );
     const c = child;
     type Health = { status: string; database: { ok: boolean; detail: string } };
     let health = null as Health | null;
@@ -184,17 +233,31 @@ test('started without its database: waits with backoff, /healthz says so, goes o
     expect(health?.status).toBe('starting');
     expect(health?.database.detail).toMatch(/^waiting for the database \(attempt \d+/);
     expect(c.exitCode).toBeNull();
-    const waits = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('database not reachable; waiting')).length;
+    const waits = fs
+      .readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('database not reachable; waiting')).length;
     expect(waits).toBeGreaterThanOrEqual(3);
 
     await cluster.start();
-    const m = notification({ from: 'nils@vardaga.se', fromName: 'Nils', subject: 'Efter starten', persons: [{ name: 'Nils Ek', function: 'Enhetschef', hsaId: hsaIdFor(42), user: 'nilek' }] });
+    const m = notification({
+      from: 'nils@vardaga.se',
+      fromName: 'Nils',
+      subject: 'Efter starten',
+      persons: [{ name: 'Nils Ek', function: 'Enhetschef', hsaId: hsaIdFor(42), user: 'nilek' }],
+    });
     await appendMail(dovecot, USERS.nodb, PASS, m.raw);
     const db = await openDatabase({ url: cluster.url, migrate: false }).catch(() => null);
     let processed = 0;
     const t1 = Date.now();
     while (Date.now() - t1 < 40_000 && processed === 0) {
-      processed = db ? await db.db.select({ n: sql<number>`count(*)::int` }).from(messages).then((r) => r[0]!.n).catch(() => 0) : 0;
+      processed = db
+        ? await db.db
+            .select({ n: sql<number>`count(*)::int` })
+            .from(messages)
+            .then((r) => r[0]!.n)
+            .catch(() => 0)
+        : 0;
       await sleep(200);
     }
     await db?.close();

@@ -28,7 +28,9 @@ jest.setTimeout(90_000);
 
 test('one backoff: a pinned sequence, capped, jittered downwards only', () => {
   const noJitter = () => 0;
-  expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, SMTP_PROBE, noJitter))).toEqual([1000, 2000, 4000, 8000, 16000, 20000, 20000, 20000]);
+  expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, SMTP_PROBE, noJitter))).toEqual([
+    1000, 2000, 4000, 8000, 16000, 20000, 20000, 20000,
+  ]);
   expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, IMAP_RECONNECT, noJitter))).toEqual([250, 500, 1000, 2000, 4000, 8000, 8000]);
   expect(backoffDelay(3, SMTP_PROBE, () => 1)).toBe(2000); // full jitter: half
   const b = new Backoff(SMTP_PROBE, () => 0.5);
@@ -77,9 +79,18 @@ describe('outbox sender', () => {
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       const k = n++;
-      const m = notification({ from: `utf${k}@omsorgshuset.se`, fromName: 'Utförare', subject: `Anmälan ${k}`, persons: [{ name: 'Kim Ek', function: 'Enhetschef' }] });
+      const m = notification({
+        from: `utf${k}@omsorgshuset.se`,
+        fromName: 'Utförare',
+        subject: `Anmälan ${k}`,
+        persons: [{ name: 'Kim Ek', function: 'Enhetschef' }],
+      });
       await ingestRaw(ctx, Buffer.from(m.raw), { kind: 'ingest' });
-      const [row] = await ctx.database.db.select({ id: outbox.id }).from(outbox).orderBy(sql`${outbox.id} desc`).limit(1);
+      const [row] = await ctx.database.db
+        .select({ id: outbox.id })
+        .from(outbox)
+        .orderBy(sql`${outbox.id} desc`)
+        .limit(1);
       ids.push(row!.id);
     }
     return ids;
@@ -137,7 +148,10 @@ describe('outbox sender', () => {
   it('a refused login (535) pauses sending without failing any reply; fixed, everything goes', async () => {
     let accept = false;
     const authed = await startSmtpSink({ auth: { accept: () => accept } });
-    const authCtx = { ...ctx, config: parseConfig(env({ SMTP_PORT: String(authed.port), SMTP_USER: 'vardochstod', SMTP_PASSWORD: 'gammalt' })) };
+    const authCtx = {
+      ...ctx,
+      config: parseConfig(env({ SMTP_PORT: String(authed.port), SMTP_USER: 'vardochstod', SMTP_PASSWORD: 'gammalt' })),
+    };
     const ids = await replies(5);
     const transport = new SmtpTransport(authCtx.config);
     const sender = new OutboxSender(authCtx, transport);
@@ -225,10 +239,13 @@ describe('outbox sender', () => {
     }
   });
 
-  it('a dead process\'s journal marks its accepted replies sent; a stale claim is taken again while running, a fresh one is not', async () => {
+  it("a dead process's journal marks its accepted replies sent; a stale claim is taken again while running, a fresh one is not", async () => {
     const [journaled, stale, fresh] = await replies(3);
     const old = new Date(Date.now() - 10 * 60_000);
-    await ctx.database.db.update(outbox).set({ status: 'sending', claimedAt: old, claimedBy: 'dead' }).where(inArray(outbox.id, [journaled!, stale!]));
+    await ctx.database.db
+      .update(outbox)
+      .set({ status: 'sending', claimedAt: old, claimedBy: 'dead' })
+      .where(inArray(outbox.id, [journaled!, stale!]));
     await ctx.database.db.update(outbox).set({ status: 'sending', claimedAt: new Date(), claimedBy: 'alive' }).where(eq(outbox.id, fresh!));
     // Process 2^22 + 1 is not running: its journal says the SMTP server took `journaled`.
     const dir = path.join(dataDir, 'outbox-journal');

@@ -32,7 +32,13 @@ describe.each(['postgres', 'pglite'] as const)('sign-in (%s)', (kind) => {
   beforeAll(async () => {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-signin-'));
     tdb = await openTestDatabase(kind);
-    ctx = { config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }), rules: loadRules(DEFAULT_RULES_DIR), database: tdb.database, log: logger('test'), now: () => new Date() };
+    ctx = {
+      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+      rules: loadRules(DEFAULT_RULES_DIR),
+      database: tdb.database,
+      log: logger('test'),
+      now: () => new Date(),
+    };
     server = await startWebServer(ctx);
   }, 60_000);
 
@@ -47,7 +53,9 @@ describe.each(['postgres', 'pglite'] as const)('sign-in (%s)', (kind) => {
     const clients = Array.from({ length: 50 }, () => new HttpClient(server.url));
     const tokens = await Promise.all(clients.map((c) => c.token('/login')));
     const results = await Promise.all(
-      clients.map((c, i) => c.post('/login', { _csrf: tokens[i]!, username: 'burst', password: i === 25 ? PASSWORD : `fel-lösenord-${i}`, next: '/cases' })),
+      clients.map((c, i) =>
+        c.post('/login', { _csrf: tokens[i]!, username: 'burst', password: i === 25 ? PASSWORD : `fel-lösenord-${i}`, next: '/cases' }),
+      ),
     );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 303)).toEqual([]);
@@ -108,7 +116,7 @@ describe.each(['postgres', 'pglite'] as const)('sign-in (%s)', (kind) => {
     expect((await findUser(db(), 'locked.one'))!.lockedUntil!.getTime()).toBe(until.getTime());
   });
 
-  test('a new password and `users disable` end the account\'s sessions', async () => {
+  test("a new password and `users disable` end the account's sessions", async () => {
     await createUser(db(), 'sessions.one', PASSWORD);
     const fresh = await startWebServer(ctx);
     try {
@@ -200,7 +208,13 @@ test('`users disable NAME` through the CLI command: sessions end, sign-in refuse
   const pg = await freshPostgres();
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-disable-'));
   const database = await openDatabase({ url: pg.url });
-  const ctx: AppContext = { config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }), rules: loadRules(DEFAULT_RULES_DIR), database, log: logger('test'), now: () => new Date() };
+  const ctx: AppContext = {
+    config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+    rules: loadRules(DEFAULT_RULES_DIR),
+    database,
+    log: logger('test'),
+    now: () => new Date(),
+  };
   const server = await startWebServer(ctx);
   try {
     await createUser(database.db, 'karin.it', PASSWORD);

@@ -33,7 +33,12 @@ const AUTHSERV = 'mx.orebro.se';
 const pass = `Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=attendo.se; dkim=pass header.d=attendo.se; dmarc=pass action=none header.from=attendo.se`;
 const dmarcFail = `Authentication-Results: ${AUTHSERV}; spf=fail smtp.mailfrom=attendo.se; dkim=none; dmarc=fail action=quarantine header.from=attendo.se`;
 
-function mailFrom(from: string, subject: string, persons: Person[], o: { headers?: string[]; inReplyTo?: string; text?: string; messageId?: string } = {}) {
+function mailFrom(
+  from: string,
+  subject: string,
+  persons: Person[],
+  o: { headers?: string[]; inReplyTo?: string; text?: string; messageId?: string } = {},
+) {
   const messageId = o.messageId ?? msgId('t', from.split('@')[1]!);
   const body = [o.text ?? 'Hej!', '', persons.map(personBlock).join('\n\n'), '', 'Med vänliga hälsningar', 'Maria'].join('\n');
   return { raw: Buffer.from(buildMail({ from, subject, messageId, body, headers: o.headers, inReplyTo: o.inReplyTo })), messageId };
@@ -41,7 +46,10 @@ function mailFrom(from: string, subject: string, persons: Person[], o: { headers
 
 const rulesWithOrgNumbers = (rules: Rules): Rules => ({
   ...rules,
-  senders: { ...rules.senders, providers: rules.senders.providers.map((p) => (p.name === 'Attendo' ? { ...p, orgNumbers: ['5565594230'] } : p)) },
+  senders: {
+    ...rules.senders,
+    providers: rules.senders.providers.map((p) => (p.name === 'Attendo' ? { ...p, orgNumbers: ['5565594230'] } : p)),
+  },
 });
 
 describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
@@ -57,7 +65,12 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
     ctx = {
-      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV, REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000', REPLY_MAX_PER_CASE_PER_DAY: '1000' }),
+      config: parseConfig({
+        DATA_DIR: '/tmp/lci-unused',
+        MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
+        REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000',
+        REPLY_MAX_PER_CASE_PER_DAY: '1000',
+      }),
       rules: rulesWithOrgNumbers(loadRules(DEFAULT_RULES_DIR)),
       database: tdb.database,
       log: logger('test').child({}, { level: 'silent' }),
@@ -68,7 +81,18 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
   /** The real provider's verified mail: Johan lacks his username; a case waiting for data. */
   async function victimCase(tag: string) {
-    const m = mailFrom('maria.lund@attendo.se', `SITHS-kort ${tag}`, [{ name: `Johan Ström${tag}`, function: 'Undersköterska', hsaId: hsaIdFor(1000 + tag.length * 7 + tag.charCodeAt(0), 'J', 232_100_001, 1, 1) }], { headers: [pass] });
+    const m = mailFrom(
+      'maria.lund@attendo.se',
+      `SITHS-kort ${tag}`,
+      [
+        {
+          name: `Johan Ström${tag}`,
+          function: 'Undersköterska',
+          hsaId: hsaIdFor(1000 + tag.length * 7 + tag.charCodeAt(0), 'J', 232_100_001, 1, 1),
+        },
+      ],
+      { headers: [pass] },
+    );
     const o = await ingest(m.raw);
     const c = await caseOf(o.caseId!);
     expect(c).toMatchObject({ status: 'waiting', senderVerified: true, providerName: 'Attendo' });
@@ -77,7 +101,9 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
   async function expectUntouched(caseId: number, before: Awaited<ReturnType<typeof personsOf>>) {
     const now = await personsOf(caseId);
-    expect(now.map((p) => [p.id, p.name, p.hsaId, p.treservaUser, p.status])).toEqual(before.map((p) => [p.id, p.name, p.hsaId, p.treservaUser, p.status]));
+    expect(now.map((p) => [p.id, p.name, p.hsaId, p.treservaUser, p.status])).toEqual(
+      before.map((p) => [p.id, p.name, p.hsaId, p.treservaUser, p.status]),
+    );
     expect(await tasksOf(caseId)).toHaveLength(0);
   }
 
@@ -92,10 +118,14 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const mine = await caseOf(out.caseId!);
     expect(mine).toMatchObject({ refersToRef: victim.c.ref, senderVerified: false });
     const ps = await personsOf(mine.id);
-    expect(ps.every((p) => p.status === 'needs_review' && p.reviewReason === `hänvisar till ${victim.c.ref} från en annan avsändare`)).toBe(true);
+    expect(ps.every((p) => p.status === 'needs_review' && p.reviewReason === `hänvisar till ${victim.c.ref} från en annan avsändare`)).toBe(
+      true,
+    );
     expect(await tasksOf(mine.id)).toHaveLength(0);
     // The stranger's reply lists nobody: a neutral acknowledgement.
-    const replies = (await db().select().from(outbox).where(eq(outbox.toAddr, strangerAddress))).filter((r) => r.caseId === mine.id || r.caseId === victim.c.id);
+    const replies = (await db().select().from(outbox).where(eq(outbox.toAddr, strangerAddress))).filter(
+      (r) => r.caseId === mine.id || r.caseId === victim.c.id,
+    );
     expect(replies.every((r) => r.caseId === mine.id && (r.kind === 'acknowledgement' || r.status === 'suppressed'))).toBe(true);
     for (const r of replies) expect(r.bodyText).not.toContain('Johan');
   }
@@ -103,7 +133,11 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   test('hijack by case reference in the subject from another sender: the case is not changed', async () => {
     const victim = await victimCase('A');
     const before = await personsOf(victim.c.id);
-    const attack = mailFrom('eve@evil.example', `SV: Komplettering behövs [${victim.c.ref}]`, strangerPersons('A'), { headers: [`Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=evil.example; dkim=pass header.d=evil.example; dmarc=pass header.from=evil.example`] });
+    const attack = mailFrom('eve@evil.example', `SV: Komplettering behövs [${victim.c.ref}]`, strangerPersons('A'), {
+      headers: [
+        `Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=evil.example; dkim=pass header.d=evil.example; dmarc=pass header.from=evil.example`,
+      ],
+    });
     const out = await ingest(attack.raw);
     await expectUntouched(victim.c.id, before);
     await expectRefused(out, victim, 'eve@evil.example');
@@ -118,7 +152,7 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect((await caseOf(victim.c.id)).status).toBe('waiting');
   });
 
-    test('hijack by In-Reply-To quoting the provider\'s Message-ID: the case is not changed', async () => {
+  test("hijack by In-Reply-To quoting the provider's Message-ID: the case is not changed", async () => {
     const victim = await victimCase('B');
     const before = await personsOf(victim.c.id);
     const out = await ingest(mailFrom('eve@evil.example', 'Re: anmälan', strangerPersons('B'), { inReplyTo: victim.messageId }).raw);
@@ -133,7 +167,9 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const other = await ingest(mailFrom('eve@evil.example', `SV: ${victim.c.subject}`, strangerPersons('C')).raw);
     expect(other.caseId).not.toBe(victim.c.id);
     // The provider's own address forged: the trusted server says dmarc=fail.
-    const forged = await ingest(mailFrom('maria.lund@attendo.se', `SV: ${victim.c.subject}`, strangerPersons('C'), { headers: [dmarcFail] }).raw);
+    const forged = await ingest(
+      mailFrom('maria.lund@attendo.se', `SV: ${victim.c.subject}`, strangerPersons('C'), { headers: [dmarcFail] }).raw,
+    );
     expect(forged.caseId).not.toBe(victim.c.id);
     await expectUntouched(victim.c.id, before);
     const [m] = await db().select().from(messages).where(eq(messages.id, forged.messageRowId!));
@@ -141,13 +177,20 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const forgedCase = await caseOf(forged.caseId!);
     expect(forgedCase).toMatchObject({ senderVerified: false, refersToRef: victim.c.ref });
     // The real provider (verified) still completes its own case.
-    const real = await ingest(mailFrom('maria.lund@attendo.se', `SV: ${victim.c.subject}`, [{ name: 'Johan StrömC', user: 'johstr' }], { headers: [pass] }).raw);
+    const real = await ingest(
+      mailFrom('maria.lund@attendo.se', `SV: ${victim.c.subject}`, [{ name: 'Johan StrömC', user: 'johstr' }], { headers: [pass] }).raw,
+    );
     expect(real.caseId).toBe(victim.c.id);
     expect((await tasksOf(victim.c.id)).map((t) => [t.treservaUser, t.senderVerified])).toEqual([['johstr', true]]);
   });
 
   test('forged From: with dmarc=fail from the trusted authserv-id: unverified case, tasks marked, reply without personal data', async () => {
-    const m = mailFrom('boss@attendo.se', 'Ny behörighet', [{ name: 'Falsk Person', function: 'Enhetschef', hsaId: hsaIdFor(501), user: 'falper' }], { headers: [dmarcFail] });
+    const m = mailFrom(
+      'boss@attendo.se',
+      'Ny behörighet',
+      [{ name: 'Falsk Person', function: 'Enhetschef', hsaId: hsaIdFor(501), user: 'falper' }],
+      { headers: [dmarcFail] },
+    );
     const out = await ingest(m.raw);
     const c = await caseOf(out.caseId!);
     expect(c).toMatchObject({ providerName: 'Attendo', knownProvider: true, senderVerified: false });
@@ -158,10 +201,20 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect(replies[0]!.bodyText).not.toContain('Falsk');
     // Finishing needs the explicit, audited confirmation.
     await takeTask(db(), t!.id, 'user:anna');
-    await expect(finishTask(db(), ctx.config, ctx.rules, t!.id, 'user:anna', null)).rejects.toMatchObject({ code: 'CONFLICT', context: { reason: 'confirm-required' } });
+    await expect(finishTask(db(), ctx.config, ctx.rules, t!.id, 'user:anna', null)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      context: { reason: 'confirm-required' },
+    });
     const done = await finishTask(db(), ctx.config, ctx.rules, t!.id, 'user:anna', null, new Date(), { confirmedWithProvider: true });
     expect(done.task).toMatchObject({ status: 'done', doneBy: 'anna', confirmedBy: 'anna' });
-    expect((await db().select().from(auditEvents).where(and(eq(auditEvents.taskId, t!.id), eq(auditEvents.action, 'task.sender_confirmed')))).length).toBe(1);
+    expect(
+      (
+        await db()
+          .select()
+          .from(auditEvents)
+          .where(and(eq(auditEvents.taskId, t!.id), eq(auditEvents.action, 'task.sender_confirmed')))
+      ).length,
+    ).toBe(1);
     // The done confirmation naming the person is not sent to the unverified address.
     const conf = (await repliesOf(c.id)).find((r) => r.kind === 'done_confirmation');
     expect(conf).toMatchObject({ status: 'suppressed', suppressReason: 'avsändaren är inte verifierad' });
@@ -170,7 +223,11 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   test('a forged Authentication-Results (another authserv-id, or the trusted id below the real header) is ignored', async () => {
     const forgedOther = `Authentication-Results: evil.example; spf=pass smtp.mailfrom=attendo.se; dkim=pass header.d=attendo.se; dmarc=pass`;
     const forgedTrustedBelow = `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=attendo.se; dmarc=pass`;
-    const a = await ingest(mailFrom('boss@attendo.se', 'Forged A', [{ name: 'Falsk Ett', function: 'Chef', hsaId: hsaIdFor(502), user: 'falett' }], { headers: [forgedOther] }).raw);
+    const a = await ingest(
+      mailFrom('boss@attendo.se', 'Forged A', [{ name: 'Falsk Ett', function: 'Chef', hsaId: hsaIdFor(502), user: 'falett' }], {
+        headers: [forgedOther],
+      }).raw,
+    );
     expect(await caseOf(a.caseId!)).toMatchObject({ senderVerified: false });
     const [ma] = await db().select().from(messages).where(eq(messages.id, a.messageRowId!));
     expect(ma!.authVerdict).toBe('none');
@@ -189,7 +246,9 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const victim = await victimCase('D');
     await rejectCase(db(), victim.c.id, 'Inget avtal', 'user:anna');
     const before = await personsOf(victim.c.id);
-    const later = await ingest(mailFrom('maria.lund@attendo.se', `SV: [${victim.c.ref}]`, [{ name: 'Johan StrömD', user: 'johstd' }], { headers: [pass] }).raw);
+    const later = await ingest(
+      mailFrom('maria.lund@attendo.se', `SV: [${victim.c.ref}]`, [{ name: 'Johan StrömD', user: 'johstd' }], { headers: [pass] }).raw,
+    );
     expect(later.caseId).not.toBe(victim.c.id);
     expect(await caseOf(victim.c.id)).toMatchObject({ status: 'rejected' });
     await expectUntouched(victim.c.id, before);
@@ -197,14 +256,21 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect(fresh[0]).toMatchObject({ status: 'needs_review', reviewReason: `hänvisar till ${victim.c.ref}, som är avvisat` });
     expect(await tasksOf(later.caseId!)).toHaveLength(0);
     // The server refuses edits the UI hides: a person in the rejected case.
-    await expect(correctPerson(db(), ctx.rules, before[0]!.id, { treservaUser: 'x1' }, 'user:anna', new Date(), { caseId: victim.c.id })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(
+      correctPerson(db(), ctx.rules, before[0]!.id, { treservaUser: 'x1' }, 'user:anna', new Date(), { caseId: victim.c.id }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
   test('leaver mail ("har slutat, ta bort hennes behörighet") with all four fields: a removal task, no grant', async () => {
-    const m = mailFrom('maria.lund@attendo.se', 'Lisa Berg har slutat', [{ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(600), user: 'lisber' }], {
-      headers: [pass],
-      text: 'Hej! Lisa Berg har slutat, ta bort hennes behörighet.',
-    });
+    const m = mailFrom(
+      'maria.lund@attendo.se',
+      'Lisa Berg har slutat',
+      [{ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(600), user: 'lisber' }],
+      {
+        headers: [pass],
+        text: 'Hej! Lisa Berg har slutat, ta bort hennes behörighet.',
+      },
+    );
     const out = await ingest(m.raw);
     const c = await caseOf(out.caseId!);
     // The reader marks her a leaver: the only task is a removal, and no receipt says access is being set up.
@@ -217,8 +283,18 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   test('a mail that speaks of a leaver while every person reads as a grant goes to review, never to a grant', async () => {
     // The phrase stands after the labelled person, about someone not named: the reader keeps Lisa a grant,
     // and the case steps' safety net holds her back for IT staff.
-    const body = ['Hej!', '', personBlock({ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(601), user: 'lisber' }), '', 'Vi har också en som har slutat, vi återkommer om henne.', '', 'Mvh Maria'].join('\n');
-    const raw = Buffer.from(buildMail({ from: 'maria.lund@attendo.se', subject: 'Behörighet', messageId: msgId('t', 'attendo.se'), body, headers: [pass] }));
+    const body = [
+      'Hej!',
+      '',
+      personBlock({ name: 'Lisa Berg', function: 'Enhetschef', hsaId: hsaIdFor(601), user: 'lisber' }),
+      '',
+      'Vi har också en som har slutat, vi återkommer om henne.',
+      '',
+      'Mvh Maria',
+    ].join('\n');
+    const raw = Buffer.from(
+      buildMail({ from: 'maria.lund@attendo.se', subject: 'Behörighet', messageId: msgId('t', 'attendo.se'), body, headers: [pass] }),
+    );
     const out = await ingest(raw);
     const c = await caseOf(out.caseId!);
     expect(await tasksOf(c.id)).toHaveLength(0);
@@ -233,7 +309,11 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
   test('case steps: a revoke record becomes a removal task with a removal receipt, and cancels the open grant task (audited)', async () => {
     const hsa = hsaIdFor(700);
-    const grant = await ingest(mailFrom('maria.lund@attendo.se', 'Ny: Kalle', [{ name: 'Kalle Ek', function: 'Planerare', hsaId: hsa, user: 'kallek' }], { headers: [pass] }).raw);
+    const grant = await ingest(
+      mailFrom('maria.lund@attendo.se', 'Ny: Kalle', [{ name: 'Kalle Ek', function: 'Planerare', hsaId: hsa, user: 'kallek' }], {
+        headers: [pass],
+      }).raw,
+    );
     const [grantTask] = await tasksOf(grant.caseId!);
     expect(grantTask).toMatchObject({ action: 'grant', status: 'open' });
     // What the parser gives once it marks leavers (intent per person): run through the case steps.
@@ -241,13 +321,35 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const mail = await readMail(raw);
     const record: PersonRecord = { name: 'Kalle Ek', function: null, hsaId: hsa, treservaUser: null, intent: 'revoke', problems: [] };
     const result = await db().transaction(async (tx) => {
-      const [msg] = await tx.insert(messages).values({ source: 'ingest', contentHash: crypto.randomUUID(), raw, size: raw.length, kind: 'notification', status: 'processed', fromAddr: mail.from, subject: mail.subject }).returning({ id: messages.id });
-      return handleNotification(tx, ctx, { mail, text: mail.text, records: [record], standing: senderStanding(ctx.rules, mail.from, 'pass'), messageRowId: msg!.id, now: new Date() });
+      const [msg] = await tx
+        .insert(messages)
+        .values({
+          source: 'ingest',
+          contentHash: crypto.randomUUID(),
+          raw,
+          size: raw.length,
+          kind: 'notification',
+          status: 'processed',
+          fromAddr: mail.from,
+          subject: mail.subject,
+        })
+        .returning({ id: messages.id });
+      return handleNotification(tx, ctx, {
+        mail,
+        text: mail.text,
+        records: [record],
+        standing: senderStanding(ctx.rules, mail.from, 'pass'),
+        messageRowId: msg!.id,
+        now: new Date(),
+      });
     });
     const [removal] = await tasksOf(result.caseId!);
     expect(removal).toMatchObject({ action: 'revoke', hsaId: hsa, name: 'Kalle Ek', status: 'open', senderVerified: true });
     expect((await db().select().from(tasks).where(eq(tasks.id, grantTask!.id)))[0]!.status).toBe('cancelled');
-    const cancelled = await db().select().from(auditEvents).where(and(eq(auditEvents.taskId, grantTask!.id), eq(auditEvents.action, 'task.cancelled')));
+    const cancelled = await db()
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.taskId, grantTask!.id), eq(auditEvents.action, 'task.cancelled')));
     expect(cancelled[0]!.after).toMatchObject({ reason: `borttagning begärd (uppgift ${removal!.id})` });
     const replies = await repliesOf(result.caseId!);
     expect(replies.map((r) => r.kind)).toEqual(['removal_receipt']);
@@ -262,13 +364,20 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   });
 
   test('tasks have one owner: a stale take is refused, only the taker finishes or gives back, four-eyes', async () => {
-    const m = mailFrom('maria.lund@attendo.se', 'Ny: Bo', [{ name: 'Bo Ek', function: 'Planerare', hsaId: hsaIdFor(800), user: 'boek' }], { headers: [pass] });
+    const m = mailFrom('maria.lund@attendo.se', 'Ny: Bo', [{ name: 'Bo Ek', function: 'Planerare', hsaId: hsaIdFor(800), user: 'boek' }], {
+      headers: [pass],
+    });
     const out = await ingest(m.raw);
     const [t] = await tasksOf(out.caseId!);
     await takeTask(db(), t!.id, 'user:anna');
     // Erik's board still shows the task open: his take is refused and names Anna.
-    await expect(takeTask(db(), t!.id, 'user:erik')).rejects.toMatchObject({ code: 'CONFLICT', context: { reason: 'taken-by-other', assignee: 'anna' } });
-    await expect(finishTask(db(), ctx.config, ctx.rules, t!.id, 'user:erik', null)).rejects.toMatchObject({ context: { reason: 'not-yours' } });
+    await expect(takeTask(db(), t!.id, 'user:erik')).rejects.toMatchObject({
+      code: 'CONFLICT',
+      context: { reason: 'taken-by-other', assignee: 'anna' },
+    });
+    await expect(finishTask(db(), ctx.config, ctx.rules, t!.id, 'user:erik', null)).rejects.toMatchObject({
+      context: { reason: 'not-yours' },
+    });
     await expect(releaseTask(db(), t!.id, 'user:erik')).rejects.toMatchObject({ context: { reason: 'not-yours' } });
     // Two at once: exactly one take wins.
     await releaseTask(db(), t!.id, 'user:anna');
@@ -280,20 +389,31 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
     // Four eyes: who corrected the values may not finish the task.
     const fourEyes = { ...ctx.config, taskFourEyes: true };
-    const bad = await ingest(mailFrom('maria.lund@attendo.se', 'Ny: Cia', [{ name: 'Cia Ek', function: 'Planerare', hsaId: hsaIdFor(801), user: 'cia ek' }], { headers: [pass] }).raw);
+    const bad = await ingest(
+      mailFrom('maria.lund@attendo.se', 'Ny: Cia', [{ name: 'Cia Ek', function: 'Planerare', hsaId: hsaIdFor(801), user: 'cia ek' }], {
+        headers: [pass],
+      }).raw,
+    );
     const [p] = await personsOf(bad.caseId!);
     await correctPerson(db(), ctx.rules, p!.id, { treservaUser: 'ciaek' }, 'user:anna', new Date(), { caseId: bad.caseId! });
     const [t2] = await tasksOf(bad.caseId!);
     expect(t2!.correctedBy).toEqual(['anna']);
     await takeTask(db(), t2!.id, 'user:anna');
-    await expect(finishTask(db(), fourEyes, ctx.rules, t2!.id, 'user:anna', null)).rejects.toMatchObject({ context: { reason: 'four-eyes' } });
+    await expect(finishTask(db(), fourEyes, ctx.rules, t2!.id, 'user:anna', null)).rejects.toMatchObject({
+      context: { reason: 'four-eyes' },
+    });
     await releaseTask(db(), t2!.id, 'user:anna');
     await takeTask(db(), t2!.id, 'user:erik');
     await expect(finishTask(db(), fourEyes, ctx.rules, t2!.id, 'user:erik', null)).resolves.toMatchObject({ task: { doneBy: 'erik' } });
   });
 
   test('caps: persons per mail and per case go to review; a reply over REPLY_MAX_BYTES becomes the neutral acknowledgement', async () => {
-    const many = Array.from({ length: 51 }, (_, i) => ({ name: `Person Nummer${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`, function: 'Planerare', hsaId: hsaIdFor(900 + i), user: `pn${i}` }));
+    const many = Array.from({ length: 51 }, (_, i) => ({
+      name: `Person Nummer${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`,
+      function: 'Planerare',
+      hsaId: hsaIdFor(900 + i),
+      user: `pn${i}`,
+    }));
     const over = await ingest(mailFrom('okand@example.org', 'Lista', many).raw);
     expect(over).toMatchObject({ status: 'review', folder: 'review', caseId: null });
     const [m] = await db().select().from(messages).where(eq(messages.id, over.messageRowId!));
@@ -301,13 +421,37 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect(await db().select().from(tasks).where(eq(tasks.hsaId, many[0]!.hsaId))).toHaveLength(0);
 
     const small = { ...ctx, config: { ...ctx.config, caps: { personsPerMail: 3, personsPerCase: 3 } } };
-    const first = await ingest(mailFrom('maria.lund@attendo.se', 'Tre', many.slice(10, 12).map((p) => ({ name: p.name, function: p.function })), { headers: [pass] }).raw, small);
-    const more = await ingest(mailFrom('maria.lund@attendo.se', 'SV: Tre', many.slice(12, 14).map((p) => ({ name: p.name, function: p.function })), { headers: [pass] }).raw, small);
+    const first = await ingest(
+      mailFrom(
+        'maria.lund@attendo.se',
+        'Tre',
+        many.slice(10, 12).map((p) => ({ name: p.name, function: p.function })),
+        { headers: [pass] },
+      ).raw,
+      small,
+    );
+    const more = await ingest(
+      mailFrom(
+        'maria.lund@attendo.se',
+        'SV: Tre',
+        many.slice(12, 14).map((p) => ({ name: p.name, function: p.function })),
+        { headers: [pass] },
+      ).raw,
+      small,
+    );
     expect(more).toMatchObject({ status: 'review', caseId: null });
     expect(await personsOf(first.caseId!)).toHaveLength(2);
 
     const tiny = { ...ctx, config: { ...ctx.config, replies: { ...ctx.config.replies, maxBytes: 1024 } } };
-    const big = await ingest(mailFrom('maria.lund@attendo.se', 'Många', many.slice(20, 40).map((p) => ({ name: p.name, function: p.function, hsaId: hsaIdFor(2000 + Number(p.user.slice(2))) })), { headers: [pass] }).raw, tiny);
+    const big = await ingest(
+      mailFrom(
+        'maria.lund@attendo.se',
+        'Många',
+        many.slice(20, 40).map((p) => ({ name: p.name, function: p.function, hsaId: hsaIdFor(2000 + Number(p.user.slice(2))) })),
+        { headers: [pass] },
+      ).raw,
+      tiny,
+    );
     expect((await repliesOf(big.caseId!)).map((r) => r.kind)).toEqual(['acknowledgement']);
   });
 
@@ -330,13 +474,24 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect(replies).toHaveLength(1);
     expect(replies[0]!.bodyText).not.toMatch(/1234|5678|800101/);
     // Exports: masked and formula-safe, every line of a multi-line value.
-    expect(csvCell('ok\n=HYPERLINK("x")\n+1')).toBe("ok\n'=HYPERLINK(\"x\")\n'+1");
+    expect(csvCell('ok\n=HYPERLINK("x")\n+1')).toBe('ok\n\'=HYPERLINK("x")\n\'+1');
     expect(csvCell('19800101-1234')).toBe('19800101-****');
-    expect(maskPersonnummerInText('SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00')).toBe('SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00');
-    expect(maskPersonnummerInText('Lisa19800101\u20141234, 800101+1234, 20800161 1234')).toBe('Lisa19800101-****, 800101-****, 20800161-****');
+    expect(maskPersonnummerInText('SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00')).toBe(
+      'SE2321000016-4HK5 och SE5565594230-B31 och SE5501662992-TLX och 019-21 10 00',
+    );
+    expect(maskPersonnummerInText('Lisa19800101\u20141234, 800101+1234, 20800161 1234')).toBe(
+      'Lisa19800101-****, 800101-****, 20800161-****',
+    );
 
     const rules = ctx.rules;
-    const base: PersonRecord = { name: 'Lisa Berg', function: 'Chef', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', intent: 'grant', problems: [] };
+    const base: PersonRecord = {
+      name: 'Lisa Berg',
+      function: 'Chef',
+      hsaId: 'SE2321000016-4HK5',
+      treservaUser: 'lisber',
+      intent: 'grant',
+      problems: [],
+    };
     for (const [field, value] of [
       ['name', 'Lisa\u200bBerg'],
       ['name', 'Lisa \u202eBerg'],
@@ -352,11 +507,16 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
   test('HSA-id under another organisation number is flagged for IT staff; Inera ids pass', async () => {
     const out = await ingest(
-      mailFrom('maria.lund@attendo.se', 'Org', [
-        { name: 'Egen Person', function: 'Chef', hsaId: 'SE5565594230-OWN1', user: 'egenp' },
-        { name: 'Inera Person', function: 'Chef', hsaId: 'SE2321000016-INE1', user: 'inerap' },
-        { name: 'Annan Person', function: 'Chef', hsaId: hsaIdFor(42, 'O'), user: 'annanp' },
-      ], { headers: [pass] }).raw,
+      mailFrom(
+        'maria.lund@attendo.se',
+        'Org',
+        [
+          { name: 'Egen Person', function: 'Chef', hsaId: 'SE5565594230-OWN1', user: 'egenp' },
+          { name: 'Inera Person', function: 'Chef', hsaId: 'SE2321000016-INE1', user: 'inerap' },
+          { name: 'Annan Person', function: 'Chef', hsaId: hsaIdFor(42, 'O'), user: 'annanp' },
+        ],
+        { headers: [pass] },
+      ).raw,
     );
     const ps = await personsOf(out.caseId!);
     expect(ps.map((p) => p.hsaNote === null)).toEqual([true, true, false]);
@@ -365,16 +525,27 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
   });
 
   test('replies with personal data only to verified senders; victim+1@, victim+2@ count as one recipient; cases --json has senderVerified', async () => {
-    const unverified = await ingest(mailFrom('anna@omsorgshuset.se', 'Osignerad', [{ name: 'Ulla Ek', function: 'Chef', hsaId: hsaIdFor(1500) }]).raw);
+    const unverified = await ingest(
+      mailFrom('anna@omsorgshuset.se', 'Osignerad', [{ name: 'Ulla Ek', function: 'Chef', hsaId: hsaIdFor(1500) }]).raw,
+    );
     expect((await repliesOf(unverified.caseId!)).map((r) => r.kind)).toEqual(['acknowledgement']);
     const listed = await listCases(db());
-    expect(listed.find((c) => c.ref === (listed.find((x) => x.subject === 'Osignerad')!.ref))).toMatchObject({ senderVerified: false, knownProvider: true });
+    expect(listed.find((c) => c.ref === listed.find((x) => x.subject === 'Osignerad')!.ref)).toMatchObject({
+      senderVerified: false,
+      knownProvider: true,
+    });
     expect(listed.some((c) => c.senderVerified === true)).toBe(true);
 
     expect(mailboxKey('Victim+1@Example.org')).toBe('victim@example.org');
     const limited = { ...ctx, config: { ...ctx.config, replies: { ...ctx.config.replies, maxPerRecipientPerHour: 2 } } };
     const outs = [];
-    for (let i = 1; i <= 4; i++) outs.push(await ingest(mailFrom(`victim+${i}@example.org`, `Plus ${i}`, [{ name: `Plus Person${String.fromCharCode(64 + i)}`, function: 'Chef' }]).raw, limited));
+    for (let i = 1; i <= 4; i++)
+      outs.push(
+        await ingest(
+          mailFrom(`victim+${i}@example.org`, `Plus ${i}`, [{ name: `Plus Person${String.fromCharCode(64 + i)}`, function: 'Chef' }]).raw,
+          limited,
+        ),
+      );
     const statuses = [];
     for (const o of outs) statuses.push(...(await repliesOf(o.caseId!)).map((r) => r.status));
     expect(statuses).toEqual(['pending', 'pending', 'suppressed', 'suppressed']);
@@ -384,7 +555,9 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     const a = await victimCase('E');
     const b = await victimCase('F');
     const [pa] = await personsOf(a.c.id);
-    await expect(correctPerson(db(), ctx.rules, pa!.id, { treservaUser: 'xx1' }, 'user:anna', new Date(), { caseId: b.c.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      correctPerson(db(), ctx.rules, pa!.id, { treservaUser: 'xx1' }, 'user:anna', new Date(), { caseId: b.c.id }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const [ra] = await repliesOf(a.c.id);
     await expect(holdReply(db(), ra!.id, 'user:anna', new Date(), b.c.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await repliesOf(a.c.id))[0]!.status).toBe(ra!.status);
@@ -405,8 +578,16 @@ describe('DKIM verified here (mailauth) on real signatures, with a resolver serv
   const opts = { trustedAuthservId: undefined, timeoutMs: 5000, resolver };
 
   async function signed(from: string): Promise<Buffer> {
-    const raw = Buffer.from(buildMail({ from, subject: 'Signerad', messageId: msgId('s', 'attendo.se'), body: 'Namn: Lisa Berg\nFunktion: Chef\n' }));
-    const sig = await dkimSign(raw, { signingDomain: 'attendo.se', selector: 't1', privateKey: pem, canonicalization: 'relaxed/relaxed', signatureData: [{ signingDomain: 'attendo.se', selector: 't1', privateKey: pem }] });
+    const raw = Buffer.from(
+      buildMail({ from, subject: 'Signerad', messageId: msgId('s', 'attendo.se'), body: 'Namn: Lisa Berg\nFunktion: Chef\n' }),
+    );
+    const sig = await dkimSign(raw, {
+      signingDomain: 'attendo.se',
+      selector: 't1',
+      privateKey: pem,
+      canonicalization: 'relaxed/relaxed',
+      signatureData: [{ signingDomain: 'attendo.se', selector: 't1', privateKey: pem }],
+    });
     expect(sig.signatures).toMatch(/^DKIM-Signature: /);
     expect(sig.errors).toEqual([]);
     return Buffer.concat([Buffer.from(sig.signatures), raw]);
@@ -418,7 +599,9 @@ describe('DKIM verified here (mailauth) on real signatures, with a resolver serv
     const tampered = Buffer.from(good.toString('utf8').replace('Lisa Berg', 'Eve Berg'));
     expect(await authenticateSender(tampered, await readMail(tampered), opts)).toMatchObject({ verdict: 'fail' });
     lookups.length = 0;
-    const unsigned = Buffer.from(buildMail({ from: 'maria.lund@attendo.se', subject: 'x', messageId: msgId('u', 'attendo.se'), body: 'x' }));
+    const unsigned = Buffer.from(
+      buildMail({ from: 'maria.lund@attendo.se', subject: 'x', messageId: msgId('u', 'attendo.se'), body: 'x' }),
+    );
     expect(await authenticateSender(unsigned, await readMail(unsigned), opts)).toMatchObject({ verdict: 'none' });
     expect(lookups).toEqual([]);
   });

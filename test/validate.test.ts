@@ -63,5 +63,12 @@ test('all four fields are required; each problem names its field, code and a Swe
 
 test('values are normalised: name collapsed, HSA-id upper-cased', () => {
   const r = validatePerson({ name: ' Lisa \n Berg ', function: 'Enhetschef', hsaId: 'se2321000016-4hk5', treservaUser: 'lisber' }, rules);
-  expect(r).toEqual({ name: 'Lisa Berg', function: 'Enhetschef', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', intent: 'grant', problems: [] });
+  expect(r).toEqual({
+    name: 'Lisa Berg',
+    function: 'Enhetschef',
+    hsaId: 'SE2321000016-4HK5',
+    treservaUser: 'lisber',
+    intent: 'grant',
+    problems: [],
+  });
 });

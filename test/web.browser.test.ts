@@ -105,7 +105,8 @@ let dataDir: string;
 const ids = { caseA: 0, caseB: 0, refA: '', refB: '', caseV: 0, refV: '' };
 
 /** A complete notification our receiving server verified (dmarc=pass): no unverified mark anywhere. */
-const VERIFIED = utf8(`Authentication-Results: mx.orebro.se; spf=pass smtp.mailfrom=vardaga.se; dkim=pass header.d=vardaga.se; dmarc=pass header.from=vardaga.se
+const VERIFIED =
+  utf8(`Authentication-Results: mx.orebro.se; spf=pass smtp.mailfrom=vardaga.se; dkim=pass header.d=vardaga.se; dmarc=pass header.from=vardaga.se
 From: Olle Berg <olle@vardaga.se>
 To: vardochstod@orebro.se
 Subject: Ny behörighet verifierad
@@ -244,7 +245,10 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   expect(task).toMatchObject({ status: 'open', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', name: 'Lisa Berg' });
   expect(await after.getByRole('link', { name: `nr ${task!.id}` }).getAttribute('href')).toBe(`/tasks#task-${task!.id}`);
   // The correction is an audit event with who, before and after, shown on the case.
-  const [ev] = await db.select().from(auditEvents).where(and(eq(auditEvents.caseId, ids.caseA), eq(auditEvents.action, 'person.corrected')));
+  const [ev] = await db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.caseId, ids.caseA), eq(auditEvents.action, 'person.corrected')));
   expect(ev).toMatchObject({ actor: `user:${USER}`, personId: person!.id });
   expect(ev!.before).toMatchObject({ hsaId: 'SE2321000017-4HK5', status: 'incomplete' });
   expect(ev!.after).toMatchObject({ hsaId: 'SE2321000016-4HK5', status: 'complete' });
@@ -279,21 +283,38 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
 
   const [doneTask] = await db.select().from(tasks).where(eq(tasks.id, task!.id));
   expect(doneTask).toMatchObject({ status: 'done', assignee: USER, note: 'Behörigheten gäller från i morgon.' });
-  const confirmations = await db.select().from(outbox).where(and(eq(outbox.kind, 'done_confirmation'), eq(outbox.triggerKey, `task:${task!.id}`)));
+  const confirmations = await db
+    .select()
+    .from(outbox)
+    .where(and(eq(outbox.kind, 'done_confirmation'), eq(outbox.triggerKey, `task:${task!.id}`)));
   expect(confirmations).toHaveLength(1);
-  expect(confirmations[0]).toMatchObject({ status: 'pending', toAddr: 'anna.ek@omsorgshuset.se', inReplyTo: '<AM0PR07MB4321.web1@omsorgshuset.se>' });
+  expect(confirmations[0]).toMatchObject({
+    status: 'pending',
+    toAddr: 'anna.ek@omsorgshuset.se',
+    inReplyTo: '<AM0PR07MB4321.web1@omsorgshuset.se>',
+  });
   expect(confirmations[0]!.subject).toContain(ids.refA);
   expect(confirmations[0]!.bodyText).toContain('Behörigheten gäller från i morgon.');
   expect((await db.select().from(cases).where(eq(cases.id, ids.caseA)))[0]!.status).toBe('done');
 
   // CSV export through the link.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Exportera alla uppgifter/ }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: /Exportera alla uppgifter/ }).click(),
+  ]);
   const csv = await fsp.readFile((await download.path())!, 'utf8');
-  const lines = csv.replace(/^\ufeff/, '').trim().split('\r\n');
+  const lines = csv
+    .replace(/^\ufeff/, '')
+    .trim()
+    .split('\r\n');
   // Issue 8 added the last three columns (action, sender verified, done by).
-  expect(lines[0]).toBe('Uppgift;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning;Åtgärd;Avsändare verifierad;Gjord av');
+  expect(lines[0]).toBe(
+    'Uppgift;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning;Åtgärd;Avsändare verifierad;Gjord av',
+  );
   const line = lines.find((l) => l.startsWith(`${task!.id};`))!;
-  expect(line).toContain(`${ids.refA};Klar;Lisa Berg;Enhetschef;SE2321000016-4HK5;lisber;Omsorgshuset i Örebro AB;anna.ek@omsorgshuset.se;${USER};`);
+  expect(line).toContain(
+    `${ids.refA};Klar;Lisa Berg;Enhetschef;SE2321000016-4HK5;lisber;Omsorgshuset i Örebro AB;anna.ek@omsorgshuset.se;${USER};`,
+  );
   expect(line).toMatch(new RegExp(`;Lägg upp behörighet;nej;${USER}$`));
   expect(lines).toHaveLength(4); // header + Lisa Berg + Karin Holm (the complete hostile mail) + Vera Verifierad
   expect(download.suggestedFilename()).toMatch(/^uppgifter-alla-\d{4}-\d{2}-\d{2}\.csv$/);
@@ -390,7 +411,17 @@ test('a mail carrying <script>, <img onerror> and a javascript: link renders ine
   const review = page.locator('article.message', { hasText: 'Fråga om faktura' });
   const text = await review.locator('pre.mailbody').textContent();
   expect(text).toContain('fakturan');
-  expect(await activeContent(page)).toMatchObject({ xss: null, csp: [], scripts: ['/static/copy.js'], inlineScripts: 0, images: 0, frames: 0, jsLinks: 0, handlers: [], styles: 0 });
+  expect(await activeContent(page)).toMatchObject({
+    xss: null,
+    csp: [],
+    scripts: ['/static/copy.js'],
+    inlineScripts: 0,
+    images: 0,
+    frames: 0,
+    jsLinks: 0,
+    handlers: [],
+    styles: 0,
+  });
   await shot(page, 'review');
 
   // Clicking the text where the link was does nothing either.

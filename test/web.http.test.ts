@@ -121,7 +121,15 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
       expect(res.headers.get('location')).toMatch(/^\/login/);
     }
     expect((await anon.get('/cases/1')).headers.get('location')).toBe('/login?next=%2Fcases%2F1');
-    for (const url of ['/persons/1', '/tasks/1/take', '/tasks/1/done', '/cases/1/reject', '/messages/1/not-relevant', '/replies/1/hold', '/logout']) {
+    for (const url of [
+      '/persons/1',
+      '/tasks/1/take',
+      '/tasks/1/done',
+      '/cases/1/reject',
+      '/messages/1/not-relevant',
+      '/replies/1/hold',
+      '/logout',
+    ]) {
       const res = await anon.post(url, { _csrf: 'x', caseId: '1', reason: 'x' });
       expect([url, res.status]).toEqual([url, 401]);
     }
@@ -196,7 +204,13 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const c = new Client(server.url);
     expect((await c.signIn()).status).toBe(303);
     const token = await c.token(`/cases/${caseId}`);
-    const form = { caseId: String(caseId), name: 'Johan Ström', function: 'Undersköterska', hsaId: 'SE5565594230-B31', treservaUser: 'johstr' };
+    const form = {
+      caseId: String(caseId),
+      name: 'Johan Ström',
+      function: 'Undersköterska',
+      hsaId: 'SE5565594230-B31',
+      treservaUser: 'johstr',
+    };
 
     expect((await c.post(`/persons/${person!.id}`, form)).status).toBe(403);
     expect((await c.post(`/persons/${person!.id}`, { ...form, _csrf: 'not-the-token' })).status).toBe(403);
@@ -246,7 +260,11 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const token = await c.token('/cases');
 
     // A waiting case with a queued request for more information.
-    const second = INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc2@attendo.se>').replace('SITHS-kort klart', 'Ytterligare en person').replace('Johan Ström', 'Sofia Ek').replace('SE5565594230-B31', 'SE5565594230-S0F');
+    const second = INCOMPLETE.toString('utf8')
+      .replace('<inc1@attendo.se>', '<inc2@attendo.se>')
+      .replace('SITHS-kort klart', 'Ytterligare en person')
+      .replace('Johan Ström', 'Sofia Ek')
+      .replace('SE5565594230-B31', 'SE5565594230-S0F');
     const waiting = await ingestRaw(ctx, mail(second), { kind: 'ingest' });
     expect(waiting.status).toBe('processed');
     const caseId = waiting.caseId!;
@@ -255,7 +273,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(reply).toMatchObject({ kind: 'missing_info', status: 'pending' });
 
     // hold, then send
-    expect((await c.post(`/replies/${reply!.id}/hold`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(`/cases/${caseId}?ok=held#reply-${reply!.id}`);
+    expect((await c.post(`/replies/${reply!.id}/hold`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(
+      `/cases/${caseId}?ok=held#reply-${reply!.id}`,
+    );
     expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]!.status).toBe('held');
     let page = await (await c.get(`/cases/${caseId}`)).text();
     expect(page).toContain('Hålls inne');
@@ -264,7 +284,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]!.status).toBe('pending');
     // holding twice conflicts politely
     await c.post(`/replies/${reply!.id}/hold`, { _csrf: token, caseId: String(caseId) });
-    expect((await c.post(`/replies/${reply!.id}/hold`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(`/cases/${caseId}?err=CONFLICT#reply-${reply!.id}`);
+    expect((await c.post(`/replies/${reply!.id}/hold`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(
+      `/cases/${caseId}?err=CONFLICT#reply-${reply!.id}`,
+    );
     await c.post(`/replies/${reply!.id}/release`, { _csrf: token, caseId: String(caseId) });
 
     // Two mails nobody could place: one goes to the case, one is not relevant.
@@ -281,7 +303,11 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(assigned.headers.get('location')).toBe('/review?ok=assigned');
     expect((await db().select().from(messages).where(eq(messages.id, q1.messageRowId!)))[0]).toMatchObject({ status: 'settled', caseId });
     await c.post(`/messages/${q2.messageRowId}/not-relevant`, { _csrf: token, back: '//evil.example/' });
-    expect((await db().select().from(messages).where(eq(messages.id, q2.messageRowId!)))[0]).toMatchObject({ status: 'settled', reviewReason: 'ej relevant', caseId: null });
+    expect((await db().select().from(messages).where(eq(messages.id, q2.messageRowId!)))[0]).toMatchObject({
+      status: 'settled',
+      reviewReason: 'ej relevant',
+      caseId: null,
+    });
     const after = await (await c.get('/review')).text();
     expect(after).not.toContain('Fråga nummer 1');
     expect(after).not.toContain('Fråga nummer 2');
@@ -290,10 +316,15 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(page).toContain('Meddelande kopplat till ärendet');
 
     // Reject: a reason is required; open tasks are cancelled, pending replies held.
-    expect((await c.post(`/cases/${caseId}/reject`, { _csrf: token, reason: '  ' })).headers.get('location')).toBe(`/cases/${caseId}?err=reason-required#reject`);
+    expect((await c.post(`/cases/${caseId}/reject`, { _csrf: token, reason: '  ' })).headers.get('location')).toBe(
+      `/cases/${caseId}?err=reason-required#reject`,
+    );
     const rejected = await c.post(`/cases/${caseId}/reject`, { _csrf: token, reason: 'Utföraren har inget avtal med kommunen.' });
     expect(rejected.headers.get('location')).toBe(`/cases/${caseId}?ok=rejected`);
-    expect((await db().select().from(cases).where(eq(cases.id, caseId)))[0]).toMatchObject({ status: 'rejected', rejectReason: 'Utföraren har inget avtal med kommunen.' });
+    expect((await db().select().from(cases).where(eq(cases.id, caseId)))[0]).toMatchObject({
+      status: 'rejected',
+      rejectReason: 'Utföraren har inget avtal med kommunen.',
+    });
     expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]!.status).toBe('held');
     page = await (await c.get(`/cases/${caseId}`)).text();
     expect(page).toContain('Ärendet avvisades');
@@ -302,14 +333,27 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     // The server enforces what the UI hides: no edit of a person in the rejected case, and a person
     // named with another case's id is not found.
     const [rp] = await db().select().from(persons).where(eq(persons.caseId, caseId));
-    expect((await c.post(`/persons/${rp!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt1' })).headers.get('location')).toBe(`/cases/${caseId}?err=case-closed#person-${rp!.id}`);
-    const other = await ingestRaw(ctx, mail(INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc9@attendo.se>').replace('Johan Ström', 'Jon Ström')), { kind: 'ingest' });
+    expect(
+      (await c.post(`/persons/${rp!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt1' })).headers.get('location'),
+    ).toBe(`/cases/${caseId}?err=case-closed#person-${rp!.id}`);
+    const other = await ingestRaw(
+      ctx,
+      mail(INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc9@attendo.se>').replace('Johan Ström', 'Jon Ström')),
+      { kind: 'ingest' },
+    );
     const [op] = await db().select().from(persons).where(eq(persons.caseId, other.caseId!));
-    expect((await c.post(`/persons/${op!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt2' })).headers.get('location')).toBe(`/cases/${caseId}?err=NOT_FOUND#person-${op!.id}`);
+    expect(
+      (await c.post(`/persons/${op!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt2' })).headers.get('location'),
+    ).toBe(`/cases/${caseId}?err=NOT_FOUND#person-${op!.id}`);
     expect((await db().select().from(persons).where(eq(persons.id, op!.id)))[0]!.treservaUser).toBeNull();
 
     // Every change above is an audit event by this user; reading the case is one too.
-    const actions = (await db().select().from(auditEvents).where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))).map((e) => e.action);
+    const actions = (
+      await db()
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))
+    ).map((e) => e.action);
     expect(new Set(actions)).toEqual(new Set(['case.viewed', 'reply.held', 'reply.released', 'message.assigned', 'case.rejected']));
 
     // Tasks: take, finish, then a second finish conflicts; the CSV has the task; the export is audited.
@@ -320,9 +364,15 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(board).toContain(`id="task-${task!.id}"`);
     expect(board).toContain('data-copy="SE2321000016-9EV1"');
     // The sender is not verified (an unsigned mail): finishing needs "kontrollerat med utföraren".
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(`/tasks?err=confirm-required#task-${task!.id}`);
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
-    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location')).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
+    expect((await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '' })).headers.get('location')).toBe(
+      `/tasks?err=confirm-required#task-${task!.id}`,
+    );
+    expect(
+      (await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location'),
+    ).toBe(`/tasks?ok=done-mail#task-${task!.id}`);
+    expect(
+      (await c.post(`/tasks/${task!.id}/done`, { _csrf: token, note: '', confirmedWithProvider: 'true' })).headers.get('location'),
+    ).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
     const csv = await c.get('/tasks.csv?status=done');
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="uppgifter-done-\d{4}-\d{2}-\d{2}\.csv"$/);
@@ -348,7 +398,16 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const inserted = await db().insert(cases).values(rows).returning({ id: cases.id, ref: cases.ref });
     await db()
       .insert(persons)
-      .values(inserted.map((c, i) => ({ caseId: c.id, name: `Listperson ${i}`, function: 'Enhetschef', hsaId: `SE2321000016-L${i}X`, treservaUser: `lp${i}`, status: 'incomplete' as const })));
+      .values(
+        inserted.map((c, i) => ({
+          caseId: c.id,
+          name: `Listperson ${i}`,
+          function: 'Enhetschef',
+          hsaId: `SE2321000016-L${i}X`,
+          treservaUser: `lp${i}`,
+          status: 'incomplete' as const,
+        })),
+      );
 
     const c = new Client(server.url);
     await c.signIn();
@@ -361,7 +420,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     expect(html).toContain('65 ärenden. Sida 2 av 2.');
     expect(refsOn(html)).toEqual(Array.from({ length: 15 }, (_, k) => `LSP-2031-${String(29 - 2 * k).padStart(4, '0')}`));
     html = await (await c.get('/cases?q=listperson%207')).text(); // name: 7, 70-79
-    expect(refsOn(html).sort()).toEqual(['LSP-2031-0008', ...Array.from({ length: 10 }, (_, i) => `LSP-2031-${String(71 + i).padStart(4, '0')}`)].sort());
+    expect(refsOn(html).sort()).toEqual(
+      ['LSP-2031-0008', ...Array.from({ length: 10 }, (_, i) => `LSP-2031-${String(71 + i).padStart(4, '0')}`)].sort(),
+    );
     html = await (await c.get('/cases?q=se2321000016-l42x')).text(); // HSA-id, any case
     expect(refsOn(html)).toEqual(['LSP-2031-0043']);
     html = await (await c.get('/cases?q=LSP-2031-0099')).text();
@@ -376,7 +437,10 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
   });
 
   test('the case page pages its persons (50 a page)', async () => {
-    const [big] = await db().insert(cases).values({ ref: 'LSP-2032-0001', status: 'review', sender: 'x@example.org', subject: 'Stor', updatedAt: new Date() }).returning({ id: cases.id });
+    const [big] = await db()
+      .insert(cases)
+      .values({ ref: 'LSP-2032-0001', status: 'review', sender: 'x@example.org', subject: 'Stor', updatedAt: new Date() })
+      .returning({ id: cases.id });
     await db()
       .insert(persons)
       .values(Array.from({ length: 120 }, (_, i) => ({ caseId: big!.id, name: `Sidperson ${i + 1}`, status: 'needs_review' as const })));
@@ -393,7 +457,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
   });
 
   test('/healthz answers 503 when something is down; the details only with a session', async () => {
-    const down = await startWebServer(ctx, { mailboxStatus: () => ({ ok: false, detail: 'IMAP login failed', lastPollAt: new Date('2026-11-25T08:00:00Z') }) });
+    const down = await startWebServer(ctx, {
+      mailboxStatus: () => ({ ok: false, detail: 'IMAP login failed', lastPollAt: new Date('2026-11-25T08:00:00Z') }),
+    });
     try {
       const res = await fetch(`${down.url}/healthz`);
       expect(res.status).toBe(503);
@@ -403,7 +469,11 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
       expect((await staff.signIn()).status).toBe(303);
       const detailed = await staff.get('/healthz');
       expect(detailed.status).toBe(503);
-      expect(await detailed.json()).toMatchObject({ status: 'fail', database: { ok: true, detail: kind }, mailbox: { ok: false, detail: 'IMAP login failed', lastPollAt: '2026-11-25T08:00:00.000Z' } });
+      expect(await detailed.json()).toMatchObject({
+        status: 'fail',
+        database: { ok: true, detail: kind },
+        mailbox: { ok: false, detail: 'IMAP login failed', lastPollAt: '2026-11-25T08:00:00.000Z' },
+      });
     } finally {
       await down.close();
     }
@@ -413,30 +483,59 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const c = new Client(server.url);
     await c.signIn();
     const token = await c.token('/cases');
-    const third = INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc3@attendo.se>').replace('SITHS-kort klart', 'Misslyckat svar').replace('Johan Ström', 'Bo Ek').replace('SE5565594230-B31', 'SE5565594230-B0E');
+    const third = INCOMPLETE.toString('utf8')
+      .replace('<inc1@attendo.se>', '<inc3@attendo.se>')
+      .replace('SITHS-kort klart', 'Misslyckat svar')
+      .replace('Johan Ström', 'Bo Ek')
+      .replace('SE5565594230-B31', 'SE5565594230-B0E');
     const waiting = await ingestRaw(ctx, mail(third), { kind: 'ingest' });
     const caseId = waiting.caseId!;
     const [reply] = await db().select().from(outbox).where(eq(outbox.caseId, caseId));
-    await db().update(outbox).set({ status: 'failed', attempts: 8, lastError: '535 Authentication failed' }).where(eq(outbox.id, reply!.id));
+    await db()
+      .update(outbox)
+      .set({ status: 'failed', attempts: 8, lastError: '535 Authentication failed' })
+      .where(eq(outbox.id, reply!.id));
     const page = await (await c.get(`/cases/${caseId}`)).text();
     expect(page).toMatch(new RegExp(`action="/replies/${reply!.id}/requeue"`));
     const res = await c.post(`/replies/${reply!.id}/requeue`, { _csrf: token, caseId: String(caseId) });
     expect(res.headers.get('location')).toBe(`/cases/${caseId}?ok=requeued#reply-${reply!.id}`);
-    expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]).toMatchObject({ status: 'pending', attempts: 0, lastError: null });
-    expect((await c.post(`/replies/${reply!.id}/requeue`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(`/cases/${caseId}?err=CONFLICT#reply-${reply!.id}`);
-    const actions = (await db().select().from(auditEvents).where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))).map((e) => e.action);
+    expect((await db().select().from(outbox).where(eq(outbox.id, reply!.id)))[0]).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      lastError: null,
+    });
+    expect((await c.post(`/replies/${reply!.id}/requeue`, { _csrf: token, caseId: String(caseId) })).headers.get('location')).toBe(
+      `/cases/${caseId}?err=CONFLICT#reply-${reply!.id}`,
+    );
+    const actions = (
+      await db()
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.actor, `user:${USER}`)))
+    ).map((e) => e.action);
     expect(actions).toContain('reply.requeued');
   });
 
   test('finishing a task with REPLY_DONE_CONFIRMATION=false queues no confirmation; a done task cannot be taken', async () => {
-    const raw = mail(COMPLETE.toString('utf8').replace('<comp1@vardaga.se>', '<comp2@vardaga.se>').replace('Eva Nilsson', 'Nils Eriksson').replace('SE2321000016-9EV1', 'SE2321000016-N1L5').replace('evanil', 'nileri'));
+    const raw = mail(
+      COMPLETE.toString('utf8')
+        .replace('<comp1@vardaga.se>', '<comp2@vardaga.se>')
+        .replace('Eva Nilsson', 'Nils Eriksson')
+        .replace('SE2321000016-9EV1', 'SE2321000016-N1L5')
+        .replace('evanil', 'nileri'),
+    );
     const out = await ingestRaw(ctx, raw, { kind: 'ingest' });
     const [task] = await db().select().from(tasks).where(eq(tasks.caseId, out.caseId!));
     const quiet = { ...ctx.config, replies: { ...ctx.config.replies, doneConfirmation: false } };
     await takeTask(db(), task!.id, 'user:test', new Date());
     const res = await finishTask(db(), quiet, ctx.rules, task!.id, 'user:test', 'klart', new Date(), { confirmedWithProvider: true });
     expect(res).toMatchObject({ replyId: null, caseStatus: 'done', task: { status: 'done', note: 'klart', assignee: 'test' } });
-    expect(await db().select().from(outbox).where(and(eq(outbox.caseId, out.caseId!), eq(outbox.kind, 'done_confirmation')))).toHaveLength(0);
+    expect(
+      await db()
+        .select()
+        .from(outbox)
+        .where(and(eq(outbox.caseId, out.caseId!), eq(outbox.kind, 'done_confirmation'))),
+    ).toHaveLength(0);
     await expect(takeTask(db(), task!.id, 'user:test')).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 });
@@ -449,11 +548,21 @@ describe('staff accounts', () => {
     try {
       await usersAddCommand('Karin.IT', { env, displayName: 'Karin', write: (l) => lines.push(l) });
       await expect(usersAddCommand('karin.it', { env, write: (l) => lines.push(l) })).rejects.toMatchObject({ code: 'CONFLICT' });
-      await expect(usersAddCommand('kort', { env: { DATA_DIR: dir, LCI_PASSWORD: 'för-kort' } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(usersAddCommand('kort', { env: { DATA_DIR: dir, LCI_PASSWORD: 'för-kort' } })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
       const locked = await openDatabase({ pgliteDir: path.join(dir, 'pglite') });
-      await locked.db.update(users).set({ failedLogins: 3, lockedUntil: new Date(Date.now() + 600_000) }).where(eq(users.username, 'karin.it'));
+      await locked.db
+        .update(users)
+        .set({ failedLogins: 3, lockedUntil: new Date(Date.now() + 600_000) })
+        .where(eq(users.username, 'karin.it'));
       await locked.close();
-      await usersAddCommand('karin.it', { env: { DATA_DIR: dir }, stdin: Readable.from([Buffer.from('nytt-lösenord-från-stdin\n')]), update: true, write: (l) => lines.push(l) });
+      await usersAddCommand('karin.it', {
+        env: { DATA_DIR: dir },
+        stdin: Readable.from([Buffer.from('nytt-lösenord-från-stdin\n')]),
+        update: true,
+        write: (l) => lines.push(l),
+      });
       expect(lines).toEqual(['created user karin.it', 'updated user karin.it']);
       const database = await openDatabase({ pgliteDir: path.join(dir, 'pglite') });
       try {

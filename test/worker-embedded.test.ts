@@ -90,7 +90,14 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
   beforeAll(async () => {
     dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-'));
     // No DATABASE_URL, IMAP_HOST or SMTP_HOST: PGlite in DATA_DIR/pglite, maildrop, outbox folder.
-    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, REPLY_PERSONAL_DATA: 'all', LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent', POLL_CRON: '0 0 1 1 *' }));
+    ctx = await createContext(
+      parseConfig({
+        DATA_DIR: dataDir,
+        REPLY_PERSONAL_DATA: 'all',
+        LOG_LEVEL: process.env.LCI_TEST_LOG_LEVEL ?? 'silent',
+        POLL_CRON: '0 0 1 1 *',
+      }),
+    );
     maildrop = ctx.config.maildropDir;
     outboxDir = ctx.config.outboxDir;
     await fsp.mkdir(maildrop, { recursive: true });
@@ -112,7 +119,11 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
 
   it('processes dropped .eml files, files them and writes threaded replies to the outbox folder', async () => {
     complete = notification({ ...karin, subject: 'Anmälan SITHS-kort Lisa Berg', persons: [lisa] });
-    incomplete = notification({ ...anna, subject: 'Ny behörighet Lifecare SP', persons: [{ name: erik.name, function: erik.function, user: erik.user }] });
+    incomplete = notification({
+      ...anna,
+      subject: 'Ny behörighet Lifecare SP',
+      persons: [{ name: erik.name, function: erik.function, user: erik.user }],
+    });
     const oof = buildMail({
       ...anna,
       subject: 'Automatiskt svar: Ny behörighet Lifecare SP',
@@ -120,7 +131,13 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       headers: ['Auto-Submitted: auto-replied'],
       body: 'Jag är ledig till och med den 1 december.',
     });
-    const question = buildMail({ from: 'maria.falk@vardaga.se', fromName: 'Maria Falk', subject: 'Fråga om kort', messageId: msgId('q', 'vardaga.se'), body: 'Hej!\r\n\r\nHur lång tid tar det?\r\n\r\nMvh Maria' });
+    const question = buildMail({
+      from: 'maria.falk@vardaga.se',
+      fromName: 'Maria Falk',
+      subject: 'Fråga om kort',
+      messageId: msgId('q', 'vardaga.se'),
+      body: 'Hej!\r\n\r\nHur lång tid tar det?\r\n\r\nMvh Maria',
+    });
     await drop(maildrop, '001-complete.eml', complete.raw);
     await drop(maildrop, '002-incomplete.eml', incomplete.raw);
     await drop(maildrop, '003-oof.eml', oof);
@@ -148,7 +165,9 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     expect(caseK?.status).toBe('complete');
     expect(caseA?.status).toBe('waiting');
     const tk = await ctx.database.db.select().from(tasks);
-    expect(tk.map((t) => [t.caseRef, t.name, t.function, t.hsaId, t.treservaUser, t.status])).toEqual([[caseK!.ref, lisa.name, lisa.function, lisa.hsaId, lisa.user, 'open']]);
+    expect(tk.map((t) => [t.caseRef, t.name, t.function, t.hsaId, t.treservaUser, t.status])).toEqual([
+      [caseK!.ref, lisa.name, lisa.function, lisa.hsaId, lisa.user, 'open'],
+    ]);
 
     const ob = await ctx.database.db.select().from(outbox).orderBy(outbox.id);
     expect(ob.map((o) => [o.kind, o.toAddr, o.status])).toEqual([
@@ -156,16 +175,31 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       ['missing_info', anna.from, 'sent'],
     ]);
     const files = await readOutbox(outboxDir);
-    expect(files.map((f) => f.file)).toEqual([`${String(ob[0]!.id).padStart(6, '0')}-receipt.eml`, `${String(ob[1]!.id).padStart(6, '0')}-missing_info.eml`]);
+    expect(files.map((f) => f.file)).toEqual([
+      `${String(ob[0]!.id).padStart(6, '0')}-receipt.eml`,
+      `${String(ob[1]!.id).padStart(6, '0')}-missing_info.eml`,
+    ]);
     expect(fs.readdirSync(outboxDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const receipt = files[0]!.mail;
-    expectAutoReply(receipt, { to: karin.from, answers: complete.messageId, ref: caseK!.ref, kind: 'receipt', messageId: ob[0]!.messageId });
+    expectAutoReply(receipt, {
+      to: karin.from,
+      answers: complete.messageId,
+      ref: caseK!.ref,
+      kind: 'receipt',
+      messageId: ob[0]!.messageId,
+    });
     expect(receipt.subject).toBe(`Vi har tagit emot uppgifterna [${caseK!.ref}] Anmälan SITHS-kort Lisa Berg`);
     expect(receipt.text).toContain('Lisa Berg, Enhetschef');
 
     missingInfo = files[1]!.mail;
-    expectAutoReply(missingInfo, { to: anna.from, answers: incomplete.messageId, ref: caseA!.ref, kind: 'missing_info', messageId: ob[1]!.messageId });
+    expectAutoReply(missingInfo, {
+      to: anna.from,
+      answers: incomplete.messageId,
+      ref: caseA!.ref,
+      kind: 'missing_info',
+      messageId: ob[1]!.messageId,
+    });
     expect(missingInfo.subject).toBe(`Komplettering behövs [${caseA!.ref}] Ny behörighet Lifecare SP`);
     expect(missingInfo.text).toContain('HSA-id saknas.');
     expect(missingInfo.text).not.toContain('Namn saknas');
@@ -177,7 +211,10 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
   it('a follow-up file completes the case; running pollOnce again does nothing new', async () => {
     expect(missingInfo).toBeDefined();
     const answerId = msgId('svar', 'hemtjanstnarke.se');
-    const quoted = (missingInfo.text ?? '').split('\n').map((l) => `> ${l}`).join('\r\n');
+    const quoted = (missingInfo.text ?? '')
+      .split('\n')
+      .map((l) => `> ${l}`)
+      .join('\r\n');
     const answer = buildMail({
       ...anna,
       subject: `SV: ${missingInfo.subject ?? ''}`,
@@ -228,7 +265,12 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     const worker = new Worker(ctx);
     try {
       await worker.start();
-      const m = notification({ from: 'bo.ny@attendo.se', fromName: 'Bo Ny', subject: 'Anmälan via mappen', persons: [{ name: 'Bo Ny', function: 'Enhetschef', hsaId: hsaIdFor(9), user: 'bony' }] });
+      const m = notification({
+        from: 'bo.ny@attendo.se',
+        fromName: 'Bo Ny',
+        subject: 'Anmälan via mappen',
+        persons: [{ name: 'Bo Ny', function: 'Enhetschef', hsaId: hsaIdFor(9), user: 'bony' }],
+      });
       // Written beside the folder, then renamed in: the file appears whole.
       const t0 = Date.now();
       await drop(maildrop, '007-watched.eml', m.raw);
@@ -256,7 +298,12 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     const worker = new Worker(ctx);
     try {
       await worker.start();
-      const m = notification({ from: 'lena.lang@vardaga.se', fromName: 'Lena Lång', subject: 'Anmälan skrivs långsamt', persons: [{ name: 'Lena Lång', function: 'Enhetschef', hsaId: hsaIdFor(30), user: 'lenlan' }] });
+      const m = notification({
+        from: 'lena.lang@vardaga.se',
+        fromName: 'Lena Lång',
+        subject: 'Anmälan skrivs långsamt',
+        persons: [{ name: 'Lena Lång', function: 'Enhetschef', hsaId: hsaIdFor(30), user: 'lenlan' }],
+      });
       const [last] = await ctx.database.db.select({ id: sql<number>`coalesce(max(${messages.id}), 0)::int` }).from(messages);
       const lastId = last?.id ?? 0;
       const cut = m.raw.indexOf('HSA-id:');
@@ -274,8 +321,14 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       const movedTo = () => ['processed', 'review', 'ignored'].find((d) => fs.existsSync(path.join(maildrop, d, '008-slow.eml')));
       while (!movedTo() && Date.now() < deadline) await sleep(50);
       await sleep(300);
-      const fresh = await ctx.database.db.select().from(messages).where(sql`${messages.id} > ${lastId}`);
-      expect({ folder: movedTo(), rows: fresh.map((r) => ({ messageId: r.messageId, size: r.size, kind: r.kind, status: r.status, reason: r.reviewReason })) }).toEqual({
+      const fresh = await ctx.database.db
+        .select()
+        .from(messages)
+        .where(sql`${messages.id} > ${lastId}`);
+      expect({
+        folder: movedTo(),
+        rows: fresh.map((r) => ({ messageId: r.messageId, size: r.size, kind: r.kind, status: r.status, reason: r.reviewReason })),
+      }).toEqual({
         folder: 'processed',
         rows: [{ messageId: m.messageId, size: Buffer.byteLength(m.raw), kind: 'notification', status: 'processed', reason: null }],
       });
@@ -292,10 +345,29 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     const cliDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-cli-'));
     try {
       // Empty values guard against a .env in the working directory (the environment wins).
-      const childEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), DATA_DIR: cliDir, LOG_LEVEL: 'silent', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '', REPLY_PERSONAL_DATA: 'all' };
+      const childEnv = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? os.tmpdir(),
+        DATA_DIR: cliDir,
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: '',
+        IMAP_HOST: '',
+        SMTP_HOST: '',
+        REPLY_PERSONAL_DATA: 'all',
+      };
       const cli = (...args: string[]) => run(TSX, ['src/cli.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 });
-      const ok = notification({ from: 'sven.dahl@vardaga.se', fromName: 'Sven Dahl', subject: 'Anmälan Lifecare SP Sven', persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), user: 'asaobe' }] });
-      const missing = notification({ from: 'ulla.berg@attendo.se', fromName: 'Ulla Berg', subject: 'Anmälan Lifecare SP Ulla', persons: [{ name: 'Ulla Berg', hsaId: hsaIdFor(21), user: 'ullber' }] });
+      const ok = notification({
+        from: 'sven.dahl@vardaga.se',
+        fromName: 'Sven Dahl',
+        subject: 'Anmälan Lifecare SP Sven',
+        persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), user: 'asaobe' }],
+      });
+      const missing = notification({
+        from: 'ulla.berg@attendo.se',
+        fromName: 'Ulla Berg',
+        subject: 'Anmälan Lifecare SP Ulla',
+        persons: [{ name: 'Ulla Berg', hsaId: hsaIdFor(21), user: 'ullber' }],
+      });
       const fileOk = path.join(cliDir, 'ok.eml');
       const fileMissing = path.join(cliDir, 'missing.eml');
       await fsp.writeFile(fileOk, ok.raw);
@@ -318,7 +390,10 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       expect(replies[1]!.mail.text).toContain('Funktion saknas.');
 
       const casesOut = await cli('cases', '--json');
-      const caseLines = casesOut.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const caseLines = casesOut.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(caseLines).toHaveLength(2);
       const byFrom = new Map(caseLines.map((c) => [c.from, c]));
       expect(byFrom.get('sven.dahl@vardaga.se')).toMatchObject({
@@ -328,25 +403,64 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
         // An unsigned mail and no trusted Authentication-Results: not verified (issue 8).
         senderVerified: false,
         subject: 'Anmälan Lifecare SP Sven',
-        persons: [{ name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', status: 'task_created', problems: [] }],
+        persons: [
+          {
+            name: 'Åsa Öberg',
+            function: 'Sjuksköterska',
+            hsaId: hsaIdFor(20),
+            treservaUser: 'asaobe',
+            status: 'task_created',
+            problems: [],
+          },
+        ],
       });
       expect(byFrom.get('ulla.berg@attendo.se')).toMatchObject({
         status: 'waiting',
-        persons: [{ name: 'Ulla Berg', function: null, hsaId: hsaIdFor(21), treservaUser: 'ullber', status: 'incomplete', problems: [{ field: 'function', code: 'missing' }] }],
+        persons: [
+          {
+            name: 'Ulla Berg',
+            function: null,
+            hsaId: hsaIdFor(21),
+            treservaUser: 'ullber',
+            status: 'incomplete',
+            problems: [{ field: 'function', code: 'missing' }],
+          },
+        ],
       });
       for (const c of caseLines) expect(String(c.ref)).toMatch(/^LSP-\d{4}-\d{4}$/);
 
       const tasksOut = await cli('tasks', '--json');
-      const taskLines = tasksOut.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const taskLines = tasksOut.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(taskLines).toEqual([
-        expect.objectContaining({ action: 'grant', senderVerified: false, status: 'open', name: 'Åsa Öberg', function: 'Sjuksköterska', hsaId: hsaIdFor(20), treservaUser: 'asaobe', provider: 'Vardaga', from: 'sven.dahl@vardaga.se' }),
+        expect.objectContaining({
+          action: 'grant',
+          senderVerified: false,
+          status: 'open',
+          name: 'Åsa Öberg',
+          function: 'Sjuksköterska',
+          hsaId: hsaIdFor(20),
+          treservaUser: 'asaobe',
+          provider: 'Vardaga',
+          from: 'sven.dahl@vardaga.se',
+        }),
       ]);
       expect(taskLines[0]!.caseRef).toBe(byFrom.get('sven.dahl@vardaga.se')!.ref);
 
       // Issue 8: a stranger quoting Ulla's case reference opens a case of his own, marked; Ulla's is unchanged.
       const ullaRef = String(byFrom.get('ulla.berg@attendo.se')!.ref);
       const fileHijack = path.join(cliDir, 'hijack.eml');
-      await fsp.writeFile(fileHijack, buildMail({ from: 'eve@evil.example', subject: `SV: Komplettering [${ullaRef}]`, messageId: msgId('h', 'evil.example'), body: 'Namn på behörig: Ulla Berg\nFunktion: Chef\n' }));
+      await fsp.writeFile(
+        fileHijack,
+        buildMail({
+          from: 'eve@evil.example',
+          subject: `SV: Komplettering [${ullaRef}]`,
+          messageId: msgId('h', 'evil.example'),
+          body: 'Namn på behörig: Ulla Berg\nFunktion: Chef\n',
+        }),
+      );
       expect((await cli('ingest', fileHijack)).stdout.trim()).toBe('hijack.eml: processed (case 3)');
       const after = new Map(
         (await cli('cases', '--json')).stdout
@@ -355,7 +469,11 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
           .map((l) => JSON.parse(l) as Record<string, unknown>)
           .map((c) => [c.from, c]),
       );
-      expect(after.get('eve@evil.example')).toMatchObject({ refersTo: ullaRef, senderVerified: false, persons: [{ name: 'Ulla Berg', status: 'needs_review' }] });
+      expect(after.get('eve@evil.example')).toMatchObject({
+        refersTo: ullaRef,
+        senderVerified: false,
+        persons: [{ name: 'Ulla Berg', status: 'needs_review' }],
+      });
       expect(after.get('ulla.berg@attendo.se')).toMatchObject({ persons: [{ name: 'Ulla Berg', function: null, status: 'incomplete' }] });
     } finally {
       await fsp.rm(cliDir, { recursive: true, force: true });

@@ -52,7 +52,10 @@ const FOLDERS = { processed: 'Behandlat', review: 'Granskas', ignored: 'Automati
 // Test mail
 
 /** A provider's answer to one of our replies, with our text quoted below. */
-function followUp(o: { from: string; fromName: string; reply: Received; persons: Person[]; extraRefs?: string[] }): { raw: string; messageId: string } {
+function followUp(o: { from: string; fromName: string; reply: Received; persons: Person[]; extraRefs?: string[] }): {
+  raw: string;
+  messageId: string;
+} {
   const messageId = msgId('svar', o.from.split('@')[1]!);
   const ours = o.reply.parsed.messageId!;
   const quoted = (o.reply.parsed.text ?? '')
@@ -90,7 +93,14 @@ function followUp(o: { from: string; fromName: string; reply: Received; persons:
 // Helpers
 
 async function appendMany(server: DovecotServer, user: string, raws: Array<string | Buffer>): Promise<number[]> {
-  const c = new ImapFlow({ host: server.host, port: server.port, secure: false, logger: false, auth: { user, pass: PASS }, disableAutoIdle: true });
+  const c = new ImapFlow({
+    host: server.host,
+    port: server.port,
+    secure: false,
+    logger: false,
+    auth: { user, pass: PASS },
+    disableAutoIdle: true,
+  });
   await c.connect();
   try {
     const uids: number[] = [];
@@ -243,7 +253,11 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(sent).toBe(2);
 
     // Rows: every mail stored once, with what the pipeline made of it.
-    const rows = await ctx.database.db.select().from(messages).where(eq(messages.mailbox, `${U.flow}@127.0.0.1:${dovecot.port}/INBOX`)).orderBy(messages.uid);
+    const rows = await ctx.database.db
+      .select()
+      .from(messages)
+      .where(eq(messages.mailbox, `${U.flow}@127.0.0.1:${dovecot.port}/INBOX`))
+      .orderBy(messages.uid);
     expect(rows.map((r) => [r.subject, r.kind, r.status])).toEqual([
       ['Anmälan SITHS-kort Lisa Berg och Omar Said', 'notification', 'processed'],
       ['Ny behörighet Lifecare SP', 'notification', 'processed'],
@@ -251,7 +265,10 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     ]);
     expect(rows[0]!.messageId).toBe(complete.messageId);
     expect(rows.every((r) => r.source === 'imap' && r.uidValidity != null && r.uid != null)).toBe(true);
-    const [state] = await ctx.database.db.select().from(mailboxState).where(like(mailboxState.mailbox, `${U.flow}@%`));
+    const [state] = await ctx.database.db
+      .select()
+      .from(mailboxState)
+      .where(like(mailboxState.mailbox, `${U.flow}@%`));
     expect(state?.lastUid).toBe(rows[2]!.uid);
 
     // The complete notification: a complete case with one open task per person.
@@ -302,7 +319,11 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     // The ready-to-fill block keeps what we have and leaves the missing values open.
     expect(text).toMatch(/Namn på behörig: Erik Ek\nFunktion: Undersköterska\nHSA-id:\nAnvändarnamn i Treserva\/TES:\n/);
 
-    const ob = await ctx.database.db.select().from(outbox).where(inArray(outbox.caseId, [caseK!.id, caseA!.id])).orderBy(outbox.id);
+    const ob = await ctx.database.db
+      .select()
+      .from(outbox)
+      .where(inArray(outbox.caseId, [caseK!.id, caseA!.id]))
+      .orderBy(outbox.id);
     expect(ob.map((o) => [o.kind, o.status, o.attempts])).toEqual([
       ['receipt', 'sent', 1],
       ['missing_info', 'sent', 1],
@@ -311,7 +332,10 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
 
     // Folders: INBOX empty, each mail where it belongs.
     expect(await subjectsIn(dovecot, U.flow, 'INBOX')).toEqual([]);
-    expect(await subjectsIn(dovecot, U.flow, FOLDERS.processed)).toEqual(['Anmälan SITHS-kort Lisa Berg och Omar Said', 'Ny behörighet Lifecare SP']);
+    expect(await subjectsIn(dovecot, U.flow, FOLDERS.processed)).toEqual([
+      'Anmälan SITHS-kort Lisa Berg och Omar Said',
+      'Ny behörighet Lifecare SP',
+    ]);
     expect(await subjectsIn(dovecot, U.flow, FOLDERS.review)).toEqual(['Fråga om SITHS-kort']);
     expect(await subjectsIn(dovecot, U.flow, FOLDERS.ignored)).toEqual([]);
   });
@@ -321,7 +345,11 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     const [caseA] = await ctx.database.db.select().from(cases).where(eq(cases.sender, anna.from));
     // Anna fills in the form from our reply; Per's first mail lacks HSA-id and username.
     const annaAnswer = followUp({ ...anna, reply: missingInfoToAnna, persons: [{ ...erik }], extraRefs: [incomplete.messageId] });
-    const perFirst = notification({ ...per, subject: 'Behörighet Lifecare SP ny samordnare', persons: [{ name: sara.name, function: sara.function }] });
+    const perFirst = notification({
+      ...per,
+      subject: 'Behörighet Lifecare SP ny samordnare',
+      persons: [{ name: sara.name, function: sara.function }],
+    });
     const before = smtp.messages.length;
     await appendMany(dovecot, U.flow, [annaAnswer.raw, perFirst.raw]);
     expect((await pollOnce(ctx)).sent).toBe(2);
@@ -340,7 +368,9 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(toAnna).toHaveLength(2);
     receiptToAnna = toAnna[1]!;
     expectAutoReplyHeaders(receiptToAnna, { messageId: annaAnswer.messageId, ref: caseA!.ref, kind: 'receipt' });
-    expect(refsOf(receiptToAnna)).toEqual(expect.arrayContaining([incomplete.messageId, missingInfoToAnna.parsed.messageId!, annaAnswer.messageId]));
+    expect(refsOf(receiptToAnna)).toEqual(
+      expect.arrayContaining([incomplete.messageId, missingInfoToAnna.parsed.messageId!, annaAnswer.messageId]),
+    );
     expect(receiptToAnna.parsed.subject).toBe(`Vi har tagit emot uppgifterna [${caseA!.ref}] Ny behörighet Lifecare SP`);
     expect(receiptToAnna.parsed.text).toContain('Erik Ek, Undersköterska');
 
@@ -432,7 +462,10 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
 
     expect(smtp.messages.length).toBe(smtpBefore);
     expect(await count(ctx.database, outbox)).toBe(outboxBefore);
-    const rows = await ctx.database.db.select().from(messages).where(inArray(messages.messageId, [oofId, bounceId]));
+    const rows = await ctx.database.db
+      .select()
+      .from(messages)
+      .where(inArray(messages.messageId, [oofId, bounceId]));
     expect(rows.map((r) => [r.messageId, r.kind, r.status]).sort()).toEqual(
       [
         [oofId, 'automated', 'ignored'],
@@ -459,12 +492,18 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
       await worker.start();
       await sleep(1_000); // the start-up tick is done and the connection has gone into IDLE
       for (let i = 0; i < 3; i++) {
-        const m = notification({ from: `chef${i}@omsorgshuset.se`, fromName: `Chef ${i}`, subject: `Anmälan IDLE ${i}`, persons: [{ name: `Idle Person${'abc'[i]}`, function: 'Enhetschef', hsaId: hsaIdFor(100 + i), user: `idle${i}` }] });
+        const m = notification({
+          from: `chef${i}@omsorgshuset.se`,
+          fromName: `Chef ${i}`,
+          subject: `Anmälan IDLE ${i}`,
+          persons: [{ name: `Idle Person${'abc'[i]}`, function: 'Enhetschef', hsaId: hsaIdFor(100 + i), user: `idle${i}` }],
+        });
         const t0 = Date.now();
         await appendMany(dovecot, U.idle, [m.raw]);
         await waitUntil(
           `message ${m.messageId} in the database`,
-          async () => (await idleCtx.database.db.select({ id: messages.id }).from(messages).where(eq(messages.messageId, m.messageId))).length > 0,
+          async () =>
+            (await idleCtx.database.db.select({ id: messages.id }).from(messages).where(eq(messages.messageId, m.messageId))).length > 0,
           5_000,
           50,
         );
@@ -492,13 +531,25 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
       const mails = Array.from({ length: N }, (_, i) => {
         const completeMail = i % 3 !== 0;
         const sender = `handlaggare${i % 8}@omsorgshuset.se`;
-        const p: Person = { name: `Person Nummer${String.fromCharCode(65 + (i % 26))}${'xyz'[i % 3]}`, function: 'Undersköterska', user: `kill${i}` };
+        const p: Person = {
+          name: `Person Nummer${String.fromCharCode(65 + (i % 26))}${'xyz'[i % 3]}`,
+          function: 'Undersköterska',
+          user: `kill${i}`,
+        };
         if (completeMail) p.hsaId = hsaIdFor(1_000 + i);
-        return { complete: completeMail, sender, ...notification({ from: sender, fromName: `Handläggare ${i % 8}`, subject: `Anmälan SITHS-kort nummer ${i}`, persons: [p] }) };
+        return {
+          complete: completeMail,
+          sender,
+          ...notification({ from: sender, fromName: `Handläggare ${i % 8}`, subject: `Anmälan SITHS-kort nummer ${i}`, persons: [p] }),
+        };
       });
       const expectedTasks = mails.filter((m) => m.complete).length;
       const expectedMissing = N - expectedTasks;
-      await appendMany(dovecot, U.kill, mails.map((m) => m.raw));
+      await appendMany(
+        dovecot,
+        U.kill,
+        mails.map((m) => m.raw),
+      );
       const killEnv = {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? os.tmpdir(),
@@ -509,7 +560,12 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
         const out = fs.openSync(logFile, 'a');
         try {
           // Own process group: tsx runs node in a child process, and the kill must hit both.
-          return spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli.ts', 'worker'], { cwd: ROOT, env: killEnv, detached: true, stdio: ['ignore', out, out] });
+          return spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli.ts', 'worker'], {
+            cwd: ROOT,
+            env: killEnv,
+            detached: true,
+            stdio: ['ignore', out, out],
+          });
         } finally {
           fs.closeSync(out);
         }
@@ -520,18 +576,24 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
 
       const logTail = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '(no log)');
       const alive = (c: ChildProcess, what: string) => {
-        if (c.exitCode !== null || c.signalCode !== null) throw new Error(`${what} exited (${c.exitCode ?? c.signalCode}); log:\n${logTail()}`);
+        if (c.exitCode !== null || c.signalCode !== null)
+          throw new Error(`${what} exited (${c.exitCode ?? c.signalCode}); log:\n${logTail()}`);
       };
       const sentNow = () => smtp.messages.length - smtpBefore;
 
       // Run 1: killed while taking in mail (after at least 5 committed rows).
       child = start();
       const first = child;
-      const atKill = await waitUntil('5 messages rows', async () => {
-        alive(first, 'worker');
-        const n = await rowsNow();
-        return n >= 5 ? n : false;
-      }, 30_000, 10);
+      const atKill = await waitUntil(
+        '5 messages rows',
+        async () => {
+          alive(first, 'worker');
+          const n = await rowsNow();
+          return n >= 5 ? n : false;
+        },
+        30_000,
+        10,
+      );
       process.kill(-first.pid!, 'SIGKILL');
       await exited(first);
       const rowsAfterKill = await rowsNow();
@@ -542,14 +604,22 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
       // Run 2: killed while sending replies (after at least 5 arrived at the SMTP server).
       child = start();
       const second = child;
-      const sentAtKill2 = await waitUntil('5 replies at the SMTP server', async () => {
-        alive(second, 'restarted worker');
-        return sentNow() >= 5 ? sentNow() : false;
-      }, 30_000, 5);
+      const sentAtKill2 = await waitUntil(
+        '5 replies at the SMTP server',
+        async () => {
+          alive(second, 'restarted worker');
+          return sentNow() >= 5 ? sentNow() : false;
+        },
+        30_000,
+        5,
+      );
       process.kill(-second.pid!, 'SIGKILL');
       await exited(second);
       const sentAfterKill2 = sentNow();
-      const [leftSending] = await killDb.db.select({ n: sql<number>`count(*)::int` }).from(outbox).where(eq(outbox.status, 'sending'));
+      const [leftSending] = await killDb.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(outbox)
+        .where(eq(outbox.status, 'sending'));
 
       // Run 3: to the end.
       child = start();
@@ -579,8 +649,13 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
 
       const msgRows = await killDb.db.select({ messageId: messages.messageId, uid: messages.uid, status: messages.status }).from(messages);
       const taskRows = await killDb.db.select({ hsaId: tasks.hsaId }).from(tasks);
-      const obRows = await killDb.db.select({ messageId: outbox.messageId, kind: outbox.kind, status: outbox.status, attempts: outbox.attempts }).from(outbox);
-      const [audits] = await killDb.db.select({ n: sql<number>`count(*)::int` }).from(auditEvents).where(like(auditEvents.action, 'message.%'));
+      const obRows = await killDb.db
+        .select({ messageId: outbox.messageId, kind: outbox.kind, status: outbox.status, attempts: outbox.attempts })
+        .from(outbox);
+      const [audits] = await killDb.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(auditEvents)
+        .where(like(auditEvents.action, 'message.%'));
       const received = smtp.messages.slice(smtpBefore).map((m) => m.parsed.messageId ?? '');
       const obIds = new Set(obRows.map((o) => o.messageId));
       const perId = new Map<string, number>();
@@ -645,14 +720,27 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     // A separate context with a small limit (same database).
     const bigCtx = await createContext(parseConfig(env(U.big, { MAIL_MAX_BYTES: '20000' })));
     try {
-      const filler = (kb: number) => Array.from({ length: kb * 16 }, (_, i) => `Rad ${String(i).padStart(5, '0')} med bifogad text som gor mejlet stort`.padEnd(63, '.')).join('\n');
+      const filler = (kb: number) =>
+        Array.from({ length: kb * 16 }, (_, i) =>
+          `Rad ${String(i).padStart(5, '0')} med bifogad text som gor mejlet stort`.padEnd(63, '.'),
+        ).join('\n');
       const mk = (kb: number, n: number) => {
-        const m = notification({ from: 'big@hemtjanstnarke.se', fromName: 'Bo Stor', subject: `Stor anmälan ${kb} KB`, persons: [{ name: 'Stor Person', function: 'Enhetschef', hsaId: hsaIdFor(200 + n), user: `stor${n}` }] });
+        const m = notification({
+          from: 'big@hemtjanstnarke.se',
+          fromName: 'Bo Stor',
+          subject: `Stor anmälan ${kb} KB`,
+          persons: [{ name: 'Stor Person', function: 'Enhetschef', hsaId: hsaIdFor(200 + n), user: `stor${n}` }],
+        });
         return { ...m, raw: m.raw.replace('Med vänliga hälsningar', `${filler(kb)}\n\nMed vänliga hälsningar`) };
       };
       const big50 = mk(50, 0);
       const big100 = mk(100, 1); // over the 64 KB the worker fetches of a too-large mail
-      const behind = notification({ from: 'liten@hemtjanstnarke.se', fromName: 'Li Ten', subject: 'Liten anmälan', persons: [{ name: 'Liten Person', function: 'Enhetschef', hsaId: hsaIdFor(210), user: 'liten' }] });
+      const behind = notification({
+        from: 'liten@hemtjanstnarke.se',
+        fromName: 'Li Ten',
+        subject: 'Liten anmälan',
+        persons: [{ name: 'Liten Person', function: 'Enhetschef', hsaId: hsaIdFor(210), user: 'liten' }],
+      });
       expect(Buffer.byteLength(big50.raw)).toBeGreaterThan(50_000);
       expect(Buffer.byteLength(big100.raw)).toBeGreaterThan(100_000);
       await appendMany(dovecot, U.big, [big50.raw, big100.raw, behind.raw]);
@@ -692,16 +780,28 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
         return i < 4 ? [0x50, 0x4b, 0x03, 0x04][i]! : (x >> 16) & 0xff;
       }),
     );
-    const behind = notification({ from: 'efter@hemtjanstnarke.se', fromName: 'Eva Efter', subject: 'Anmälan efter skräpet', persons: [{ name: 'Eva Efter', function: 'Enhetschef', hsaId: hsaIdFor(220), user: 'evaeft' }] });
+    const behind = notification({
+      from: 'efter@hemtjanstnarke.se',
+      fromName: 'Eva Efter',
+      subject: 'Anmälan efter skräpet',
+      persons: [{ name: 'Eva Efter', function: 'Enhetschef', hsaId: hsaIdFor(220), user: 'evaeft' }],
+    });
     const badCtx = contextFor(U.big);
     const reviewBefore = (await listMailbox(dovecot, U.big, PASS, FOLDERS.review)).length;
     const ignoredBefore = (await listMailbox(dovecot, U.big, PASS, FOLDERS.ignored)).length;
     const [junkUid] = await appendMany(dovecot, U.big, [junk, behind.raw]);
     await pollOnce(badCtx);
-    const rows = await badCtx.database.db.select().from(messages).where(eq(messages.mailbox, `${U.big}@127.0.0.1:${dovecot.port}/INBOX`)).orderBy(messages.uid);
+    const rows = await badCtx.database.db
+      .select()
+      .from(messages)
+      .where(eq(messages.mailbox, `${U.big}@127.0.0.1:${dovecot.port}/INBOX`))
+      .orderBy(messages.uid);
     const junkRow = rows.find((r) => r.uid === junkUid); // the server may have normalised line ends, so not by bytes
     expect(junkRow).toBeDefined();
-    expect({ status: junkRow!.status, kind: junkRow!.kind, reason: junkRow!.reviewReason, caseId: junkRow!.caseId }).toMatchObject({ status: 'review', caseId: null });
+    expect({ status: junkRow!.status, kind: junkRow!.kind, reason: junkRow!.reviewReason, caseId: junkRow!.caseId }).toMatchObject({
+      status: 'review',
+      caseId: null,
+    });
     expect(rows.find((r) => r.messageId === behind.messageId)).toMatchObject({ status: 'processed', kind: 'notification' });
     expect(await subjectsIn(dovecot, U.big, 'INBOX')).toEqual([]);
     expect((await listMailbox(dovecot, U.big, PASS, FOLDERS.ignored)).length).toBe(ignoredBefore);
@@ -711,7 +811,12 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
   it('7. a transient SMTP failure (451) is retried and the reply is sent exactly once', async () => {
     const retryCtx = contextFor(U.retry);
     const lena = 'lena.sjo@vardaga.se';
-    const m = notification({ from: lena, fromName: 'Lena Sjö', subject: 'Anmälan Lifecare', persons: [{ name: 'Nils Sjö', function: 'Enhetschef', user: 'nilsjo' }] });
+    const m = notification({
+      from: lena,
+      fromName: 'Lena Sjö',
+      subject: 'Anmälan Lifecare',
+      persons: [{ name: 'Nils Sjö', function: 'Enhetschef', user: 'nilsjo' }],
+    });
     await appendMany(dovecot, U.retry, [m.raw]);
     smtp.failNext(1);
     const t0 = Date.now();
@@ -752,9 +857,18 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     // Fails until src/replies/sender.ts nextDue() drops its lte(..., new Date(8.64e15)) condition,
     // which PostgreSQL and PGlite reject ("+275760-09-13T00:00:00.000Z" is out of range).
     const nextCtx = contextFor(U.retry);
-    const m = notification({ from: 'nils.nasta@vardaga.se', fromName: 'Nils Nästa', subject: 'Anmälan nästa', persons: [{ name: 'Nils Nästa', function: 'Enhetschef' }] });
+    const m = notification({
+      from: 'nils.nasta@vardaga.se',
+      fromName: 'Nils Nästa',
+      subject: 'Anmälan nästa',
+      persons: [{ name: 'Nils Nästa', function: 'Enhetschef' }],
+    });
     await ingestRaw(nextCtx, Buffer.from(m.raw), { kind: 'ingest' });
-    const pending = await nextCtx.database.db.select({ at: outbox.nextAttemptAt }).from(outbox).where(eq(outbox.status, 'pending')).orderBy(outbox.nextAttemptAt);
+    const pending = await nextCtx.database.db
+      .select({ at: outbox.nextAttemptAt })
+      .from(outbox)
+      .where(eq(outbox.status, 'pending'))
+      .orderBy(outbox.nextAttemptAt);
     expect(pending.length).toBeGreaterThan(0);
     const pieces = createMailPieces(nextCtx);
     try {
@@ -773,7 +887,12 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     const N = 105;
     const backlogCtx = contextFor(U.backlog, { REPLY_MAX_PER_RECIPIENT_PER_HOUR: '10000' });
     for (let i = 0; i < N; i++) {
-      const m = notification({ from: `ko${i % 5}@attendo.se`, fromName: 'Kö', subject: `Anmälan i kö ${i}`, persons: [{ name: 'Kim Kö', function: 'Enhetschef', hsaId: hsaIdFor(3_000 + i), user: `ko${i}` }] });
+      const m = notification({
+        from: `ko${i % 5}@attendo.se`,
+        fromName: 'Kö',
+        subject: `Anmälan i kö ${i}`,
+        persons: [{ name: 'Kim Kö', function: 'Enhetschef', hsaId: hsaIdFor(3_000 + i), user: `ko${i}` }],
+      });
       await ingestRaw(backlogCtx, Buffer.from(m.raw), { kind: 'ingest' });
     }
     const due = await count(backlogCtx.database, outbox, sql`${outbox.status} = 'pending' and ${outbox.toAddr} like 'ko%@attendo.se'`);
@@ -800,9 +919,18 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(rateCtx.config.replies.maxPerRecipientPerHour).toBe(5);
     const maja = 'maja.lind@omsorgshuset.se';
     const mails = Array.from({ length: 7 }, (_, i) =>
-      notification({ from: maja, fromName: 'Maja Lind', subject: `Anmälan ${i + 1} av 7`, persons: [{ name: `Kim Nummer${'ABCDEFG'[i]}`, function: 'Undersköterska' }] }),
+      notification({
+        from: maja,
+        fromName: 'Maja Lind',
+        subject: `Anmälan ${i + 1} av 7`,
+        persons: [{ name: `Kim Nummer${'ABCDEFG'[i]}`, function: 'Undersköterska' }],
+      }),
     );
-    await appendMany(dovecot, U.rate, mails.map((m) => m.raw));
+    await appendMany(
+      dovecot,
+      U.rate,
+      mails.map((m) => m.raw),
+    );
     await pollOnce(rateCtx);
     const rows = await rateCtx.database.db.select().from(outbox).where(eq(outbox.toAddr, maja)).orderBy(outbox.id);
     expect(rows).toHaveLength(7);

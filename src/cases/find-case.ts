@@ -38,7 +38,14 @@ export async function proposeCase(tx: Tx, ctx: AppContext, mail: MailInput): Pro
     const [c] = await tx
       .select()
       .from(cases)
-      .where(and(eq(cases.sender, mail.from), eq(cases.threadSubject, base), gte(cases.updatedAt, since), inArray(cases.status, ['waiting', 'review'])))
+      .where(
+        and(
+          eq(cases.sender, mail.from),
+          eq(cases.threadSubject, base),
+          gte(cases.updatedAt, since),
+          inArray(cases.status, ['waiting', 'review']),
+        ),
+      )
       .orderBy(cases.updatedAt)
       .limit(1);
     if (c) return { case: c, by: 'subject' };

@@ -119,8 +119,22 @@ const step5OpenOrMerge: CaseStep = async (w) => {
       })
       .returning();
     w.case = created!;
-    await audit(tx, { actor: 'worker', action: 'case.created', caseId: w.case.id, messageId: messageRowId, after: w.refusal ? { reason: w.refusal } : undefined }, now);
-    for (const r of w.records) await insertPerson(tx, w.case.id, r, messageRowId, now, { ...review, hsaNote: hsaOrgNote(w.ctx.rules, w.case.providerName, r.hsaId) });
+    await audit(
+      tx,
+      {
+        actor: 'worker',
+        action: 'case.created',
+        caseId: w.case.id,
+        messageId: messageRowId,
+        after: w.refusal ? { reason: w.refusal } : undefined,
+      },
+      now,
+    );
+    for (const r of w.records)
+      await insertPerson(tx, w.case.id, r, messageRowId, now, {
+        ...review,
+        hsaNote: hsaOrgNote(w.ctx.rules, w.case.providerName, r.hsaId),
+      });
   } else {
     await mergeInto(w, w.case, review);
   }
@@ -134,9 +148,16 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
   for (const r of w.records) {
     const match = matchPerson(existing, r, taken);
     if (!match) {
-      const unmatched = !r.name && existing.length > 0 ? { status: 'needs_review' as const, reviewReason: 'kunde inte kopplas till en person i ärendet' } : {};
+      const unmatched =
+        !r.name && existing.length > 0
+          ? { status: 'needs_review' as const, reviewReason: 'kunde inte kopplas till en person i ärendet' }
+          : {};
       // Values with no name that fit none of the case's persons: IT staff decide whose they are.
-      await insertPerson(tx, c.id, r, messageRowId, now, { ...unmatched, ...review, hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, r.hsaId) });
+      await insertPerson(tx, c.id, r, messageRowId, now, {
+        ...unmatched,
+        ...review,
+        hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, r.hsaId),
+      });
       continue;
     }
     taken.add(match.id);
@@ -157,12 +178,29 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
         updatedAt: now,
       })
       .where(eq(persons.id, match.id));
-    await audit(tx, { actor: 'worker', action: 'person.merged', caseId: c.id, personId: match.id, messageId: messageRowId, before: fieldsOf(match), after: fieldsOf(merged) }, now);
+    await audit(
+      tx,
+      {
+        actor: 'worker',
+        action: 'person.merged',
+        caseId: c.id,
+        personId: match.id,
+        messageId: messageRowId,
+        before: fieldsOf(match),
+        after: fieldsOf(merged),
+      },
+      now,
+    );
   }
   await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
 }
 
-const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser });
+const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({
+  name: p.name,
+  function: p.function,
+  hsaId: p.hsaId,
+  treservaUser: p.treservaUser,
+});
 
 const step6MakeTasks: CaseStep = async (w) => {
   const c = w.case!;
@@ -172,16 +210,36 @@ const step6MakeTasks: CaseStep = async (w) => {
 };
 
 const step7ChooseReplies: CaseStep = async (w) => {
-  await chooseReplies(w.tx, w.ctx, { case: w.case!, mail: w.mail, standing: w.standing, messageRowId: w.messageRowId, status: w.status, tasksCreated: w.tasksCreated, now: w.now });
+  await chooseReplies(w.tx, w.ctx, {
+    case: w.case!,
+    mail: w.mail,
+    standing: w.standing,
+    messageRowId: w.messageRowId,
+    status: w.status,
+    tasksCreated: w.tasksCreated,
+    now: w.now,
+  });
 };
 
-export const NOTIFICATION_STEPS: readonly CaseStep[] = [step1ProposeCase, step2CheckSender, step3CheckCaps, step4GuardLeavers, step5OpenOrMerge, step6MakeTasks, step7ChooseReplies];
+export const NOTIFICATION_STEPS: readonly CaseStep[] = [
+  step1ProposeCase,
+  step2CheckSender,
+  step3CheckCaps,
+  step4GuardLeavers,
+  step5OpenOrMerge,
+  step6MakeTasks,
+  step7ChooseReplies,
+];
 
 /** What intake hands the case steps: the mail and its parse, before any step has run. */
 export type MailInputForCases = Pick<MailWork, 'mail' | 'text' | 'records' | 'standing' | 'messageRowId' | 'now'>;
 
 /** Runs the steps for a notification. Returns its case, or the reason it goes to review instead. */
-export async function handleNotification(tx: Tx, ctx: AppContext, input: MailInputForCases): Promise<{ caseId: number | null; review: string | null }> {
+export async function handleNotification(
+  tx: Tx,
+  ctx: AppContext,
+  input: MailInputForCases,
+): Promise<{ caseId: number | null; review: string | null }> {
   // Over the per-mail cap nothing else is looked at (a huge list costs nothing more).
   const over = input.records.length > ctx.config.caps.personsPerMail;
   const w: MailWork = {
@@ -198,7 +256,8 @@ export async function handleNotification(tx: Tx, ctx: AppContext, input: MailInp
     status: '',
   };
   for (const s of NOTIFICATION_STEPS) if ((await s(w)) === 'stop') break;
-  if (w.mailReview) return { caseId: null, review: w.proposed ? `${w.mailReview}; ${w.refusal ?? `hänvisar till ${w.proposed.ref}`}` : w.mailReview };
+  if (w.mailReview)
+    return { caseId: null, review: w.proposed ? `${w.mailReview}; ${w.refusal ?? `hänvisar till ${w.proposed.ref}`}` : w.mailReview };
   return { caseId: w.case?.id ?? null, review: null };
 }
 

@@ -68,10 +68,19 @@ export async function correctPerson(
     const [before] = await tx.select().from(persons).where(eq(persons.id, personId)).for('update');
     if (!before) throw new AppError('NOT_FOUND', `person ${personId} not found`, { personId });
     // The form names the case it was shown on: the person must belong to it.
-    if (opts.caseId !== undefined && opts.caseId !== before.caseId) throw new AppError('NOT_FOUND', `person ${personId} is not in case ${opts.caseId}`, { personId });
-    const [c] = await tx.select({ status: cases.status, providerName: cases.providerName }).from(cases).where(eq(cases.id, before.caseId)).for('update');
+    if (opts.caseId !== undefined && opts.caseId !== before.caseId)
+      throw new AppError('NOT_FOUND', `person ${personId} is not in case ${opts.caseId}`, { personId });
+    const [c] = await tx
+      .select({ status: cases.status, providerName: cases.providerName })
+      .from(cases)
+      .where(eq(cases.id, before.caseId))
+      .for('update');
     if (!c || c.status === 'rejected' || c.status === 'done') {
-      throw new AppError('CONFLICT', 'a person in a rejected or finished case cannot be edited', { personId, caseStatus: c?.status, reason: 'case-closed' });
+      throw new AppError('CONFLICT', 'a person in a rejected or finished case cannot be edited', {
+        personId,
+        caseStatus: c?.status,
+        reason: 'case-closed',
+      });
     }
     if (before.status === 'task_created' || before.status === 'rejected') {
       throw new AppError('CONFLICT', 'a person with a task or a rejected person cannot be edited', { personId, status: before.status });
@@ -96,7 +105,18 @@ export async function correctPerson(
       })
       .where(eq(persons.id, personId))
       .returning();
-    await audit(tx, { actor, action: 'person.corrected', caseId: before.caseId, personId, before: { ...pick(before), intent: before.intent, status: before.status }, after: { ...pick(record), intent, status: person!.status } }, now);
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'person.corrected',
+        caseId: before.caseId,
+        personId,
+        before: { ...pick(before), intent: before.intent, status: before.status },
+        after: { ...pick(record), intent, status: person!.status },
+      },
+      now,
+    );
     const tasksCreated = await createTasksForCase(tx, before.caseId, actor, now);
     if ((await refreshCaseStatus(tx, before.caseId, now)) !== 'waiting') await withdrawStaleRequests(tx, before.caseId);
     const [after] = await tx.select().from(persons).where(eq(persons.id, personId));

@@ -18,19 +18,34 @@ import type { SenderStanding } from './sender-check';
 export async function chooseReplies(
   tx: Tx,
   ctx: AppContext,
-  input: { case: CaseRow; mail: MailInput; standing: SenderStanding; messageRowId: number; status: string; tasksCreated: number[]; now: Date },
+  input: {
+    case: CaseRow;
+    mail: MailInput;
+    standing: SenderStanding;
+    messageRowId: number;
+    status: string;
+    tasksCreated: number[];
+    now: Date;
+  },
 ): Promise<void> {
   const { case: c, mail, standing, messageRowId, status, now } = input;
   if (!mail.from) return;
   const all = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
   const base = { ref: c.ref, subject: subjectInfo(c.subject).base, mailbox: ctx.config.mailFrom };
-  const threading = { to: mail.from, inReplyTo: mail.messageId, references: [...mail.references, ...(mail.messageId ? [mail.messageId] : [])].slice(-20) };
+  const threading = {
+    to: mail.from,
+    inReplyTo: mail.messageId,
+    references: [...mail.references, ...(mail.messageId ? [mail.messageId] : [])].slice(-20),
+  };
   const suppressReason = !standing.provider && !ctx.config.replies.unknownSenders ? 'okänd avsändare' : undefined;
   const personal = ctx.config.replies.personalData === 'all' || (standing.verified && c.senderVerified);
 
   const drafts: Array<{ kind: OutboxKind; subject: string; body: string }> = [];
   if (status === 'waiting') {
-    drafts.push({ kind: 'missing_info', ...composeMissingInfo({ ...base, persons: all.filter((p) => p.status === 'incomplete') }, ctx.rules) });
+    drafts.push({
+      kind: 'missing_info',
+      ...composeMissingInfo({ ...base, persons: all.filter((p) => p.status === 'incomplete') }, ctx.rules),
+    });
   } else if (input.tasksCreated.length > 0 && ctx.config.replies.receipt) {
     // This mail made tasks and nothing is missing: a receipt naming the persons being set up (or removed).
     const made = all.filter((p) => p.status === 'task_created');
@@ -45,6 +60,11 @@ export async function chooseReplies(
   const tooLarge = drafts.some((d) => Buffer.byteLength(d.body) + Buffer.byteLength(d.subject) > ctx.config.replies.maxBytes);
   const outgoing = personal && !tooLarge ? drafts : [{ kind: 'acknowledgement' as const, ...composeAcknowledgement(base, ctx.rules) }];
   for (const d of outgoing) {
-    await enqueueReply(tx, { caseId: c.id, kind: d.kind, triggerKey: `message:${messageRowId}`, ...threading, subject: d.subject, body: d.body, suppressReason }, ctx.config, now);
+    await enqueueReply(
+      tx,
+      { caseId: c.id, kind: d.kind, triggerKey: `message:${messageRowId}`, ...threading, subject: d.subject, body: d.body, suppressReason },
+      ctx.config,
+      now,
+    );
   }
 }

@@ -11,7 +11,8 @@ import type { Rules } from '../rules/load';
 // YYMMDD or YYYYMMDD (day + 60 for a samordningsnummer), an optional separator (any dash, plus,
 // space), four digits; not inside a longer run of digits nor right after "SE" (an HSA-id such as
 // SE5501662992-X carries an organisation number that may look like one). Bounded: no nested repeats.
-const PNR = /(?<![0-9])(?<![Ss][Ee])((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]|9[01]))[ \u00a0]?([-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d]?)[ \u00a0]?[0-9]{4}(?![0-9])/g;
+const PNR =
+  /(?<![0-9])(?<![Ss][Ee])((?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]|9[01]))[ \u00a0]?([-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d]?)[ \u00a0]?[0-9]{4}(?![0-9])/g;
 
 /** Every personnummer in a text with its last four digits masked: `19800101-1234` → `19800101-****`. */
 export function maskPersonnummerInText(text: string): string {
@@ -60,7 +61,8 @@ export function sanitizeRecord(record: PersonRecord, rules: Rules): PersonRecord
     }
   }
   const user = out.treservaUser;
-  if (user != null && !out.problems.some((p) => p.field === 'treservaUser') && !USERNAME.test(user)) invalid('treservaUser', f.treservaUser.messages.invalid);
+  if (user != null && !out.problems.some((p) => p.field === 'treservaUser') && !USERNAME.test(user))
+    invalid('treservaUser', f.treservaUser.messages.invalid);
   // The parser's order of fields is kept for the reply's problem list.
   out.problems.sort((a, b) => FIELDS.indexOf(a.field) - FIELDS.indexOf(b.field));
   return out;

@@ -13,7 +13,10 @@ export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: stri
   const [c] = await tx.select().from(cases).where(eq(cases.id, caseId));
   // Never a task in a rejected or finished case.
   if (!c || c.status === 'rejected' || c.status === 'done' || c.erasedAt) return [];
-  const ready = await tx.select().from(persons).where(and(eq(persons.caseId, caseId), eq(persons.status, 'complete')));
+  const ready = await tx
+    .select()
+    .from(persons)
+    .where(and(eq(persons.caseId, caseId), eq(persons.status, 'complete')));
   const created: number[] = [];
   for (const p of ready) {
     const action = p.intent;
@@ -22,7 +25,13 @@ export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: stri
       ? await tx
           .select({ id: tasks.id, caseRef: tasks.caseRef })
           .from(tasks)
-          .where(and(eq(tasks.hsaId, hsaId), eq(tasks.action, action), action === 'grant' ? ne(tasks.status, 'cancelled') : inArray(tasks.status, ['open', 'in_progress'])))
+          .where(
+            and(
+              eq(tasks.hsaId, hsaId),
+              eq(tasks.action, action),
+              action === 'grant' ? ne(tasks.status, 'cancelled') : inArray(tasks.status, ['open', 'in_progress']),
+            ),
+          )
       : [];
     if (live.length > 0) {
       const what = action === 'grant' ? 'en beställning' : 'en borttagning';
@@ -60,8 +69,16 @@ export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: stri
 }
 
 /** A leaver's open or started grant tasks are cancelled: access must not be set up for someone who left. */
-async function cancelGrantsFor(tx: DbOrTx, who: { hsaId: string | null; treservaUser: string | null }, removalTaskId: number, actor: string, now: Date): Promise<void> {
-  const match = [who.hsaId ? eq(tasks.hsaId, who.hsaId) : null, who.treservaUser ? eq(tasks.treservaUser, who.treservaUser) : null].filter((x) => x !== null);
+async function cancelGrantsFor(
+  tx: DbOrTx,
+  who: { hsaId: string | null; treservaUser: string | null },
+  removalTaskId: number,
+  actor: string,
+  now: Date,
+): Promise<void> {
+  const match = [who.hsaId ? eq(tasks.hsaId, who.hsaId) : null, who.treservaUser ? eq(tasks.treservaUser, who.treservaUser) : null].filter(
+    (x) => x !== null,
+  );
   if (match.length === 0) return;
   const cancelled = await tx
     .update(tasks)
@@ -69,7 +86,18 @@ async function cancelGrantsFor(tx: DbOrTx, who: { hsaId: string | null; treserva
     .where(and(eq(tasks.action, 'grant'), inArray(tasks.status, ['open', 'in_progress']), or(...match)))
     .returning({ id: tasks.id, caseId: tasks.caseId, personId: tasks.personId });
   for (const g of cancelled) {
-    await audit(tx, { actor, action: 'task.cancelled', caseId: g.caseId, personId: g.personId, taskId: g.id, after: { status: 'cancelled', reason: `borttagning begärd (uppgift ${removalTaskId})` } }, now);
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'task.cancelled',
+        caseId: g.caseId,
+        personId: g.personId,
+        taskId: g.id,
+        after: { status: 'cancelled', reason: `borttagning begärd (uppgift ${removalTaskId})` },
+      },
+      now,
+    );
     await refreshCaseStatus(tx, g.caseId, now);
   }
 }
@@ -93,7 +121,12 @@ export async function refreshCaseStatus(tx: DbOrTx, caseId: number, now: Date): 
     const ts = await tx
       .select({ status: tasks.status })
       .from(tasks)
-      .where(inArray(tasks.personId, live.map((p) => p.id)));
+      .where(
+        inArray(
+          tasks.personId,
+          live.map((p) => p.id),
+        ),
+      );
     status = ts.length > 0 && ts.every((t) => t.status === 'done' || t.status === 'cancelled') ? 'done' : 'complete';
   }
   if (status !== c.status) await tx.update(cases).set({ status, updatedAt: now }).where(eq(cases.id, caseId));

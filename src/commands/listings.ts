@@ -11,7 +11,18 @@ export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
     .where(status ? eq(cases.status, status) : undefined)
     .orderBy(desc(cases.updatedAt))
     .limit(limit);
-  const ps = rows.length ? await db.select().from(persons).where(inArray(persons.caseId, rows.map((c) => c.id))).orderBy(asc(persons.id)) : [];
+  const ps = rows.length
+    ? await db
+        .select()
+        .from(persons)
+        .where(
+          inArray(
+            persons.caseId,
+            rows.map((c) => c.id),
+          ),
+        )
+        .orderBy(asc(persons.id))
+    : [];
   return rows.map((c) => ({
     ref: c.ref,
     status: c.status,
@@ -25,7 +36,16 @@ export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
     updatedAt: c.updatedAt.toISOString(),
     persons: ps
       .filter((p) => p.caseId === c.id)
-      .map((p) => ({ name: p.name, function: p.function, hsaId: p.hsaId, treservaUser: p.treservaUser, intent: p.intent, status: p.status, problems: p.problems, hsaNote: p.hsaNote })),
+      .map((p) => ({
+        name: p.name,
+        function: p.function,
+        hsaId: p.hsaId,
+        treservaUser: p.treservaUser,
+        intent: p.intent,
+        status: p.status,
+        problems: p.problems,
+        hsaNote: p.hsaNote,
+      })),
   }));
 }
 
@@ -57,20 +77,28 @@ export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
 
 export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
   if (list.length === 0) return 'inga ärenden\n';
-  return list
-    .map((c) => {
-      const head = `${c.ref}  ${c.status.padEnd(8)}  ${c.provider ?? `${c.from ?? '?'} (okänd avsändare)`}${c.senderVerified ? '' : ' [avsändaren är inte verifierad]'}  ${c.subject}`;
-      const ps = c.persons.map((p) => `    ${p.status.padEnd(12)} ${p.name ?? '(namn saknas)'}${p.problems.length ? `  [${p.problems.map((x) => `${x.field}:${x.code}`).join(', ')}]` : ''}`);
-      return [head, ...ps].join('\n');
-    })
-    .join('\n') + '\n';
+  return (
+    list
+      .map((c) => {
+        const head = `${c.ref}  ${c.status.padEnd(8)}  ${c.provider ?? `${c.from ?? '?'} (okänd avsändare)`}${c.senderVerified ? '' : ' [avsändaren är inte verifierad]'}  ${c.subject}`;
+        const ps = c.persons.map(
+          (p) =>
+            `    ${p.status.padEnd(12)} ${p.name ?? '(namn saknas)'}${p.problems.length ? `  [${p.problems.map((x) => `${x.field}:${x.code}`).join(', ')}]` : ''}`,
+        );
+        return [head, ...ps].join('\n');
+      })
+      .join('\n') + '\n'
+  );
 }
 
 export function tasksText(list: Awaited<ReturnType<typeof listTasks>>): string {
   if (list.length === 0) return 'inga uppgifter\n';
   return (
     list
-      .map((t) => `#${t.id}  ${(t.action === 'revoke' ? 'TA BORT' : 'lägg upp').padEnd(9)} ${t.status.padEnd(11)}  ${t.caseRef}  ${t.name}${t.function ? `, ${t.function}` : ''}  ${t.hsaId}  ${t.treservaUser}  ${t.provider ?? t.from ?? ''}${t.senderVerified ? '' : '  [avsändaren är inte verifierad]'}`)
+      .map(
+        (t) =>
+          `#${t.id}  ${(t.action === 'revoke' ? 'TA BORT' : 'lägg upp').padEnd(9)} ${t.status.padEnd(11)}  ${t.caseRef}  ${t.name}${t.function ? `, ${t.function}` : ''}  ${t.hsaId}  ${t.treservaUser}  ${t.provider ?? t.from ?? ''}${t.senderVerified ? '' : '  [avsändaren är inte verifierad]'}`,
+      )
       .join('\n') + '\n'
   );
 }

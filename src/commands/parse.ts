@@ -17,7 +17,16 @@ export async function parseFiles(files: string[], rules: Rules, write: (line: st
       const { result } = await parseMail(raw, rules);
       line = { file, ...result };
     } catch (err) {
-      line = { file, messageId: null, from: null, subject: '', kind: 'other', persons: [], autoReply: false, error: { code: 'FILE_UNREADABLE', message: errorMessage(err) } };
+      line = {
+        file,
+        messageId: null,
+        from: null,
+        subject: '',
+        kind: 'other',
+        persons: [],
+        autoReply: false,
+        error: { code: 'FILE_UNREADABLE', message: errorMessage(err) },
+      };
     }
     if (line.error) failed++;
     write(JSON.stringify(line));

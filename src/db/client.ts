@@ -151,7 +151,10 @@ export async function openDatabaseWaiting(opts: OpenOptions, wait: WaitOptions):
       const delay = backoff.next();
       const cause = err instanceof AppError && err.cause !== undefined ? err.cause : err;
       const detail = `${errorCode(cause)}: ${cause instanceof Error ? cause.message : String(cause)}`.slice(0, 200);
-      wait.log.warn({ component: 'db', attempt: backoff.attempts, nextInMs: delay, code: errorCode(cause) }, 'database not reachable; waiting');
+      wait.log.warn(
+        { component: 'db', attempt: backoff.attempts, nextInMs: delay, code: errorCode(cause) },
+        'database not reachable; waiting',
+      );
       wait.onWait?.(backoff.attempts, detail, delay);
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -1,17 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  boolean,
-  customType,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  serial,
-  text,
-  timestamp,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** Raw mail source. postgres.js and PGlite both hand bytea back as a Uint8Array/Buffer. */
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
@@ -127,7 +115,9 @@ export const persons = pgTable(
   'persons',
   {
     id: serial('id').primaryKey(),
-    caseId: integer('case_id').notNull().references(() => cases.id),
+    caseId: integer('case_id')
+      .notNull()
+      .references(() => cases.id),
     name: text('name'),
     function: text('function'),
     hsaId: text('hsa_id'),
@@ -156,8 +146,12 @@ export const tasks = pgTable(
   'tasks',
   {
     id: serial('id').primaryKey(),
-    personId: integer('person_id').notNull().references(() => persons.id),
-    caseId: integer('case_id').notNull().references(() => cases.id),
+    personId: integer('person_id')
+      .notNull()
+      .references(() => persons.id),
+    caseId: integer('case_id')
+      .notNull()
+      .references(() => cases.id),
     caseRef: text('case_ref').notNull(),
     action: text('action').$type<TaskAction>().notNull().default('grant'),
     name: text('name').notNull(),
@@ -183,7 +177,9 @@ export const tasks = pgTable(
   (t) => [
     uniqueIndex('tasks_person_uq').on(t.personId),
     // One live task per HSA-id and action: a second one is flagged for review instead.
-    uniqueIndex('tasks_action_hsa_live_uq').on(t.action, t.hsaId).where(sql`status <> 'cancelled' and hsa_id <> ''`),
+    uniqueIndex('tasks_action_hsa_live_uq')
+      .on(t.action, t.hsaId)
+      .where(sql`status <> 'cancelled' and hsa_id <> ''`),
     index('tasks_status_idx').on(t.status, t.createdAt),
   ],
 );
@@ -196,7 +192,9 @@ export const outbox = pgTable(
   'outbox',
   {
     id: serial('id').primaryKey(),
-    caseId: integer('case_id').notNull().references(() => cases.id),
+    caseId: integer('case_id')
+      .notNull()
+      .references(() => cases.id),
     kind: text('kind').$type<OutboxKind>().notNull(),
     // The message (or task, for confirmations) this answers: one reply of a kind per trigger.
     triggerKey: text('trigger_key').notNull(),

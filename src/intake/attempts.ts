@@ -13,7 +13,10 @@ export async function startAttempt(ctx: AppContext, hash: string): Promise<numbe
   const [row] = await ctx.database.db
     .insert(processingAttempts)
     .values({ contentHash: hash, attempts: 1, lastAt: ctx.now() })
-    .onConflictDoUpdate({ target: processingAttempts.contentHash, set: { attempts: sql`${processingAttempts.attempts} + 1`, lastAt: ctx.now() } })
+    .onConflictDoUpdate({
+      target: processingAttempts.contentHash,
+      set: { attempts: sql`${processingAttempts.attempts} + 1`, lastAt: ctx.now() },
+    })
     .returning({ attempts: processingAttempts.attempts });
   return row?.attempts ?? 1;
 }

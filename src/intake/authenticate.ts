@@ -114,11 +114,22 @@ async function verifyLocally(raw: Buffer, fromDomain: string, opts: AuthOptions)
     return await withTimeout(
       (async (): Promise<AuthResult> => {
         const dkim = await dkimVerify(raw, resolver);
-        const results: MethodResult[] = dkim.results.map((r) => ({ method: 'dkim', result: r.status.result, props: { 'header.d': r.signingDomain?.toLowerCase() ?? '' } }));
+        const results: MethodResult[] = dkim.results.map((r) => ({
+          method: 'dkim',
+          result: r.status.result,
+          props: { 'header.d': r.signingDomain?.toLowerCase() ?? '' },
+        }));
         const dm = await dmarc({
           headerFrom: fromDomain,
           spfDomains: [],
-          dkimDomains: dkim.results.filter((r) => r.status.result === 'pass').map((r) => ({ id: r.id, domain: r.signingDomain, aligned: r.status.aligned === undefined ? undefined : !!r.status.aligned, underSized: r.status.underSized })),
+          dkimDomains: dkim.results
+            .filter((r) => r.status.result === 'pass')
+            .map((r) => ({
+              id: r.id,
+              domain: r.signingDomain,
+              aligned: r.status.aligned === undefined ? undefined : !!r.status.aligned,
+              underSized: r.status.underSized,
+            })),
           ...resolver,
         });
         if (dm && dm.status?.result && dm.status.result !== 'none') results.push({ method: 'dmarc', result: dm.status.result, props: {} });
@@ -135,9 +146,14 @@ export async function authenticateSender(raw: Buffer, mail: MailInput, opts: Aut
   const fromDomain = mail.from?.split('@')[1] ?? null;
   if (opts.trustedAuthservId) {
     const trusted = trustedAuthResults(mail.headers, opts.trustedAuthservId);
-    if (trusted) return { verdict: verdictFromResults(trusted, fromDomain), detail: `${opts.trustedAuthservId}: ${summary(trusted) || 'inga resultat'}` };
+    if (trusted)
+      return {
+        verdict: verdictFromResults(trusted, fromDomain),
+        detail: `${opts.trustedAuthservId}: ${summary(trusted) || 'inga resultat'}`,
+      };
   }
   if (!fromDomain) return { verdict: 'none', detail: 'ingen avsändaradress' };
-  if (!mail.headers.some((h) => h.key === 'dkim-signature')) return { verdict: 'none', detail: 'ingen DKIM-signatur och inget betrott Authentication-Results' };
+  if (!mail.headers.some((h) => h.key === 'dkim-signature'))
+    return { verdict: 'none', detail: 'ingen DKIM-signatur och inget betrott Authentication-Results' };
   return verifyLocally(raw, fromDomain, opts);
 }

@@ -68,7 +68,9 @@ export class ImapIntake {
   private async open(): Promise<ImapFlow> {
     const log = this.ctx.log.child({ component: 'imap' });
     const imap = this.imap;
-    const auth = this.tokens ? { user: imap.user, accessToken: await this.tokens.accessToken() } : { user: imap.user, pass: imap.password ?? '' };
+    const auth = this.tokens
+      ? { user: imap.user, accessToken: await this.tokens.accessToken() }
+      : { user: imap.user, pass: imap.password ?? '' };
     const client = new ImapFlow({
       host: imap.host,
       port: imap.port,
@@ -93,7 +95,8 @@ export class ImapIntake {
       // Folders for processed, review and ignored mail, created when missing.
       const existing = new Set((await client.list()).map((m) => m.path));
       for (const folder of Object.values(imap.folders)) {
-        if (!existing.has(folder)) await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+        if (!existing.has(folder))
+          await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
       }
       // Select the mailbox so IDLE watches it.
       await client.mailboxOpen(imap.mailbox);
@@ -162,7 +165,8 @@ export class ImapIntake {
           .from(messages)
           .where(and(eq(messages.mailbox, this.mailboxKey), eq(messages.uidValidity, uidValidity), inArray(messages.uid, batch)));
         const doneUids = new Map(done.map((d) => [d.uid!, d.status]));
-        for (const [uid, status] of doneUids) moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
+        for (const [uid, status] of doneUids)
+          moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
         const todo = batch.filter((u) => !doneUids.has(u));
         if (todo.length > 0) {
           const sizes = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
@@ -171,9 +175,18 @@ export class ImapIntake {
             const uid = meta.uid;
             try {
               const tooLarge = (meta.size ?? 0) > this.ctx.config.maxMailBytes;
-              const msg = await client.fetchOne(String(uid), { uid: true, source: tooLarge ? { start: 0, maxLength: 65_536 } : true }, { uid: true });
+              const msg = await client.fetchOne(
+                String(uid),
+                { uid: true, source: tooLarge ? { start: 0, maxLength: 65_536 } : true },
+                { uid: true },
+              );
               if (!msg || !msg.source) throw new Error('message source missing');
-              const outcome = await ingestRaw(this.ctx, msg.source, { kind: 'imap', mailbox: this.mailboxKey, uidValidity, uid }, { size: meta.size });
+              const outcome = await ingestRaw(
+                this.ctx,
+                msg.source,
+                { kind: 'imap', mailbox: this.mailboxKey, uidValidity, uid },
+                { size: meta.size },
+              );
               moves[outcome.folder].push(uid);
             } catch (err) {
               // Left in place; the next poll tries it again. The mails behind it still go through.

@@ -60,7 +60,13 @@ export class MaildropIntake {
   private async moveTo(file: string, folder: Folder): Promise<void> {
     let target = path.join(this.dir, folder, path.basename(file));
     // A later file of the same name does not overwrite the earlier one.
-    if (await fs.stat(target).then(() => true, () => false)) target = target.replace(/(\.eml)?$/i, `-${Date.now()}$1`);
+    if (
+      await fs.stat(target).then(
+        () => true,
+        () => false,
+      )
+    )
+      target = target.replace(/(\.eml)?$/i, `-${Date.now()}$1`);
     await fs.rename(file, target).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return; // moved by a previous run that crashed before recording it
       throw err;

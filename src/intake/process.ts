@@ -55,7 +55,11 @@ async function findExisting(ctx: AppContext, by: { hash: string; source: Source 
     conds.push(and(eq(messages.messageId, by.messageId), eq(messages.fromAddr, by.from))!);
   }
   if (conds.length === 0) return null;
-  const [row] = await ctx.database.db.select({ id: messages.id, status: messages.status, caseId: messages.caseId }).from(messages).where(or(...conds)).limit(1);
+  const [row] = await ctx.database.db
+    .select({ id: messages.id, status: messages.status, caseId: messages.caseId })
+    .from(messages)
+    .where(or(...conds))
+    .limit(1);
   return row ?? null;
 }
 
@@ -75,7 +79,14 @@ export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, op
   }
 }
 
-async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number }, attempt: number, parsedNow: () => Promise<void>): Promise<IngestOutcome> {
+async function ingestAttempt(
+  ctx: AppContext,
+  raw: Buffer,
+  source: Source,
+  opts: { size?: number },
+  attempt: number,
+  parsedNow: () => Promise<void>,
+): Promise<IngestOutcome> {
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const now = ctx.now();
   const hash = contentHash(raw);
@@ -124,7 +135,9 @@ async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts:
   else if (kind === 'automated' || kind === 'own') reviewReason = parsed.automatedReason;
 
   const auth: AuthResult =
-    parsed.mail && !tooLarge ? await authenticateSender(raw, parsed.mail, { ...ctx.config.auth, ...(ctx.resolver ? { resolver: ctx.resolver } : {}) }) : { verdict: 'none', detail: 'inte kontrollerat' };
+    parsed.mail && !tooLarge
+      ? await authenticateSender(raw, parsed.mail, { ...ctx.config.auth, ...(ctx.resolver ? { resolver: ctx.resolver } : {}) })
+      : { verdict: 'none', detail: 'inte kontrollerat' };
 
   try {
     return await store(ctx, raw, source, { hash, size, tooLarge, parsed, kind, status, reviewReason, now, auth });
@@ -132,8 +145,23 @@ async function ingestAttempt(ctx: AppContext, raw: Buffer, source: Source, opts:
     if (isConnectionError(err)) throw err;
     // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
     log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
-    const bare: ParsedMail = { ...parsed, mail: null, bodyText: '', result: { ...result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } } };
-    return store(ctx, raw, source, { hash, size, tooLarge, parsed: bare, kind: 'other', status: 'review', reviewReason: `kunde inte sparas (${errorCode(err)})`, now, auth });
+    const bare: ParsedMail = {
+      ...parsed,
+      mail: null,
+      bodyText: '',
+      result: { ...result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } },
+    };
+    return store(ctx, raw, source, {
+      hash,
+      size,
+      tooLarge,
+      parsed: bare,
+      kind: 'other',
+      status: 'review',
+      reviewReason: `kunde inte sparas (${errorCode(err)})`,
+      now,
+      auth,
+    });
   }
 }
 
@@ -161,7 +189,8 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
   const result = parsed.result;
   // What is kept for display: personnummer masked in the text, the person list cut at the cap.
   const cap = ctx.config.caps.personsPerMail;
-  const stored = result.persons.length > cap ? { ...result, persons: result.persons.slice(0, cap), personsTotal: result.persons.length } : result;
+  const stored =
+    result.persons.length > cap ? { ...result, persons: result.persons.slice(0, cap), personsTotal: result.persons.length } : result;
   const log = ctx.log.child({ component: 'process', uid: source.uid });
   const outcome = await ctx.database.db.transaction(async (tx) => {
     const [msg] = await tx
@@ -199,7 +228,14 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
       const standing = senderStanding(ctx.rules, parsed.mail.from, auth.verdict);
       const done =
         kind === 'notification'
-          ? await handleNotification(tx, ctx, { mail: parsed.mail, text: parsed.bodyText, records: result.persons, standing, messageRowId, now })
+          ? await handleNotification(tx, ctx, {
+              mail: parsed.mail,
+              text: parsed.bodyText,
+              records: result.persons,
+              standing,
+              messageRowId,
+              now,
+            })
           : kind === 'other' || kind === 'automated'
             ? await attachOtherMail(tx, { mail: parsed.mail, standing, messageRowId, now, ctx, kind })
             : { caseId: null, review: null };
@@ -211,7 +247,11 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         await tx.update(messages).set({ status, reviewReason }).where(eq(messages.id, messageRowId));
       }
     }
-    await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageId: messageRowId, after: { kind, reason: reviewReason } }, now);
+    await audit(
+      tx,
+      { actor: 'worker', action: `message.${status}`, caseId, messageId: messageRowId, after: { kind, reason: reviewReason } },
+      now,
+    );
     await recordProgress(ctx, source, tx);
     return { messageRowId, status, caseId, folder: folderFor(status) };
   });
@@ -225,9 +265,19 @@ async function recordProgress(ctx: AppContext, source: Source, tx?: Tx): Promise
   const db = tx ?? ctx.database.db;
   const [row] = await db.select().from(mailboxState).where(eq(mailboxState.mailbox, source.mailbox));
   if (!row) {
-    await db.insert(mailboxState).values({ mailbox: source.mailbox, uidValidity: source.uidValidity, lastUid: source.uid, updatedAt: ctx.now() }).onConflictDoNothing();
+    await db
+      .insert(mailboxState)
+      .values({ mailbox: source.mailbox, uidValidity: source.uidValidity, lastUid: source.uid, updatedAt: ctx.now() })
+      .onConflictDoNothing();
   } else if (row.uidValidity !== source.uidValidity || row.lastUid < source.uid) {
-    await db.update(mailboxState).set({ uidValidity: source.uidValidity, lastUid: Math.max(source.uid, row.uidValidity === source.uidValidity ? row.lastUid : 0), updatedAt: ctx.now() }).where(eq(mailboxState.mailbox, source.mailbox));
+    await db
+      .update(mailboxState)
+      .set({
+        uidValidity: source.uidValidity,
+        lastUid: Math.max(source.uid, row.uidValidity === source.uidValidity ? row.lastUid : 0),
+        updatedAt: ctx.now(),
+      })
+      .where(eq(mailboxState.mailbox, source.mailbox));
   }
 }
 

@@ -60,7 +60,10 @@ export class ParsePool {
     const w = new Worker(threadScript(), {
       eval: true,
       workerData: { rules: this.rules },
-      resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, this.limits.memoryMb / 8)) },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.limits.memoryMb,
+        maxYoungGenerationSizeMb: Math.min(64, Math.max(8, this.limits.memoryMb / 8)),
+      },
       stdout: false,
       stderr: false,
     });
@@ -100,7 +103,10 @@ export class ParsePool {
     w.ref();
     if (!this.ready) return; // pumped again when the thread says it is ready
     const job = this.queue.shift()!;
-    const timer = setTimeout(() => this.fail(w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`), this.limits.timeoutMs);
+    const timer = setTimeout(
+      () => this.fail(w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`),
+      this.limits.timeoutMs,
+    );
     this.current = { job, timer };
     w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
   }
@@ -117,7 +123,10 @@ export class ParsePool {
     if (cur) {
       clearTimeout(cur.timer);
       this.ended[code === 'PARSE_TIMEOUT' ? 'timeout' : code === 'PARSE_MEMORY' ? 'memory' : 'crashed']++;
-      this.log.warn({ component: 'parse', code, limitMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb, bytes: cur.job.raw.length }, 'mail not parsed within its limits; kept for review');
+      this.log.warn(
+        { component: 'parse', code, limitMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb, bytes: cur.job.raw.length },
+        'mail not parsed within its limits; kept for review',
+      );
       void unparsed(cur.job.raw, code, message).then(cur.job.resolve);
     }
     this.pump();
@@ -140,7 +149,10 @@ export class ParsePool {
 /** Buffers come back from the thread as plain Uint8Arrays. */
 function revive(parsed: ParsedMail): ParsedMail {
   if (!parsed.mail) return parsed;
-  return { ...parsed, mail: { ...parsed.mail, attachments: parsed.mail.attachments.map((a) => ({ ...a, content: Buffer.from(a.content) })) } };
+  return {
+    ...parsed,
+    mail: { ...parsed.mail, attachments: parsed.mail.attachments.map((a) => ({ ...a, content: Buffer.from(a.content) })) },
+  };
 }
 
 function headerEnd(raw: Buffer): number {
@@ -155,7 +167,15 @@ function headerEnd(raw: Buffer): number {
 export async function unparsed(raw: Buffer, code: ErrorCode, message: string): Promise<ParsedMail> {
   const head = await readMail(raw.subarray(0, headerEnd(raw))).catch(() => null);
   return {
-    result: { messageId: head?.messageId ?? null, from: head?.from ?? null, subject: head?.subject ?? '', kind: 'other', persons: [], autoReply: false, error: { code, message } },
+    result: {
+      messageId: head?.messageId ?? null,
+      from: head?.from ?? null,
+      subject: head?.subject ?? '',
+      kind: 'other',
+      persons: [],
+      autoReply: false,
+      error: { code, message },
+    },
     mail: null,
     automatedReason: null,
     bodyText: raw.toString('latin1').slice(0, 100_000),

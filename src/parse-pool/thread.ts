@@ -9,7 +9,12 @@ parentPort!.postMessage({ ready: true });
 parentPort!.on('message', (msg: { id: number; raw: Uint8Array; ownDomain?: string }) => {
   const raw = Buffer.from(msg.raw.buffer, msg.raw.byteOffset, msg.raw.byteLength);
   void parseMail(raw, rules, msg.ownDomain ? { ownDomain: msg.ownDomain } : {}).then((parsed) => {
-    const mail = parsed.mail ? { ...parsed.mail, attachments: parsed.mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.alloc(0) })) } : null;
+    const mail = parsed.mail
+      ? {
+          ...parsed.mail,
+          attachments: parsed.mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.alloc(0) })),
+        }
+      : null;
     parentPort!.postMessage({ id: msg.id, parsed: { ...parsed, mail } });
   });
 });

@@ -12,8 +12,11 @@ export function decodeText(buf: Buffer): string {
 }
 
 export function isCsv(a: MailInput['attachments'][number]): boolean {
-  return /^(text\/csv|application\/csv|text\/comma-separated-values|application\/vnd\.ms-excel)$/.test(a.contentType) && !/\.xlsx?$/i.test(a.filename ?? '')
-    || /\.csv$/i.test(a.filename ?? '');
+  return (
+    (/^(text\/csv|application\/csv|text\/comma-separated-values|application\/vnd\.ms-excel)$/.test(a.contentType) &&
+      !/\.xlsx?$/i.test(a.filename ?? '')) ||
+    /\.csv$/i.test(a.filename ?? '')
+  );
 }
 
 /** Rows of cells from each CSV attachment (delimiter detected: ";" from Swedish Excel, or ","). */

@@ -12,7 +12,8 @@ export function automatedReason(mail: MailInput, rules: Rules, ownDomain?: strin
   const autoSubmitted = first('auto-submitted');
   if (autoSubmitted !== undefined && autoSubmitted.trim().toLowerCase() !== 'no') return 'auto-submitted';
   if (h('x-lifecare-intake').length > 0) return 'own-mail';
-  if (ownDomain && mail.messageId?.toLowerCase().endsWith(`@${ownDomain.toLowerCase()}>`) && /\blci-/.test(mail.messageId)) return 'own-mail';
+  if (ownDomain && mail.messageId?.toLowerCase().endsWith(`@${ownDomain.toLowerCase()}>`) && /\blci-/.test(mail.messageId))
+    return 'own-mail';
   // "From: <>" is the null sender of a bounce; a missing From header is a broken mail (review).
   const fromHeader = first('from');
   if (fromHeader !== undefined && !mail.from && /<\s*>/.test(fromHeader)) return 'null-sender';
@@ -21,17 +22,34 @@ export function automatedReason(mail: MailInput, rules: Rules, ownDomain?: strin
   if (mail.contentType.startsWith('multipart/report')) return 'delivery-report';
   // A report or a calendar request inside another multipart: a bounce, a receipt, an invitation.
   for (const a of mail.attachments) {
-    if (/^message\/(delivery-status|global-delivery-status|disposition-notification|feedback-report)$/.test(a.contentType)) return 'delivery-report';
+    if (/^message\/(delivery-status|global-delivery-status|disposition-notification|feedback-report)$/.test(a.contentType))
+      return 'delivery-report';
     if (/^text\/calendar$/.test(a.contentType) || /\.ics$/i.test(a.filename ?? '')) return 'calendar';
   }
   if (/^text\/calendar/.test(mail.contentType)) return 'calendar';
   if (h('disposition-notification-to').length === 0 && /disposition-notification/.test(mail.contentType)) return 'delivery-report';
   const precedence = first('precedence')?.trim().toLowerCase();
   if (precedence && /^(bulk|junk|list|auto_reply)$/.test(precedence)) return 'precedence';
-  if (['list-id', 'list-unsubscribe', 'list-post', 'list-subscribe', 'list-help', 'list-archive', 'list-owner', 'mailing-list'].some((k) => h(k).length > 0)) return 'mailing-list';
-  if (mail.headers.some((x) => x.key.startsWith('x-ml-') || x.key === 'x-mailing-list' || x.key === 'x-list' || x.key === 'x-campaign' || x.key === 'x-mailgun-tag')) return 'mailing-list';
+  if (
+    ['list-id', 'list-unsubscribe', 'list-post', 'list-subscribe', 'list-help', 'list-archive', 'list-owner', 'mailing-list'].some(
+      (k) => h(k).length > 0,
+    )
+  )
+    return 'mailing-list';
+  if (
+    mail.headers.some(
+      (x) =>
+        x.key.startsWith('x-ml-') ||
+        x.key === 'x-mailing-list' ||
+        x.key === 'x-list' ||
+        x.key === 'x-campaign' ||
+        x.key === 'x-mailgun-tag',
+    )
+  )
+    return 'mailing-list';
   if (first('x-ms-exchange-organization-scl') === '9' || first('x-forefront-antispam-report')?.includes('SFV:SPM')) return 'spam';
-  if (first('x-ms-exchange-recallreportgenerated') !== undefined || first('x-ms-exchange-organization-recall') !== undefined) return 'recall';
+  if (first('x-ms-exchange-recallreportgenerated') !== undefined || first('x-ms-exchange-organization-recall') !== undefined)
+    return 'recall';
   if (h('x-failed-recipients').length > 0) return 'delivery-report';
   if (h('feedback-id').length > 0 && /^(?:\S+@)?(noreply|no-reply|notifications?)/i.test(mail.from ?? '')) return 'notification-service';
   const suppress = first('x-auto-response-suppress');
@@ -49,7 +67,9 @@ export function automatedReason(mail: MailInput, rules: Rules, ownDomain?: strin
     local !== undefined &&
     (rules.senders.automated.localParts.includes(local) ||
       rules.senders.automated.localParts.some((p) => p.replace(/[._-]/g, '') === folded) ||
-      /^owner-|-request$|^bounce[s+-]|^mailer-?daemon|^post-?_?master|^(?:no|do-?not)-?_?reply|^quarantine|^msonlineservicesteam|^microsoft365|^notifications?$|^(?:auto|system)-?(?:mail|reply|svar)/i.test(local))
+      /^owner-|-request$|^bounce[s+-]|^mailer-?daemon|^post-?_?master|^(?:no|do-?not)-?_?reply|^quarantine|^msonlineservicesteam|^microsoft365|^notifications?$|^(?:auto|system)-?(?:mail|reply|svar)/i.test(
+        local,
+      ))
   ) {
     return 'automated-sender';
   }

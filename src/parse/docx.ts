@@ -35,13 +35,7 @@ export function docxLines(xml: string): string[] {
   const body = xml.replace(/<w:tbl>[\s\S]*?<\/w:tbl>/g, (tbl) => {
     const rows = (tbl.match(/<w:tr[\s>][\s\S]*?<\/w:tr>/g) ?? []).map((row) =>
       (row.match(/<w:tc[\s>][\s\S]*?<\/w:tc>/g) ?? [])
-        .map((c) =>
-          (c.match(/<w:p[\s>][\s\S]*?<\/w:p>/g) ?? [])
-            .map(paragraphText)
-            .join(' ')
-            .replace(/\s+/g, ' ')
-            .trim(),
-        )
+        .map((c) => (c.match(/<w:p[\s>][\s\S]*?<\/w:p>/g) ?? []).map(paragraphText).join(' ').replace(/\s+/g, ' ').trim())
         .join('\t'),
     );
     tables.push(['', ...rows, '']);
@@ -59,7 +53,9 @@ export function docxTexts(mail: MailInput): string[][] {
   const out: string[][] = [];
   for (const a of mail.attachments.filter((x) => DOCX.test(x.contentType) || /\.docx$/i.test(x.filename ?? ''))) {
     try {
-      const files = unzipSync(new Uint8Array(a.content), { filter: (f) => f.name === 'word/document.xml' && f.originalSize <= MAX_XML_BYTES });
+      const files = unzipSync(new Uint8Array(a.content), {
+        filter: (f) => f.name === 'word/document.xml' && f.originalSize <= MAX_XML_BYTES,
+      });
       const xml = files['word/document.xml'];
       if (xml && xml.length <= MAX_XML_BYTES) out.push(docxLines(Buffer.from(xml).toString('utf8')));
     } catch {

@@ -15,13 +15,19 @@ import { hasValue, type RawPerson } from './validate';
 const LIST_MARKER = /^\s*(?:\(?\d{1,2}[.):]|[-*•·–o§]|\[\d+\])\s+/;
 const HEADING = /^\s*(person|användare|medarbetare|anställd|user|employee)\s*(nr\.?\s*)?\d{1,2}\s*:?\s*$/i;
 /** "Person 2: Erik Ek", "1) Erik Ek": a numbered heading that names the person. */
-const NAMED_HEADING = /^\s*(?:(?:person|användare|medarbetare|anställd|user|employee)\s*(?:nr\.?\s*)?\d{1,2}|\d{1,2})\s*[:.)–-]\s*(\S.{0,80})$/i;
+const NAMED_HEADING =
+  /^\s*(?:(?:person|användare|medarbetare|anställd|user|employee)\s*(?:nr\.?\s*)?\d{1,2}|\d{1,2})\s*[:.)–-]\s*(\S.{0,80})$/i;
 /** A legend naming the column order of unlabelled rows: "(namn – funktion – HSA-id – användarnamn)". */
 function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
   // A delimited header row is a table's, read with its rows below.
   if (/[\t;|]/.test(line)) return null;
-  const body = line.replace(/^\s*[([]|[)\]]\s*$/g, '').replace(/^\s*(?:ordning|format|kolumner|columns|i ordningen|ordningen är)\s*:?\s*/i, '');
-  const cells = body.split(/\s*(?:[,;\t|/]|\s[-–—]\s|[–—])\s*/).map((c) => c.trim()).filter(Boolean);
+  const body = line
+    .replace(/^\s*[([]|[)\]]\s*$/g, '')
+    .replace(/^\s*(?:ordning|format|kolumner|columns|i ordningen|ordningen är)\s*:?\s*/i, '');
+  const cells = body
+    .split(/\s*(?:[,;\t|/]|\s[-–—]\s|[–—])\s*/)
+    .map((c) => c.trim())
+    .filter(Boolean);
   if (cells.length < 3 || cells.length > 5) return null;
   const fields = cells.map((c) => labels.match(c, true));
   if (fields.some((f) => f === null) || new Set(fields).size !== fields.length) return null;
@@ -29,17 +35,19 @@ function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
 }
 
 function cleanLine(line: string): string {
-  return line
-    .replace(/\u00a0/g, ' ')
-    // Emoji and pictographs mark list items and moods, never values.
-    .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}\u{2705}\u{2714}\u{274C}]+\s*/gu, ' ')
-    .replace(/^\s+(?=\S)/, (m) => (m.includes('\t') ? m : ''))
-    // "SE5593184061 - NH2270": an HSA-id with spaces around its dash is one value.
-    .replace(/\b(SE\s?(?:16)?\d{10})\s+[-–]\s+([A-Za-z0-9]{1,24})\b/gi, '$1-$2')
-    .replace(LIST_MARKER, '')
-    .replace(/^\s*\*+|\*+\s*$/g, '')
-    .replace(/\*+\s*:\s*\**/, ': ')
-    .trimEnd();
+  return (
+    line
+      .replace(/\u00a0/g, ' ')
+      // Emoji and pictographs mark list items and moods, never values.
+      .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}\u{2705}\u{2714}\u{274C}]+\s*/gu, ' ')
+      .replace(/^\s+(?=\S)/, (m) => (m.includes('\t') ? m : ''))
+      // "SE5593184061 - NH2270": an HSA-id with spaces around its dash is one value.
+      .replace(/\b(SE\s?(?:16)?\d{10})\s+[-–]\s+([A-Za-z0-9]{1,24})\b/gi, '$1-$2')
+      .replace(LIST_MARKER, '')
+      .replace(/^\s*\*+|\*+\s*$/g, '')
+      .replace(/\*+\s*:\s*\**/, ': ')
+      .trimEnd()
+  );
 }
 
 class PersonCollector {
@@ -140,7 +148,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       else lines[k] = l.replace(`(${inner})`, '');
     }
   }
-  const roleLine = (k: number) => k < lines.length && lines[k]!.trim() !== '' && !labels.matchLine(lines[k]!) && lexicon.isRole(lines[k]!.trim());
+  const roleLine = (k: number) =>
+    k < lines.length && lines[k]!.trim() !== '' && !labels.matchLine(lines[k]!) && lexicon.isRole(lines[k]!.trim());
   /** Whether the labelled block starting at line `from` names no person of its own. */
   const blockHasNoName = (from: number) => {
     let seenLabel = false;
@@ -329,7 +338,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   // Labelled data wins; a prose person that shares an id with a labelled one only fills its gaps,
   // another who is named and identified (or a named leaver) stands beside them, in text order.
   const same = (a: RawPerson, b: RawPerson) =>
-    (a.hsaId != null && a.hsaId.toUpperCase() === b.hsaId?.toUpperCase()) || (a.treservaUser != null && a.treservaUser === b.treservaUser) || (a.name != null && a.name === b.name);
+    (a.hsaId != null && a.hsaId.toUpperCase() === b.hsaId?.toUpperCase()) ||
+    (a.treservaUser != null && a.treservaUser === b.treservaUser) ||
+    (a.name != null && a.name === b.name);
   const persons = [...out.persons];
   for (const p of prose) {
     const match = persons.find((l) => same(l, p));
@@ -401,7 +412,8 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   return (p.name != null || cells.length >= 3) && hasValue(p) ? p : null;
 }
 
-const GREETING = /^\s*(?:hej|hejsan|hallå|god\s+morgon|hello|hi|dear|kära)\s+(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){1,3})\s*[,!.]?\s*$/iu;
+const GREETING =
+  /^\s*(?:hej|hejsan|hallå|god\s+morgon|hello|hi|dear|kära)\s+(\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){1,3})\s*[,!.]?\s*$/iu;
 const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
 
 /** "HSA-id för Kerstin Ahl: SE…": a label, the person it is for, the value. */
@@ -430,14 +442,15 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
 }
 
 /** A label that speaks for everyone: "Funktion för samtliga:", "Roll (alla):". */
-const SHARED = /(?:^|[.!?]\s+)([^:.!?]{0,40}?\b(?:samtliga|för alla|alla är|alla|everyone|all of them)\b[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/i;
+const SHARED =
+  /(?:^|[.!?]\s+)([^:.!?]{0,40}?\b(?:samtliga|för alla|alla är|alla|everyone|all of them)\b[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/i;
 
 /** Rows "Label<TAB>value<TAB>value…" (two or more rows, two or more values each): one person per column. */
 function transposedTable(lines: string[], i: number, labels: LabelMatcher): { persons: RawPerson[]; end: number } | null {
   const rows: Array<{ field: FieldName; values: string[] }> = [];
   let j = i;
   // A heading row ("", "Person 1", "Person 2") may stand first.
-  if (/^\t/.test(lines[j] ?? '') || (lines[j]?.split('\t').length ?? 0) >= 3 && !labels.match(lines[j]!.split('\t')[0]!, true)) {
+  if (/^\t/.test(lines[j] ?? '') || ((lines[j]?.split('\t').length ?? 0) >= 3 && !labels.match(lines[j]!.split('\t')[0]!, true))) {
     const cells = lines[j]!.split('\t');
     if (cells.length >= 3 && !labels.match(cells[0]!, true)) j++;
   }
@@ -450,7 +463,8 @@ function transposedTable(lines: string[], i: number, labels: LabelMatcher): { pe
     rows.push({ field, values: cells.slice(1) });
   }
   const width = rows[0]?.values.length ?? 0;
-  if (rows.length < 2 || width < 2 || new Set(rows.map((r) => r.field)).size !== rows.length || rows.some((r) => r.values.length !== width)) return null;
+  if (rows.length < 2 || width < 2 || new Set(rows.map((r) => r.field)).size !== rows.length || rows.some((r) => r.values.length !== width))
+    return null;
   const persons = Array.from({ length: width }, (_, k) => {
     const p: RawPerson = {};
     for (const r of rows) p[r.field] = cleanValue(r.field, r.values[k] ?? '');
@@ -477,7 +491,10 @@ function headingOf(text: string, rules: Rules, lexicon: Lexicon): { name: string
 
 /** "Anna Svensson, sjuksköterska." before the labelled values: a name and a known function. */
 function leadingNameAndFunction(prefix: string, rules: Rules): RawPerson {
-  const cells = prefix.split(/\s*(?:[,.;(]|\)|\s[-–]\s)\s*/).map((c) => c.trim()).filter(Boolean);
+  const cells = prefix
+    .split(/\s*(?:[,.;(]|\)|\s[-–]\s)\s*/)
+    .map((c) => c.trim())
+    .filter(Boolean);
   if (cells.length === 0 || cells.length > 2) return {};
   const lexicon = Lexicon.for(rules);
   const out: RawPerson = {};

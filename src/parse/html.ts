@@ -7,13 +7,41 @@ import { parse, NodeType, type HTMLElement, type Node, type TextNode } from 'nod
  */
 
 const BLOCK = new Set([
-  'p', 'div', 'br', 'tr', 'li', 'ul', 'ol', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'tbody', 'thead',
-  'section', 'article', 'header', 'footer', 'pre', 'hr', 'dl', 'dt', 'dd', 'address', 'center',
+  'p',
+  'div',
+  'br',
+  'tr',
+  'li',
+  'ul',
+  'ol',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'table',
+  'tbody',
+  'thead',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'pre',
+  'hr',
+  'dl',
+  'dt',
+  'dd',
+  'address',
+  'center',
 ]);
 const SKIP = new Set(['style', 'script', 'head', 'title', 'xml', 'o:smarttagtype', 'noscript', 'template']);
 
 function cellText(el: HTMLElement): string {
-  return el.textContent.replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
+  return el.textContent
+    .replace(/\u00a0/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 export function htmlToText(html: string): string {
@@ -23,7 +51,13 @@ export function htmlToText(html: string): string {
   let line = '';
   const flush = () => {
     const prefix = '> '.repeat(quoteDepth);
-    out.push(prefix + line.replace(/[ \u00a0]+/g, ' ').replace(/ *\t */g, '\t').trim());
+    out.push(
+      prefix +
+        line
+          .replace(/[ \u00a0]+/g, ' ')
+          .replace(/ *\t */g, '\t')
+          .trim(),
+    );
     line = '';
   };
   const walk = (node: Node) => {
@@ -51,5 +85,8 @@ export function htmlToText(html: string): string {
   };
   walk(root);
   if (line.trim() !== '') flush();
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  return out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }

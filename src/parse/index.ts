@@ -51,7 +51,6 @@ export function visibleText(text: string): string {
 }
 const MAX_LINE = 2000;
 
-
 /** A self-announcing sender ("jag har fått mitt SITHS-kort") named only in the signature or the From line. */
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {
   if ((person.name != null && person.function != null) || !FIRST_PERSON.test(fresh.join(' '))) return;
@@ -77,10 +76,19 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
 function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
   if (fresh.length !== 1 || older.length !== 1) return false;
   const [a, b] = [fresh[0]!, older[0]!];
-  const sameName = a.name == null || b.name == null || a.name.toLowerCase().startsWith(b.name.toLowerCase().split(' ')[0]!) || b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
-  if (!sameName || FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f]!.toLowerCase() !== b[f]!.toLowerCase())) return false;
+  const sameName =
+    a.name == null ||
+    b.name == null ||
+    a.name.toLowerCase().startsWith(b.name.toLowerCase().split(' ')[0]!) ||
+    b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
+  if (
+    !sameName ||
+    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f]!.toLowerCase() !== b[f]!.toLowerCase())
+  )
+    return false;
   for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];
-  if (a.name != null && b.name != null && b.name.length > a.name.length && b.name.toLowerCase().startsWith(a.name.toLowerCase())) a.name = b.name;
+  if (a.name != null && b.name != null && b.name.length > a.name.length && b.name.toLowerCase().startsWith(a.name.toLowerCase()))
+    a.name = b.name;
   return true;
 }
 
@@ -93,7 +101,8 @@ function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
       const m = mention(sentence, rules);
       const p = older[0]!;
       if (m.name && p.name == null) p.name = m.name;
-      if (m.name && m.function && p.function == null && (p.name === m.name || p.name?.startsWith(m.name.split(' ')[0]!))) p.function = m.function;
+      if (m.name && m.function && p.function == null && (p.name === m.name || p.name?.startsWith(m.name.split(' ')[0]!)))
+        p.function = m.function;
     }
   }
   for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
@@ -108,7 +117,15 @@ function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
   }
 }
 
-function fromThread(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null, depth = 0): RawPerson[] {
+function fromThread(
+  text: string,
+  subject: string,
+  reply: boolean,
+  rules: Rules,
+  labels: LabelMatcher,
+  fromName: string | null,
+  depth = 0,
+): RawPerson[] {
   const t = splitThread(text);
   const persons = extractFromLines(t.fresh, rules, labels);
   if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, fromName, rules);
@@ -143,13 +160,26 @@ function joinInlineAnswers(lines: string[]): string[] {
 }
 
 function fromBody(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null): RawPerson[] {
-  const own = takeOwnWords(joinInlineAnswers(visibleText(text).replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').split('\n')), rules);
+  const own = takeOwnWords(
+    joinInlineAnswers(
+      visibleText(text)
+        .replace(/\r\n?/g, '\n')
+        .replace(/\u00a0/g, ' ')
+        .split('\n'),
+    ),
+    rules,
+  );
   const persons = fromThread(own.rest.join('\n'), subject, reply || own.persons.length > 0, rules, labels, fromName);
   assignIntent(own.persons, own.rest, rules, mailIntent([subject], rules));
   return [...own.persons, ...persons];
 }
 
-async function personsOf(mail: MailInput, rules: Rules, labels: LabelMatcher, depth: number): Promise<{ persons: RawPerson[]; bodyText: string }> {
+async function personsOf(
+  mail: MailInput,
+  rules: Rules,
+  labels: LabelMatcher,
+  depth: number,
+): Promise<{ persons: RawPerson[]; bodyText: string }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
   let persons = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName) : [];
@@ -205,7 +235,15 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     mail = await readMail(raw);
   } catch (err) {
     return {
-      result: { messageId: null, from: null, subject: '', kind: 'other', persons: [], autoReply: false, error: { code: 'MAIL_UNREADABLE', message: errorMessage(err) } },
+      result: {
+        messageId: null,
+        from: null,
+        subject: '',
+        kind: 'other',
+        persons: [],
+        autoReply: false,
+        error: { code: 'MAIL_UNREADABLE', message: errorMessage(err) },
+      },
       mail: null,
       automatedReason: null,
       bodyText: raw.toString('latin1').slice(0, 100_000),
@@ -215,7 +253,12 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
   try {
     const reason = automatedReason(mail, rules, opts.ownDomain);
     if (reason) {
-      return { result: { ...base, kind: 'automated', persons: [], autoReply: false }, mail, automatedReason: reason, bodyText: mail.text || (mail.html ? htmlToText(mail.html) : '') };
+      return {
+        result: { ...base, kind: 'automated', persons: [], autoReply: false },
+        mail,
+        automatedReason: reason,
+        bodyText: mail.text || (mail.html ? htmlToText(mail.html) : ''),
+      };
     }
     const { persons, bodyText } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));

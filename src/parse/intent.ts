@@ -25,7 +25,13 @@ function lineCues(lines: readonly string[], lexicon: Lexicon): LineCue[] {
 
 /** The intent of the whole text when every phrase in it says the same, else null. */
 export function mailIntent(texts: readonly string[], rules: Rules): Intent | null {
-  const kinds = new Set(texts.flatMap((t) => Lexicon.for(rules).cues(t).map((c) => c.kind)));
+  const kinds = new Set(
+    texts.flatMap((t) =>
+      Lexicon.for(rules)
+        .cues(t)
+        .map((c) => c.kind),
+    ),
+  );
   return kinds.size === 1 ? [...kinds][0]! : null;
 }
 

@@ -30,7 +30,8 @@ function distance(a: string, b: string, cap: number): number {
 const SUFFIXES = ['ets', 'ens', 'et', 'en', 't', 'n', 's', 'na'];
 
 /** Labels that speak of something else: the unit, the firm, a contact, a manager. */
-const OTHER_THING = /enhet|foretag|verksamhet|bolag|utforare|firma|company|organi|arbetsplats|chef|kontakt|avsandare|bestallare|ansvarig|narmast|epost|mail|telefon|mobil|adress/;
+const OTHER_THING =
+  /enhet|foretag|verksamhet|bolag|utforare|firma|company|organi|arbetsplats|chef|kontakt|avsandare|bestallare|ansvarig|narmast|epost|mail|telefon|mobil|adress/;
 
 /** A label's field by its stem: the wordings nobody listed. */
 function stemField(label: string): FieldName | null {
@@ -41,7 +42,13 @@ function stemField(label: string): FieldName | null {
   if (words.length === 0 || words.length > 6) return null;
   const f = foldLabel(label);
   if (/hsa/.test(f)) return 'hsaId';
-  if (/treserva|anvandarnamn|anvandarid|anvnamn|username|userid|login|inlogg|konto|account/.test(f) || /^anv\b/.test(label.trim().toLowerCase()) || words.includes('tes') || words.includes('user')) return 'treservaUser';
+  if (
+    /treserva|anvandarnamn|anvandarid|anvnamn|username|userid|login|inlogg|konto|account/.test(f) ||
+    /^anv\b/.test(label.trim().toLowerCase()) ||
+    words.includes('tes') ||
+    words.includes('user')
+  )
+    return 'treservaUser';
   if (OTHER_THING.test(f)) return null;
   if (/funktion|roll|befattning|titel|title|role|tjanst|yrke|position|function/.test(f)) return 'function';
   if (/namn|name/.test(f)) return 'name';

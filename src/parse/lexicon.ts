@@ -56,9 +56,10 @@ export class Lexicon {
     this.endings = rules.lexicon.roleEndings.map(fold);
     this.placeholders = new Set(rules.lexicon.placeholders.map(fold));
     this.placeholderPrefixes = [...this.placeholders].filter((p) => p.includes(' '));
-    const cues = [...rules.lexicon.revoke.map((p) => ({ p, k: 'revoke' as const })), ...rules.lexicon.grant.map((p) => ({ p, k: 'grant' as const }))].sort(
-      (a, b) => b.p.length - a.p.length,
-    );
+    const cues = [
+      ...rules.lexicon.revoke.map((p) => ({ p, k: 'revoke' as const })),
+      ...rules.lexicon.grant.map((p) => ({ p, k: 'grant' as const })),
+    ].sort((a, b) => b.p.length - a.p.length);
     this.cueKinds = cues.map((c) => c.k);
     this.cueRe = new RegExp(cues.map((c) => `(${phraseSource(c.p)})`).join('|'), 'giu');
   }
@@ -95,7 +96,9 @@ export class Lexicon {
 
   /** A value that only says it is not known ("vet ej", "kommer senare", "?"). */
   isPlaceholder(value: string): boolean {
-    const v = fold(value).replace(/^[("'“]+|[)"'”.!,;:]+$/g, '').trim();
+    const v = fold(value)
+      .replace(/^[("'“]+|[)"'”.!,;:]+$/g, '')
+      .trim();
     if (v === '' || this.placeholders.has(v)) return true;
     if (/^[-–—_.?!x*\s]+$/i.test(v)) return true;
     return this.placeholderPrefixes.some((p) => v.startsWith(p) && !/[\p{L}\d]/u.test(v.charAt(p.length)));

@@ -34,8 +34,16 @@ function compiled(rules: Rules): Compiled {
   const templates = Object.values(rules.replies).flatMap((t) => [t.subject, t.body]);
   const messages = FIELDS.flatMap((field) => Object.values(rules.fields[field].messages).map((m) => ({ text: fold(m), field })));
   // Placeholders become "#", so a line with a filled-in reference or address still matches.
-  const corpus = [...templates.map((t) => t.replace(/\{\w+\}/g, ' # ')), ...Object.values(rules.fields).flatMap((f) => Object.values(f.messages))]
-    .map((t) => t.split(/\n\s*\n/).map(fold).join(' | '))
+  const corpus = [
+    ...templates.map((t) => t.replace(/\{\w+\}/g, ' # ')),
+    ...Object.values(rules.fields).flatMap((f) => Object.values(f.messages)),
+  ]
+    .map((t) =>
+      t
+        .split(/\n\s*\n/)
+        .map(fold)
+        .join(' | '),
+    )
     .join(' | ');
   c = { corpus, messages, formLabels: FIELDS.map((field) => ({ field, folded: fold(rules.fields[field].label) })) };
   cache.set(rules, c);
@@ -106,7 +114,13 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
         const k = blank(lines[j]!) && j + 1 < lines.length ? j + 1 : j;
         // A value typed on the line under an empty label ("HSA-id:" then "SE…") belongs to it.
         const last = block[block.length - 1]!;
-        if (last.value === '' && !blank(lines[k]!) && !formLine(lines[k]!, c) && !isOwnLine(lines[k]!, rules) && lines[k]!.trim().length <= 80) {
+        if (
+          last.value === '' &&
+          !blank(lines[k]!) &&
+          !formLine(lines[k]!, c) &&
+          !isOwnLine(lines[k]!, rules) &&
+          lines[k]!.trim().length <= 80
+        ) {
           last.value = lines[k]!.replace(/^(\s*>)+\s*/, '').trim();
           j = k + 1;
           continue;
@@ -117,7 +131,15 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
         j = k + 1;
       }
       const tail = block[block.length - 1]!;
-      if (block.length === FIELDS.length && tail.value === '' && j < lines.length && !blank(lines[j]!) && !isOwnLine(lines[j]!, rules) && lines[j]!.trim().length <= 80 && !formLine(lines[j]!, c)) {
+      if (
+        block.length === FIELDS.length &&
+        tail.value === '' &&
+        j < lines.length &&
+        !blank(lines[j]!) &&
+        !isOwnLine(lines[j]!, rules) &&
+        lines[j]!.trim().length <= 80 &&
+        !formLine(lines[j]!, c)
+      ) {
         tail.value = lines[j]!.replace(/^(\s*>)+\s*/, '').trim();
         j++;
       }
@@ -136,7 +158,8 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       }
     }
     // Our problem list: "Lisa Berg, Enhetschef:" followed by "- <message>" lines.
-    const message = isMessageLine(line, c) ?? (inOurs && who !== null && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(line) ? { field: null } : undefined);
+    const message =
+      isMessageLine(line, c) ?? (inOurs && who !== null && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(line) ? { field: null } : undefined);
     if (message) {
       if (who !== null && message.field) {
         const set = asked.get(who) ?? new Set<FieldName>();
@@ -151,7 +174,12 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     const item = (l: string | undefined) => l !== undefined && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(l);
     if (/^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && after !== undefined && (isMessageLine(after, c) || (inOurs && item(after)))) {
       // The person heading of our problem list: the name before the first comma.
-      who = fold(line.replace(/^(\s*>)*\s*/, '').split(',')[0]!.replace(/:\s*$/, ''));
+      who = fold(
+        line
+          .replace(/^(\s*>)*\s*/, '')
+          .split(',')[0]!
+          .replace(/:\s*$/, ''),
+      );
       if (/^person \d+/.test(who)) who = '';
       rest.push('');
       continue;

@@ -13,8 +13,10 @@ import { cleanValue } from './values';
  * a field seen twice starts the next person. Every pattern here is bounded (no nested repeats).
  */
 
-const HSA_TOKEN = /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d(?:[ \t]?[-–][ \t]?|(?=[A-Za-z]))[A-Za-zÅÄÖåäö0-9]{1,32}(?![\p{L}\d])/giu;
-const HSA_LABELLED = /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/giu;
+const HSA_TOKEN =
+  /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d(?:[ \t]?[-–][ \t]?|(?=[A-Za-z]))[A-Za-zÅÄÖåäö0-9]{1,32}(?![\p{L}\d])/giu;
+const HSA_LABELLED =
+  /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/giu;
 const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
 const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
@@ -26,14 +28,24 @@ const USER_PATTERNS: RegExp[] = [
     String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|användar-?id(?:t|et)?|användaren?|inloggning(?:en|snamn(?:et)?)?|inlogg|login(?:-?namn)?|username|user[ -]?(?:name|id)|konto(?:t)?|anv\.?(?:-?namn)?)(?:[ \t]+(?:i|för|till|hos|på|in)[ \t]+${SYSTEM})?${LINK}${VALUE}`,
     'giu',
   ),
-  new RegExp(String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`, 'giu'),
+  new RegExp(
+    String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`,
+    'giu',
+  ),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`, 'giu'),
-  new RegExp(String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`, 'giu'),
-  new RegExp(String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`, 'giu'),
+  new RegExp(
+    String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`,
+    'giu',
+  ),
+  new RegExp(
+    String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`,
+    'giu',
+  ),
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
-const ABOUT_ACCESS = /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort|pension/i;
+const ABOUT_ACCESS =
+  /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort|pension/i;
 /** Words that never are a username or part of a name. */
 const STOP = new Set(
   'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när var vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
@@ -133,9 +145,15 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
     }
     if (parts.length < 2) continue;
     const besideRole = isRoleWord(i - 1) || isRoleWord(j) || (isRoleWord(i - 2) && /^(?:är|heter|blir)$/i.test(bare(words[i - 1] ?? '')));
-    const afterCue = /^(?:heter|namn|namnet|name|är|kollega|kollegan|medarbetare|medarbetaren|användare|användaren)$/i.test(bare(words[i - 1] ?? ''));
+    const afterCue = /^(?:heter|namn|namnet|name|är|kollega|kollegan|medarbetare|medarbetaren|användare|användaren)$/i.test(
+      bare(words[i - 1] ?? ''),
+    );
     // "Lisa Berg har fått sitt kort", "Lisa Berg (usk)", "Lisa Berg som är ...".
-    const beforeCue = cap && /^(?:har|hade|fick|fått|är|blir|börjar|började|ska|behöver|som|slutar|slutade|has|is|got|he|she|should|was|had|will|who)$/i.test(bare(words[j] ?? ''));
+    const beforeCue =
+      cap &&
+      /^(?:har|hade|fick|fått|är|blir|börjar|började|ska|behöver|som|slutar|slutade|has|is|got|he|she|should|was|had|will|who)$/i.test(
+        bare(words[j] ?? ''),
+      );
     const score = (given ? 2 : 0) + (besideRole ? 2 : 0) + (afterCue ? 1 : 0) + (beforeCue ? 1 : 0) + (cap ? 1 : 0);
     if (!given && !besideRole && !afterCue && !beforeCue) continue;
     out.push({ value: parts.join(' '), start: i, score });
@@ -145,7 +163,8 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
 }
 
 /** Example language: an HSA-id in such a sentence shows the form, it is nobody's. */
-const EXAMPLE = /(?<![\p{L}])(?:har formen|har form|till exempel|t\.\s?ex|exempelvis|exempel|ser ut som|ser ut så|such as|for example|e\.g\.)(?![\p{L}])/iu;
+const EXAMPLE =
+  /(?<![\p{L}])(?:har formen|har form|till exempel|t\.\s?ex|exempelvis|exempel|ser ut som|ser ut så|such as|for example|e\.g\.)(?![\p{L}])/iu;
 
 interface Event {
   pos: number;
@@ -164,7 +183,8 @@ function events(text: string, lexicon: Lexicon): Event[] {
       hsaSpans.push([m.index, m.index + m[0].length]);
       // "Ali Rezaei undersköterska SE…-AR7T alirez": a bare token right after the id, ending the record, is the username.
       const after = /^[ \t]+([a-z][a-z0-9._-]{2,29})[.!]?$/.exec(text.slice(m.index + m[0].length));
-      if (after && !STOP.has(after[1]!) && !lexicon.isRole(after[1]!)) out.push({ pos: m.index + m[0].length + after[0].indexOf(after[1]!), field: 'treservaUser', value: after[1]! });
+      if (after && !STOP.has(after[1]!) && !lexicon.isRole(after[1]!))
+        out.push({ pos: m.index + m[0].length + after[0].indexOf(after[1]!), field: 'treservaUser', value: after[1]! });
     }
     for (const m of text.matchAll(HSA_LABELLED)) {
       const v = m[1]!;
@@ -180,7 +200,10 @@ function events(text: string, lexicon: Lexicon): Event[] {
       // After a bare space ("användarnamn annstr") the value must end the clause: "användarnamn vet jag inte" gives none.
       const link = text.slice(m.index, at);
       const after = text.slice(at + v.length);
-      const endsClause = /^\s*(?:$|[,.;:!?)\]–—/-]|(?:och|and|samt|i|på|hos|hon|han|hen|men|så|tack|mvh|hälsningar|från|kan|ska|behöver|börjar)(?![\p{L}]))/iu.test(after);
+      const endsClause =
+        /^\s*(?:$|[,.;:!?)\]–—/-]|(?:och|and|samt|i|på|hos|hon|han|hen|men|så|tack|mvh|hälsningar|från|kan|ska|behöver|börjar)(?![\p{L}]))/iu.test(
+          after,
+        );
       if (!/[:=]|\b(?:är|blir|var|is|was|heter|som|fått)\b|["'“(]\s*$/i.test(link) && !endsClause && !/[\d._]/.test(v)) continue;
       if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
@@ -276,8 +299,14 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       const name = found.find((e) => e.field === 'name')?.value;
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
       // The writer's own function ("Jag är tf enhetschef") is no one else's.
-    const mine = FIRST_PERSON.test(text);
-    if (!name && role && current.function == null && ((current.name != null && !mine && REFERS_BACK.test(text)) || (current.name == null && (mine || WORKS_AS.test(text))))) set('function', role, s.line);
+      const mine = FIRST_PERSON.test(text);
+      if (
+        !name &&
+        role &&
+        current.function == null &&
+        ((current.name != null && !mine && REFERS_BACK.test(text)) || (current.name == null && (mine || WORKS_AS.test(text))))
+      )
+        set('function', role, s.line);
       else if (name) pending = KEEP.test(text) ? null : { name, role, line: s.line };
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
@@ -294,7 +323,13 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     }
     pending = null;
     for (const e of found) {
-      if (e.field === 'function' && current.function != null && current.name != null && !found.some((x) => x.field === 'name' && x.pos > e.pos)) continue;
+      if (
+        e.field === 'function' &&
+        current.function != null &&
+        current.name != null &&
+        !found.some((x) => x.field === 'name' && x.pos > e.pos)
+      )
+        continue;
       const before = persons.length;
       set(e.field, e.value, s.line);
       if (persons.length > before) currentCue = null;
@@ -306,10 +341,13 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 }
 
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
-const WORKS_AS = /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
+const WORKS_AS =
+  /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
 /** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
-const KEEP = /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;
+const KEEP =
+  /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;
 /** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
 /** First-person writing (a self-announcer), not "Skickat från min iPhone". */
-export const FIRST_PERSON = /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
+export const FIRST_PERSON =
+  /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;

@@ -25,7 +25,8 @@ function firstAddress(v: AddressObject | AddressObject[] | undefined): { address
   for (const obj of list) {
     for (const a of obj.value) {
       if (a.address) return { address: clean(a.address).trim().toLowerCase(), name: a.name ? clean(a.name) : null };
-      for (const g of a.group ?? []) if (g.address) return { address: clean(g.address).trim().toLowerCase(), name: g.name ? clean(g.name) : null };
+      for (const g of a.group ?? [])
+        if (g.address) return { address: clean(g.address).trim().toLowerCase(), name: g.name ? clean(g.name) : null };
     }
   }
   return { address: null, name: null };
@@ -52,7 +53,9 @@ export async function readMail(raw: Buffer): Promise<MailInput> {
     messageId: messageId ? (messageId.startsWith('<') ? messageId : `<${messageId}>`) : null,
     from: from.address,
     fromName: from.name,
-    subject: clean(m.subject ?? '').replace(/\s+/g, ' ').trim(),
+    subject: clean(m.subject ?? '')
+      .replace(/\s+/g, ' ')
+      .trim(),
     date: m.date && !Number.isNaN(m.date.getTime()) ? m.date : null,
     inReplyTo,
     references: ids(m.references),

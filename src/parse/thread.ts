@@ -17,7 +17,8 @@ export function subjectInfo(subject: string): { base: string; reply: boolean; fo
   return { base: s.trim(), reply: first !== null && REPLY_PREFIX.test(first), forward: first !== null && !REPLY_PREFIX.test(first) };
 }
 
-const ORIGINAL = /^\s*-{2,}\s*(ursprungligt meddelande|originalmeddelande|original message|vidarebefordrat meddelande|forwarded message|begin forwarded message)\s*-{2,}\s*$/i;
+const ORIGINAL =
+  /^\s*-{2,}\s*(ursprungligt meddelande|originalmeddelande|original message|vidarebefordrat meddelande|forwarded message|begin forwarded message)\s*-{2,}\s*$/i;
 const BEGIN_FWD = /^\s*(begin forwarded message|vidarebefordrat meddelande)\s*:?\s*$/i;
 const UNDERSCORES = /^\s*_{8,}\s*$/;
 const HEADER_FROM = /^\s*\**\s*(från|from|avsändare)\s*:\**\s*\S/i;
@@ -55,15 +56,28 @@ export function isBoundary(lines: string[], i: number): boolean {
 /** Cut at the first sign-off line: what follows is a signature, contact details or a disclaimer. */
 export function cutSignature(lines: string[]): string[] {
   const first = lines.findIndex((l) => l.trim() !== '');
-  const i = lines.findIndex((l, k) => SIGNOFF.test(l) || (THANKS.test(l) && k > first && lines.slice(k + 1).filter((x) => x.trim() !== '').length <= 8));
+  const i = lines.findIndex(
+    (l, k) => SIGNOFF.test(l) || (THANKS.test(l) && k > first && lines.slice(k + 1).filter((x) => x.trim() !== '').length <= 8),
+  );
   return i < 0 ? lines : lines.slice(0, i);
 }
 
 function dropHeaderBlock(lines: string[]): string[] {
   let i = 0;
-  while (i < lines.length && (lines[i]!.trim() === '' || ORIGINAL.test(lines[i]!) || BEGIN_FWD.test(lines[i]!) || UNDERSCORES.test(lines[i]!) || WROTE.test(lines[i]!))) i++;
+  while (
+    i < lines.length &&
+    (lines[i]!.trim() === '' ||
+      ORIGINAL.test(lines[i]!) ||
+      BEGIN_FWD.test(lines[i]!) ||
+      UNDERSCORES.test(lines[i]!) ||
+      WROTE.test(lines[i]!))
+  )
+    i++;
   let sawHeader = false;
-  while (i < lines.length && (HEADER_FROM.test(lines[i]!) || HEADER_NEXT.test(lines[i]!) || (sawHeader && /^\s+\S/.test(lines[i]!) && !/:/.test(lines[i]!)))) {
+  while (
+    i < lines.length &&
+    (HEADER_FROM.test(lines[i]!) || HEADER_NEXT.test(lines[i]!) || (sawHeader && /^\s+\S/.test(lines[i]!) && !/:/.test(lines[i]!)))
+  ) {
     sawHeader = true;
     i++;
   }
@@ -73,7 +87,10 @@ function dropHeaderBlock(lines: string[]): string[] {
 const unquote = (l: string) => l.replace(/^(\s*>)+ ?/, '');
 
 export function splitThread(text: string): Thread {
-  const lines = text.replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').split('\n');
+  const lines = text
+    .replace(/\r\n?/g, '\n')
+    .replace(/\u00a0/g, ' ')
+    .split('\n');
   let boundary = lines.length;
   for (let i = 0; i < lines.length; i++) {
     if (isBoundary(lines, i)) {
@@ -93,7 +110,9 @@ export function splitThread(text: string): Thread {
 
 /** "Från: Lisa Berg <lisa@x.se>", "Den 3 mars skrev Lisa Berg <lisa@x.se>:" → "Lisa Berg". */
 function displayName(line: string): string | null {
-  const m = /(?:från|from|avsändare)\s*:\**\s*"?([^"<>@:]{3,60}?)"?\s*(?:<|\[mailto:|$)/i.exec(line) ?? /(?:skrev|wrote)\s+"?([^"<>@:]{3,60}?)"?\s*</i.exec(line);
+  const m =
+    /(?:från|from|avsändare)\s*:\**\s*"?([^"<>@:]{3,60}?)"?\s*(?:<|\[mailto:|$)/i.exec(line) ??
+    /(?:skrev|wrote)\s+"?([^"<>@:]{3,60}?)"?\s*</i.exec(line);
   const name = m?.[1]?.trim();
   return name && /^\p{L}[\p{L}'’ .-]+$/u.test(name) ? name : null;
 }

@@ -51,8 +51,7 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
   if (fn && PERSONNUMMER_IN.test(fn)) fn = maskAll(fn);
   if (!fn) {
     if (intent === 'grant') add('function', 'missing', f.function.messages.missing);
-  }
-  else if (/[0-9@<>{}]/.test(fn) || !/\p{L}.*\p{L}/u.test(fn) || fn.length > 80) {
+  } else if (/[0-9@<>{}]/.test(fn) || !/\p{L}.*\p{L}/u.test(fn) || fn.length > 80) {
     add('function', 'invalid', f.function.messages.invalid);
   }
 
@@ -80,7 +79,8 @@ export function validatePerson(raw: RawPerson, rules: Rules): PersonRecord {
 
   // A leaver is identified by an HSA-id or a username: one of them is enough.
   if (intent === 'revoke' && (hsaId || user)) {
-    for (let i = problems.length - 1; i >= 0; i--) if (problems[i]!.code === 'missing' && problems[i]!.field !== 'name') problems.splice(i, 1);
+    for (let i = problems.length - 1; i >= 0; i--)
+      if (problems[i]!.code === 'missing' && problems[i]!.field !== 'name') problems.splice(i, 1);
   }
   return { name, function: fn, hsaId, treservaUser: user, intent, problems };
 }

@@ -4,7 +4,10 @@ import type { FieldName } from './types';
 
 /** Strips quotes, trailing punctuation and filler from a value. */
 export function cleanValue(field: FieldName, value: string): string | null {
-  let v = value.replace(/\u00a0/g, ' ').replace(/\*+/g, '').trim();
+  let v = value
+    .replace(/\u00a0/g, ' ')
+    .replace(/\*+/g, '')
+    .trim();
   v = v.replace(/^["'“”‘’«»<\[]+|["'“”‘’«»>\]]+$/g, '').trim();
   // Brackets only when they do not close something the value opened: "Team leader (Gruppledare)" stays whole.
   if (/^\(/.test(v) && !/\)/.test(v.slice(1))) v = v.slice(1).trim();
@@ -41,6 +44,6 @@ export function isNoise(v: string, field?: FieldName): boolean {
   if (field === 'hsaId') return /^(tel|telefon|mobil|mob|fax|e-?post|mail|adress|www)\b/i.test(v);
   return (
     /^(tel|telefon|mobil|mob|fax|e-?post|mail|adress|org\.?\s*nr|organisationsnummer|www)\b/i.test(v) ||
-    /^\+?\d[\d\s-]{6,}$/.test(v) && !/^\d{6,8}[-+]\d{4}$/.test(v)
+    (/^\+?\d[\d\s-]{6,}$/.test(v) && !/^\d{6,8}[-+]\d{4}$/.test(v))
   );
 }

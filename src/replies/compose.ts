@@ -55,7 +55,10 @@ function personsText(input: ComposeInput): string {
 
 function render(t: { subject: string; body: string }, values: Record<string, string>) {
   const subject = fill(t.subject, values).replace(/\s+/g, ' ').trim();
-  const body = fill(t.body, values).replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  const body =
+    fill(t.body, values)
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n';
   // Nothing mail-derived leaves with a personnummer in clear (the subject is the provider's own).
   return { subject: maskPersonnummerInText(subject), body: maskPersonnummerInText(body) };
 }
@@ -76,7 +79,12 @@ export function composeReceipt(input: ComposeInput, rules: Rules) {
 }
 
 export function composeRemovalReceipt(input: ComposeInput, rules: Rules) {
-  return render(rules.replies.removalReceipt, { ref: input.ref, subject: input.subject, mailbox: input.mailbox, persons: personsText(input) });
+  return render(rules.replies.removalReceipt, {
+    ref: input.ref,
+    subject: input.subject,
+    mailbox: input.mailbox,
+    persons: personsText(input),
+  });
 }
 
 /** For senders not verified as the provider, and for replies over the size cap: no personal data. */

@@ -35,7 +35,12 @@ export function newMessageId(mailFrom: string): string {
  * per recipient (per hour) turn the reply into a recorded, unsent `suppressed` row.
  * Returns null when this trigger already has a reply (never answer twice).
  */
-export async function enqueueReply(tx: DbOrTx, draft: ReplyDraft, config: Config, now: Date): Promise<{ id: number; status: OutboxStatus } | null> {
+export async function enqueueReply(
+  tx: DbOrTx,
+  draft: ReplyDraft,
+  config: Config,
+  now: Date,
+): Promise<{ id: number; status: OutboxStatus } | null> {
   let status: OutboxStatus = draft.suppressReason ? 'suppressed' : draft.hold ? 'held' : 'pending';
   let suppressReason = draft.suppressReason ?? null;
   if (status === 'pending') {
@@ -47,7 +52,13 @@ export async function enqueueReply(tx: DbOrTx, draft: ReplyDraft, config: Config
     const [perRecipient] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(outbox)
-      .where(and(sql`regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)}`, counted, gte(outbox.createdAt, new Date(now.getTime() - 3_600_000))));
+      .where(
+        and(
+          sql`regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)}`,
+          counted,
+          gte(outbox.createdAt, new Date(now.getTime() - 3_600_000)),
+        ),
+      );
     if ((perCase?.n ?? 0) >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
     else if ((perRecipient?.n ?? 0) >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
     if (suppressReason) status = 'suppressed';

@@ -14,7 +14,20 @@ export async function requeueReply(db: Db, outboxId: number, actor: string, now:
     // The server enforces what the page shows: the reply must belong to the case it was sent from.
     if (!r || (caseId !== undefined && r.caseId !== caseId)) throw new AppError('NOT_FOUND', `reply ${outboxId} not found`, { outboxId });
     if (r.status !== 'failed') throw new AppError('CONFLICT', `the reply is ${r.status}, not failed`, { outboxId, status: r.status });
-    await tx.update(outbox).set({ status: 'pending', attempts: 0, nextAttemptAt: now, lastError: null, claimedAt: null, claimedBy: null }).where(eq(outbox.id, outboxId));
-    await audit(tx, { actor, action: 'reply.requeued', caseId: r.caseId, before: { outboxId, status: 'failed', lastError: r.lastError }, after: { outboxId, status: 'pending' } }, now);
+    await tx
+      .update(outbox)
+      .set({ status: 'pending', attempts: 0, nextAttemptAt: now, lastError: null, claimedAt: null, claimedBy: null })
+      .where(eq(outbox.id, outboxId));
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'reply.requeued',
+        caseId: r.caseId,
+        before: { outboxId, status: 'failed', lastError: r.lastError },
+        after: { outboxId, status: 'pending' },
+      },
+      now,
+    );
   });
 }

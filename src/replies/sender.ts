@@ -85,8 +85,14 @@ export class OutboxSender {
   }
 
   get status(): SenderStatus {
-    if (this.down) return { ok: false, detail: `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}: ${this.down.reason}`, downSince: this.down.since };
-    if (this.unmarked.size > 0) return { ok: false, detail: `${this.unmarked.size} skickade svar väntar på att markeras i databasen`, downSince: null };
+    if (this.down)
+      return {
+        ok: false,
+        detail: `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}: ${this.down.reason}`,
+        downSince: this.down.since,
+      };
+    if (this.unmarked.size > 0)
+      return { ok: false, detail: `${this.unmarked.size} skickade svar väntar på att markeras i databasen`, downSince: null };
     return { ok: true, detail: this.transport.name, downSince: null };
   }
 
@@ -104,7 +110,8 @@ export class OutboxSender {
           .returning({ id: outbox.id })
       : [];
     for (const f of files) fs.rmSync(f, { force: true });
-    if (marked.length) this.log.warn({ count: marked.length }, 'replies accepted by SMTP before a crash marked sent from the journal (not sent again)');
+    if (marked.length)
+      this.log.warn({ count: marked.length }, 'replies accepted by SMTP before a crash marked sent from the journal (not sent again)');
     // Only after the journals are applied: what the dead process still held is free now.
     await this.releaseDeadClaims();
     return marked.length;
@@ -160,7 +167,12 @@ export class OutboxSender {
     const now = this.ctx.now();
     const stale = new Date(now.getTime() - this.ctx.config.replies.claimStaleMs);
     const mine = [...this.unmarked.keys()];
-    const notMine = mine.length ? sql`and id not in (${sql.join(mine.map((id) => sql`${id}`), sql`, `)})` : sql``;
+    const notMine = mine.length
+      ? sql`and id not in (${sql.join(
+          mine.map((id) => sql`${id}`),
+          sql`, `,
+        )})`
+      : sql``;
     const [row] = await db
       .update(outbox)
       .set({ status: 'sending', attempts: sql`${outbox.attempts} + 1`, claimedAt: now, claimedBy: this.owner })
@@ -223,7 +235,10 @@ export class OutboxSender {
 
   private async markSent(id: number): Promise<void> {
     const at = this.unmarked.get(id) ?? this.ctx.now();
-    await this.ctx.database.db.update(outbox).set({ status: 'sent', sentAt: at, lastError: null, claimedAt: null }).where(eq(outbox.id, id));
+    await this.ctx.database.db
+      .update(outbox)
+      .set({ status: 'sent', sentAt: at, lastError: null, claimedAt: null })
+      .where(eq(outbox.id, id));
     this.unmarked.delete(id);
   }
 
@@ -261,7 +276,17 @@ export class OutboxSender {
     const onDbError = (e: unknown) => this.log.error({ code: errorCode(e) }, 'cannot record a send failure');
     if (code === 'SMTP_DOWN') {
       // Not this reply's fault: it goes back as it was, and sending pauses until the transport answers.
-      await db.update(outbox).set({ status: 'pending', attempts: sql`greatest(${outbox.attempts} - 1, 0)`, claimedAt: null, claimedBy: null, lastError: message }).where(mine).catch(onDbError);
+      await db
+        .update(outbox)
+        .set({
+          status: 'pending',
+          attempts: sql`greatest(${outbox.attempts} - 1, 0)`,
+          claimedAt: null,
+          claimedBy: null,
+          lastError: message,
+        })
+        .where(mine)
+        .catch(onDbError);
       this.transportDown(message, err);
       return;
     }
@@ -278,7 +303,10 @@ export class OutboxSender {
   private transportDown(reason: string, err: unknown): void {
     if (!this.down) {
       this.down = { since: this.ctx.now(), reason };
-      this.log.error({ err, since: this.down.since.toISOString() }, `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}; sending paused`);
+      this.log.error(
+        { err, since: this.down.since.toISOString() },
+        `${this.transport.name === 'smtp' ? 'SMTP' : this.transport.name} nere sedan ${this.down.since.toISOString()}; sending paused`,
+      );
     }
     this.scheduleProbe();
   }
@@ -293,7 +321,10 @@ export class OutboxSender {
           const since = this.down?.since;
           this.down = null;
           this.probeBackoff.reset();
-          this.log.info({ since: since?.toISOString(), downMs: since ? this.ctx.now().getTime() - since.getTime() : 0 }, 'SMTP answers again; sending resumed');
+          this.log.info(
+            { since: since?.toISOString(), downMs: since ? this.ctx.now().getTime() - since.getTime() : 0 },
+            'SMTP answers again; sending resumed',
+          );
           this.onResume();
         },
         (err: unknown) => {

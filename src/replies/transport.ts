@@ -17,7 +17,20 @@ export interface Transport {
   close(): void;
 }
 
-const DOWN_CODES = new Set(['EAUTH', 'ETLS', 'ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EPROTOCOL', 'EHOSTUNREACH', 'ENETUNREACH']);
+const DOWN_CODES = new Set([
+  'EAUTH',
+  'ETLS',
+  'ECONNECTION',
+  'ESOCKET',
+  'ETIMEDOUT',
+  'EDNS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EPROTOCOL',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 const AUTH_REPLIES = new Set([421, 454, 530, 534, 535, 538]);
 
 /**
@@ -102,7 +115,12 @@ export class SmtpTransport implements Transport {
       await (this.tokens ? this.tokens.withToken(sendOnce) : sendOnce());
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; response?: string; message: string };
-      throw new AppError(classifySmtpError(err), (e.response ?? e.message).slice(0, 300), { responseCode: e.responseCode, smtpCode: e.code }, err);
+      throw new AppError(
+        classifySmtpError(err),
+        (e.response ?? e.message).slice(0, 300),
+        { responseCode: e.responseCode, smtpCode: e.code },
+        err,
+      );
     }
   }
 
@@ -112,7 +130,12 @@ export class SmtpTransport implements Transport {
       await transporter.verify();
     } catch (err) {
       const e = err as { responseCode?: number; code?: string; response?: string; message: string };
-      throw new AppError(classifySmtpError(err), (e.response ?? e.message).slice(0, 300), { responseCode: e.responseCode, smtpCode: e.code }, err);
+      throw new AppError(
+        classifySmtpError(err),
+        (e.response ?? e.message).slice(0, 300),
+        { responseCode: e.responseCode, smtpCode: e.code },
+        err,
+      );
     } finally {
       if (transporter !== this.pooled) transporter.close();
     }

@@ -44,10 +44,27 @@ export async function takeTask(db: Db, taskId: number, actor: string, now: Date 
     if (!after) {
       const [t] = await tx.select({ status: tasks.status, assignee: tasks.assignee }).from(tasks).where(eq(tasks.id, taskId));
       if (!t) throw new AppError('NOT_FOUND', `task ${taskId} not found`, { taskId });
-      if (t.status === 'in_progress') throw new AppError('CONFLICT', `task ${taskId} is already taken by ${t.assignee}`, { taskId, reason: 'taken-by-other', assignee: t.assignee });
+      if (t.status === 'in_progress')
+        throw new AppError('CONFLICT', `task ${taskId} is already taken by ${t.assignee}`, {
+          taskId,
+          reason: 'taken-by-other',
+          assignee: t.assignee,
+        });
       throw new AppError('CONFLICT', 'only an open task can be taken', { taskId, status: t.status });
     }
-    await audit(tx, { actor, action: 'task.taken', caseId: after.caseId, personId: after.personId, taskId, before: { status: 'open' }, after: { status: 'in_progress', assignee } }, now);
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'task.taken',
+        caseId: after.caseId,
+        personId: after.personId,
+        taskId,
+        before: { status: 'open' },
+        after: { status: 'in_progress', assignee },
+      },
+      now,
+    );
     return after;
   });
 }
@@ -57,10 +74,23 @@ export async function releaseTask(db: Db, taskId: number, actor: string, now: Da
   const me = actorName(actor);
   return db.transaction(async (tx) => {
     const before = await lockTask(tx, taskId);
-    if (before.status !== 'in_progress') throw new AppError('CONFLICT', 'only a started task can be given back', { taskId, status: before.status });
+    if (before.status !== 'in_progress')
+      throw new AppError('CONFLICT', 'only a started task can be given back', { taskId, status: before.status });
     if (before.assignee !== me) throw new AppError('CONFLICT', `task ${taskId} is taken by someone else`, { taskId, reason: 'not-yours' });
     const [after] = await tx.update(tasks).set({ status: 'open', assignee: null, takenAt: null }).where(eq(tasks.id, taskId)).returning();
-    await audit(tx, { actor, action: 'task.released', caseId: before.caseId, personId: before.personId, taskId, before: { status: 'in_progress', assignee: me }, after: { status: 'open', assignee: null } }, now);
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'task.released',
+        caseId: before.caseId,
+        personId: before.personId,
+        taskId,
+        before: { status: 'in_progress', assignee: me },
+        after: { status: 'open', assignee: null },
+      },
+      now,
+    );
     return after!;
   });
 }
@@ -105,16 +135,43 @@ export async function finishTask(
       throw new AppError('CONFLICT', 'the sender is not verified: confirm with the provider first', { taskId, reason: 'confirm-required' });
     }
     if (!before.senderVerified) {
-      await audit(tx, { actor, action: 'task.sender_confirmed', caseId: before.caseId, personId: before.personId, taskId, after: { confirmedBy: me, note: 'kontrollerat med utföraren' } }, now);
+      await audit(
+        tx,
+        {
+          actor,
+          action: 'task.sender_confirmed',
+          caseId: before.caseId,
+          personId: before.personId,
+          taskId,
+          after: { confirmedBy: me, note: 'kontrollerat med utföraren' },
+        },
+        now,
+      );
     }
     const [task] = await tx
       .update(tasks)
-      .set({ status: 'done', doneAt: now, note: text, doneBy: me, assignee: me, takenAt: before.takenAt ?? now, confirmedBy: before.senderVerified ? null : me })
+      .set({
+        status: 'done',
+        doneAt: now,
+        note: text,
+        doneBy: me,
+        assignee: me,
+        takenAt: before.takenAt ?? now,
+        confirmedBy: before.senderVerified ? null : me,
+      })
       .where(eq(tasks.id, taskId))
       .returning();
     await audit(
       tx,
-      { actor, action: 'task.done', caseId: before.caseId, personId: before.personId, taskId, before: { status: before.status, assignee: before.assignee }, after: { status: 'done', doneBy: me, note: text } },
+      {
+        actor,
+        action: 'task.done',
+        caseId: before.caseId,
+        personId: before.personId,
+        taskId,
+        before: { status: before.status, assignee: before.assignee },
+        after: { status: 'done', doneBy: me, note: text },
+      },
       now,
     );
 
@@ -132,7 +189,9 @@ export async function finishTask(
           ref: c.ref,
           subject: subjectInfo(c.subject).base,
           mailbox: config.mailFrom,
-          persons: [{ name: task!.name, function: task!.function || null, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] }],
+          persons: [
+            { name: task!.name, function: task!.function || null, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] },
+          ],
           ...(text ? { note: text } : {}),
         },
         rules,
@@ -180,8 +239,15 @@ export async function rejectCase(db: Db, caseId: number, reason: string, actor: 
     if (c.status === 'rejected' || c.status === 'done') {
       throw new AppError('CONFLICT', `a ${c.status} case cannot be rejected`, { caseId, status: c.status });
     }
-    await tx.update(cases).set({ status: 'rejected', rejectReason: why.slice(0, 2000), updatedAt: now }).where(eq(cases.id, caseId));
-    await audit(tx, { actor, action: 'case.rejected', caseId, before: { status: c.status }, after: { status: 'rejected', reason: why } }, now);
+    await tx
+      .update(cases)
+      .set({ status: 'rejected', rejectReason: why.slice(0, 2000), updatedAt: now })
+      .where(eq(cases.id, caseId));
+    await audit(
+      tx,
+      { actor, action: 'case.rejected', caseId, before: { status: c.status }, after: { status: 'rejected', reason: why } },
+      now,
+    );
     const cancelled = await tx
       .update(tasks)
       .set({ status: 'cancelled' })
@@ -196,7 +262,11 @@ export async function rejectCase(db: Db, caseId: number, reason: string, actor: 
       .where(and(eq(outbox.caseId, caseId), eq(outbox.status, 'pending')))
       .returning({ id: outbox.id });
     for (const r of held) {
-      await audit(tx, { actor, action: 'reply.held', caseId, before: { outboxId: r.id, status: 'pending' }, after: { outboxId: r.id, status: 'held' } }, now);
+      await audit(
+        tx,
+        { actor, action: 'reply.held', caseId, before: { outboxId: r.id, status: 'pending' }, after: { outboxId: r.id, status: 'held' } },
+        now,
+      );
     }
   });
 }
@@ -208,7 +278,13 @@ export type SettleAction = { caseRef: string } | { caseId: number } | { notRelev
  * Settles a message that went to review: assign it to a case (by reference or id), or mark it
  * not relevant. Either way it leaves the review queue (status `settled`).
  */
-export async function settleMessage(db: Db, messageId: number, action: SettleAction, actor: string, now: Date = new Date()): Promise<{ caseId: number | null }> {
+export async function settleMessage(
+  db: Db,
+  messageId: number,
+  action: SettleAction,
+  actor: string,
+  now: Date = new Date(),
+): Promise<{ caseId: number | null }> {
   return db.transaction(async (tx) => {
     const [m] = await tx
       .select({ id: messages.id, status: messages.status, caseId: messages.caseId, reviewReason: messages.reviewReason })
@@ -221,29 +297,62 @@ export async function settleMessage(db: Db, messageId: number, action: SettleAct
 
     if ('notRelevant' in action) {
       await tx.update(messages).set({ status: 'settled', reviewReason: 'ej relevant' }).where(eq(messages.id, messageId));
-      await audit(tx, { actor, action: 'message.not_relevant', caseId: m.caseId, messageId, before, after: { status: 'settled', caseId: m.caseId, reviewReason: 'ej relevant' } }, now);
+      await audit(
+        tx,
+        {
+          actor,
+          action: 'message.not_relevant',
+          caseId: m.caseId,
+          messageId,
+          before,
+          after: { status: 'settled', caseId: m.caseId, reviewReason: 'ej relevant' },
+        },
+        now,
+      );
       if (m.caseId != null) await refreshCaseStatus(tx, m.caseId, now);
       return { caseId: m.caseId };
     }
 
     // The form names the case it was shown on: the message must be on it.
-    if ('caseId' in action && m.caseId !== action.caseId) throw new AppError('NOT_FOUND', `message ${messageId} is not on case ${action.caseId}`, { messageId });
+    if ('caseId' in action && m.caseId !== action.caseId)
+      throw new AppError('NOT_FOUND', `message ${messageId} is not on case ${action.caseId}`, { messageId });
     const ref = 'caseRef' in action ? action.caseRef.trim().toUpperCase() : null;
     const [c] = await tx
       .select({ id: cases.id, status: cases.status })
       .from(cases)
       .where('caseRef' in action ? eq(cases.ref, ref!) : eq(cases.id, action.caseId));
     if (!c) throw new AppError('NOT_FOUND', `case ${ref ?? ('caseId' in action ? action.caseId : '')} not found`, { messageId });
-    if ('caseRef' in action && (c.status === 'rejected' || c.status === 'done')) throw new AppError('CONFLICT', 'a rejected or finished case takes no more mail', { messageId, reason: 'case-closed' });
+    if ('caseRef' in action && (c.status === 'rejected' || c.status === 'done'))
+      throw new AppError('CONFLICT', 'a rejected or finished case takes no more mail', { messageId, reason: 'case-closed' });
     await tx.update(messages).set({ status: 'settled', caseId: c.id }).where(eq(messages.id, messageId));
-    await audit(tx, { actor, action: 'message.assigned', caseId: c.id, messageId, before, after: { status: 'settled', caseId: c.id, reviewReason: m.reviewReason } }, now);
+    await audit(
+      tx,
+      {
+        actor,
+        action: 'message.assigned',
+        caseId: c.id,
+        messageId,
+        before,
+        after: { status: 'settled', caseId: c.id, reviewReason: m.reviewReason },
+      },
+      now,
+    );
     await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
     await refreshCaseStatus(tx, c.id, now);
     return { caseId: c.id };
   });
 }
 
-async function moveReply(db: Db, outboxId: number, from: 'pending' | 'held', to: 'pending' | 'held', action: string, actor: string, now: Date, caseId?: number): Promise<OutboxRow> {
+async function moveReply(
+  db: Db,
+  outboxId: number,
+  from: 'pending' | 'held',
+  to: 'pending' | 'held',
+  action: string,
+  actor: string,
+  now: Date,
+  caseId?: number,
+): Promise<OutboxRow> {
   return db.transaction(async (tx) => {
     const [r] = await tx.select().from(outbox).where(eq(outbox.id, outboxId)).for('update');
     if (!r || (caseId !== undefined && r.caseId !== caseId)) throw new AppError('NOT_FOUND', `reply ${outboxId} not found`, { outboxId });

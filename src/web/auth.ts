@@ -134,7 +134,12 @@ export async function signIn(db: Db, username: string, password: string, now: Da
   const user = username.trim() ? await findUser(db, username) : null;
   if (!user || !user.passwordHash || user.disabledAt) {
     await verifyPassword(await dummyPasswordHash(), password);
-    if (user) await audit(db, { actor: `user:${user.username}`, action: 'user.sign_in_failed', after: { disabled: Boolean(user.disabledAt) } }, now);
+    if (user)
+      await audit(
+        db,
+        { actor: `user:${user.username}`, action: 'user.sign_in_failed', after: { disabled: Boolean(user.disabledAt) } },
+        now,
+      );
     return { ok: false, locked: false };
   }
   const actor = `user:${user.username}`;
@@ -172,7 +177,10 @@ export async function signIn(db: Db, username: string, password: string, now: Da
 
 /** Sets the lock (never shortens one already set) and starts the count anew. */
 async function lockAccount(db: Db, userId: number, until: Date, now: Date): Promise<void> {
-  await db.update(users).set({ failedLogins: 0, lockedUntil: until }).where(and(eq(users.id, userId), notLocked(now)));
+  await db
+    .update(users)
+    .set({ failedLogins: 0, lockedUntil: until })
+    .where(and(eq(users.id, userId), notLocked(now)));
 }
 
 /** Ends every session of a user (password changed, account disabled, role changed). */

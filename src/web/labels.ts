@@ -152,7 +152,8 @@ export const ERROR_NOTICE: Record<string, string> = {
   INVALID_INPUT: 'Uppgifterna i formuläret är inte giltiga.',
   'taken-by-other': 'Uppgiften har redan tagits av någon annan. Sidan visar nu vem.',
   'not-yours': 'Uppgiften är tagen av någon annan: bara den som tagit den kan lämna tillbaka eller markera den som klar.',
-  'confirm-required': 'Avsändaren är inte verifierad: kontrollera uppgifterna med utföraren och kryssa i "kontrollerat med utföraren" innan uppgiften markeras som klar.',
+  'confirm-required':
+    'Avsändaren är inte verifierad: kontrollera uppgifterna med utföraren och kryssa i "kontrollerat med utföraren" innan uppgiften markeras som klar.',
   'four-eyes': 'Du har rättat uppgifterna: någon annan måste markera uppgiften som klar (fyra ögon).',
   'case-closed': 'Ärendet är avvisat eller klart och kan inte ändras.',
 };

@@ -32,16 +32,21 @@ const PENDING_MS = 10 * 60_000;
 const RANK: Record<StaffRole, number> = { handlaggare: 1, admin: 2 };
 
 /** The role a token grants, or null when it grants none. */
-export function roleFromClaims(claims: Record<string, unknown>, cfg: Pick<OidcConfig, 'adminGroups' | 'handlaggareGroups'>): StaffRole | null {
+export function roleFromClaims(
+  claims: Record<string, unknown>,
+  cfg: Pick<OidcConfig, 'adminGroups' | 'handlaggareGroups'>,
+): StaffRole | null {
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
   const roles = strings(claims.roles).map((r) => r.toLowerCase());
   const groups = new Set(strings(claims.groups));
   if (roles.includes('admin') || cfg.adminGroups.some((g) => groups.has(g))) return 'admin';
-  if (roles.includes('handlaggare') || roles.includes('handläggare') || cfg.handlaggareGroups.some((g) => groups.has(g))) return 'handlaggare';
+  if (roles.includes('handlaggare') || roles.includes('handläggare') || cfg.handlaggareGroups.some((g) => groups.has(g)))
+    return 'handlaggare';
   return null;
 }
 
-export type OidcSignIn = { ok: true; userId: number; username: string; next: string } | { ok: false; reason: 'no_role' | 'disabled' | 'conflict' | 'failed' };
+export type OidcSignIn =
+  { ok: true; userId: number; username: string; next: string } | { ok: false; reason: 'no_role' | 'disabled' | 'conflict' | 'failed' };
 
 export class OidcClient {
   private discovered: Promise<client.Configuration> | null = null;
@@ -57,7 +62,13 @@ export class OidcClient {
     // Plain http only for an issuer on this machine (the tests' local provider).
     const local = issuer.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(issuer.hostname);
     this.discovered ??= client
-      .discovery(issuer, this.cfg.clientId, this.cfg.clientSecret, undefined, local ? { execute: [client.allowInsecureRequests] } : undefined)
+      .discovery(
+        issuer,
+        this.cfg.clientId,
+        this.cfg.clientSecret,
+        undefined,
+        local ? { execute: [client.allowInsecureRequests] } : undefined,
+      )
       .catch((err: unknown) => {
         this.discovered = null;
         throw new AppError('INVALID_INPUT', `OpenID Connect discovery failed for ${this.cfg.issuer}: ${(err as Error).message}`, {}, err);
@@ -96,7 +107,12 @@ export class OidcClient {
     current.search = callbackQuery;
     let claims: Record<string, unknown>;
     try {
-      const tokens = await client.authorizationCodeGrant(config, current, { pkceCodeVerifier: p.verifier, expectedState: p.state, expectedNonce: p.nonce, idTokenExpected: true });
+      const tokens = await client.authorizationCodeGrant(config, current, {
+        pkceCodeVerifier: p.verifier,
+        expectedState: p.state,
+        expectedNonce: p.nonce,
+        idTokenExpected: true,
+      });
       claims = (tokens.claims() ?? {}) as Record<string, unknown>;
     } catch {
       return { ok: false, reason: 'failed' };
@@ -137,7 +153,17 @@ export async function upsertOidcUser(
       .where(and(eq(users.id, existing.id), isNull(users.disabledAt)))
       .returning({ id: users.id });
     if (!row) return { ok: false, reason: 'disabled' };
-    if (role !== existing.role) await audit(db, { actor: 'oidc', action: 'user.role_changed', before: { userId: existing.id, role: existing.role }, after: { userId: existing.id, role } }, now);
+    if (role !== existing.role)
+      await audit(
+        db,
+        {
+          actor: 'oidc',
+          action: 'user.role_changed',
+          before: { userId: existing.id, role: existing.role },
+          after: { userId: existing.id, role },
+        },
+        now,
+      );
     await audit(db, { actor, action: 'user.signed_in', after: { method: 'oidc' } }, now);
     return { ok: true, userId: existing.id, username: existing.username };
   }

@@ -52,7 +52,10 @@ const listColumns = {
  * its persons. Each side is one `lower(a || '\n' || b) like` per row, and a search is a single
  * query (its total comes from `count(*) over()`): at 10,000 cases this is a few tens of ms.
  */
-export async function listCases(db: Db, query: CaseListQuery): Promise<{ rows: CaseListRow[]; total: number; pages: number; page: number }> {
+export async function listCases(
+  db: Db,
+  query: CaseListQuery,
+): Promise<{ rows: CaseListRow[]; total: number; pages: number; page: number }> {
   const conds: SQL[] = [];
   if (query.status) conds.push(eq(cases.status, query.status));
   const q = query.q.replace(/[\u0000-\u001f]/g, ' ').trim();
@@ -90,7 +93,13 @@ export async function listCases(db: Db, query: CaseListQuery): Promise<{ rows: C
     const [{ n } = { n: 0 }] = await db.select({ n: count() }).from(cases).where(where);
     total = n;
     page = Math.min(page, Math.max(1, Math.ceil(n / PAGE_SIZE)));
-    rows = await db.select(listColumns).from(cases).where(where).orderBy(...order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE);
+    rows = await db
+      .select(listColumns)
+      .from(cases)
+      .where(where)
+      .orderBy(...order)
+      .limit(PAGE_SIZE)
+      .offset((page - 1) * PAGE_SIZE);
   }
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const ids = rows.map((r) => r.id);
@@ -108,7 +117,19 @@ export async function listCases(db: Db, query: CaseListQuery): Promise<{ rows: C
     byCase.set(p.caseId, list);
   }
   return {
-    rows: rows.map((r) => ({ id: r.id, ref: r.ref, status: r.status, providerName: r.providerName, knownProvider: r.knownProvider, senderVerified: r.senderVerified, refersToRef: r.refersToRef, sender: r.sender, subject: r.subject, updatedAt: r.updatedAt, persons: byCase.get(r.id) ?? [] })),
+    rows: rows.map((r) => ({
+      id: r.id,
+      ref: r.ref,
+      status: r.status,
+      providerName: r.providerName,
+      knownProvider: r.knownProvider,
+      senderVerified: r.senderVerified,
+      refersToRef: r.refersToRef,
+      sender: r.sender,
+      subject: r.subject,
+      updatedAt: r.updatedAt,
+      persons: byCase.get(r.id) ?? [],
+    })),
     total,
     pages,
     page,
@@ -180,7 +201,14 @@ export async function caseDetail(db: Db, caseId: number) {
     db.select().from(outbox).where(eq(outbox.caseId, caseId)).orderBy(asc(outbox.createdAt), asc(outbox.id)),
     db.select().from(auditEvents).where(eq(auditEvents.caseId, caseId)).orderBy(desc(auditEvents.at), desc(auditEvents.id)).limit(500),
   ]);
-  return { case: c, persons: ps, tasks: ts, messages: ms.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) })), replies, events };
+  return {
+    case: c,
+    persons: ps,
+    tasks: ts,
+    messages: ms.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) })),
+    replies,
+    events,
+  };
 }
 
 export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
@@ -204,7 +232,12 @@ export async function taskBoard(db: Db, perColumn = 100) {
     .where(and(eq(tasks.action, 'revoke'), inArray(tasks.status, ['open', 'in_progress'])))
     .orderBy(asc(tasks.createdAt), asc(tasks.id))
     .limit(perColumn);
-  const [removals, open, inProgress, done] = await Promise.all([removalsQuery, column('open', 'grant'), column('in_progress', 'grant'), column('done')]);
+  const [removals, open, inProgress, done] = await Promise.all([
+    removalsQuery,
+    column('open', 'grant'),
+    column('in_progress', 'grant'),
+    column('done'),
+  ]);
   const [counts] = await db
     .select({
       removals: sql<number>`count(*) filter (where ${tasks.action} = 'revoke' and ${tasks.status} in ('open', 'in_progress'))::int`,

@@ -51,7 +51,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     if (!before) throw notFound();
     const row = await setUserRole(db, id, role);
     if (!row) throw notFound();
-    await audit(db, { actor: req.staff!.actor, action: 'user.role_changed', before: { userId: id, role: before.role }, after: { userId: id, role } }, ctx.now());
+    await audit(
+      db,
+      { actor: req.staff!.actor, action: 'user.role_changed', before: { userId: id, role: before.role }, after: { userId: id, role } },
+      ctx.now(),
+    );
     return reply.redirect('/admin/users?ok=role', 303);
   });
 
@@ -62,7 +66,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
       if (id === null) throw notFound();
       if (id === req.staff!.userId) return reply.redirect('/admin/users?ok=self', 303);
       const row = await setUserDisabled(db, id, action === 'disable', ctx.now());
-      if (row) await audit(db, { actor: req.staff!.actor, action: action === 'disable' ? 'user.disabled' : 'user.enabled', after: { userId: id } }, ctx.now());
+      if (row)
+        await audit(
+          db,
+          { actor: req.staff!.actor, action: action === 'disable' ? 'user.disabled' : 'user.enabled', after: { userId: id } },
+          ctx.now(),
+        );
       return reply.redirect(`/admin/users?ok=${action}d`, 303);
     });
   }

@@ -9,7 +9,8 @@ import { signIns } from '../metrics';
 
 /** Sign-in and sign-out. */
 
-const SIGN_IN_FAILED = 'Inloggningen misslyckades. Kontrollera användarnamn och lösenord. Efter fem misslyckade försök i rad spärras kontot i 15 minuter.';
+const SIGN_IN_FAILED =
+  'Inloggningen misslyckades. Kontrollera användarnamn och lösenord. Efter fem misslyckade försök i rad spärras kontot i 15 minuter.';
 
 const OIDC_ERRORS: Record<string, string> = {
   failed: 'Inloggningen med Microsoft misslyckades. Försök igen.',
@@ -31,7 +32,12 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
   const limiter = new AddressLimiter();
   const oidc = ctx.config.oidc ? new OidcClient(ctx.config.oidc, ctx.now) : null;
 
-  function loginPage(req: FastifyRequest, reply: FastifyReply, next: string, opts: { error?: string; notice?: string; username?: string; status?: number } = {}) {
+  function loginPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    next: string,
+    opts: { error?: string; notice?: string; username?: string; status?: number } = {},
+  ) {
     // Reuse the token a tab already holds, so two sign-in pages (or a stray request) don't invalidate each other.
     const held = req.cookies[LOGIN_CSRF_COOKIE];
     const token = held && /^[A-Za-z0-9_-]{43}$/.test(held) ? held : randomToken();
@@ -85,7 +91,9 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       const target = escapeHtml(result.next);
       return reply
         .type('text/html; charset=utf-8')
-        .send(`<!doctype html><html lang="sv"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${target}"><title>Inloggad</title></head><body><p><a href="${target}">Fortsätt</a></p></body></html>`);
+        .send(
+          `<!doctype html><html lang="sv"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${target}"><title>Inloggad</title></head><body><p><a href="${target}">Fortsätt</a></p></body></html>`,
+        );
     });
   }
 

@@ -61,7 +61,11 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     const status = typeof q.status === 'string' && (CASE_STATUSES as string[]).includes(q.status) ? (q.status as CaseStatus) : null;
     const search = typeof q.q === 'string' ? q.q.trim().slice(0, 100) : '';
     const page = typeof q.page === 'string' && /^[0-9]{1,6}$/.test(q.page) ? Number(q.page) : 1;
-    const [list, counts, reviewCount] = await Promise.all([listCases(db, { status, q: search, page }), caseStatusCounts(db), reviewQueueCount(db)]);
+    const [list, counts, reviewCount] = await Promise.all([
+      listCases(db, { status, q: search, page }),
+      caseStatusCounts(db),
+      reviewQueueCount(db),
+    ]);
     return sendPage(reply, 'cases', {
       title: 'Ärenden',
       staff: req.staff,
@@ -147,7 +151,10 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     const intent = intentField === 'grant' || intentField === 'revoke' ? intentField : undefined;
     return act(reply, `/cases/${caseId}#person-${id}`, async () => {
       // The person must belong to the case named by the form, and the case must still be open.
-      const { tasksCreated } = await correctPerson(db, ctx.rules, id, values, req.staff!.actor, ctx.now(), { caseId, ...(intent ? { intent } : {}) });
+      const { tasksCreated } = await correctPerson(db, ctx.rules, id, values, req.staff!.actor, ctx.now(), {
+        caseId,
+        ...(intent ? { intent } : {}),
+      });
       return tasksCreated.length > 0 ? 'task-created' : 'corrected';
     });
   });
@@ -162,7 +169,8 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
         await settleMessage(db, id, { caseRef: ref }, req.staff!.actor, ctx.now());
       } catch (e) {
         // the message exists (settleMessage checks it first), so NOT_FOUND here is the case reference
-        if (e instanceof AppError && e.code === 'NOT_FOUND' && /^case /.test(e.message)) throw new AppError('NOT_FOUND', e.message, { reason: 'case-not-found' });
+        if (e instanceof AppError && e.code === 'NOT_FOUND' && /^case /.test(e.message))
+          throw new AppError('NOT_FOUND', e.message, { reason: 'case-not-found' });
         throw e;
       }
       return 'assigned';

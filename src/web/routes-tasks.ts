@@ -49,7 +49,16 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.get('/tasks', async (req, reply) => {
     const [board, reviewCount] = await Promise.all([taskBoard(db), reviewQueueCount(db)]);
-    return sendPage(reply, 'tasks', { title: 'Uppgifter', staff: req.staff, nav: 'tasks', reviewCount, ...notices(req), board, confirm: ctx.config.replies.doneConfirmation, fourEyes: ctx.config.taskFourEyes });
+    return sendPage(reply, 'tasks', {
+      title: 'Uppgifter',
+      staff: req.staff,
+      nav: 'tasks',
+      reviewCount,
+      ...notices(req),
+      board,
+      confirm: ctx.config.replies.doneConfirmation,
+      fourEyes: ctx.config.taskFourEyes,
+    });
   });
 
   app.post('/tasks/:id/take', async (req, reply) => {
@@ -92,23 +101,23 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
         fields: [...CSV_COLUMNS],
         data: rows.map((t) =>
           [
-          t.id,
-          t.caseRef,
-          TASK_STATUS[t.status],
-          t.name,
-          t.function,
-          t.hsaId,
-          t.treservaUser,
-          t.providerName ?? '',
-          t.sender ?? '',
-          t.assignee ?? '',
-          helpers.date(t.createdAt),
-          helpers.date(t.takenAt),
-          helpers.date(t.doneAt),
-          t.note ?? '',
-          TASK_ACTION[t.action],
-          t.senderVerified ? 'ja' : 'nej',
-          t.doneBy ?? '',
+            t.id,
+            t.caseRef,
+            TASK_STATUS[t.status],
+            t.name,
+            t.function,
+            t.hsaId,
+            t.treservaUser,
+            t.providerName ?? '',
+            t.sender ?? '',
+            t.assignee ?? '',
+            helpers.date(t.createdAt),
+            helpers.date(t.takenAt),
+            helpers.date(t.doneAt),
+            t.note ?? '',
+            TASK_ACTION[t.action],
+            t.senderVerified ? 'ja' : 'nej',
+            t.doneBy ?? '',
           ].map(csvCell),
         ),
       },

@@ -121,13 +121,23 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
       const next = req.url.startsWith('/') && !req.url.startsWith('//') && req.url !== '/' ? `?next=${encodeURIComponent(req.url)}` : '';
       return reply.redirect(`/login${next}`, 303);
     }
-    return sendPage(reply, 'error', { title: 'Inte inloggad', staff: null, message: 'Du är inte inloggad. Logga in och försök igen.' }, 401);
+    return sendPage(
+      reply,
+      'error',
+      { title: 'Inte inloggad', staff: null, message: 'Du är inte inloggad. Logga in och försök igen.' },
+      401,
+    );
   });
 
   // Held replies and staff administration are for admins only.
   app.addHook('preHandler', async (req, reply) => {
     if (req.method === 'POST' && req.staff && req.staff.role !== 'admin' && ADMIN_ONLY.test(req.url)) {
-      return sendPage(reply, 'error', { title: 'Ingen behörighet', staff: req.staff, message: 'Det här kräver rollen administratör.' }, 403);
+      return sendPage(
+        reply,
+        'error',
+        { title: 'Ingen behörighet', staff: req.staff, message: 'Det här kräver rollen administratör.' },
+        403,
+      );
     }
   });
 
@@ -140,15 +150,35 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
   });
 
   function refuse(reply: FastifyReply, staff: Staff | null) {
-    return sendPage(reply, 'error', { title: 'Formuläret godtogs inte', staff, message: 'Formuläret kunde inte kontrolleras (det kan ha gått ut). Ladda om sidan och försök igen.' }, 403);
+    return sendPage(
+      reply,
+      'error',
+      {
+        title: 'Formuläret godtogs inte',
+        staff,
+        message: 'Formuläret kunde inte kontrolleras (det kan ha gått ut). Ladda om sidan och försök igen.',
+      },
+      403,
+    );
   }
 
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const code = errorCode(err);
-    const status = err instanceof AppError ? statusFor(err.code) : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status =
+      err instanceof AppError
+        ? statusFor(err.code)
+        : err.statusCode && err.statusCode >= 400 && err.statusCode < 500
+          ? err.statusCode
+          : 500;
     if (status >= 500) log.error({ code, route: req.routeOptions.url, method: req.method }, 'request failed');
     const message =
-      status === 404 ? 'Sidan eller posten finns inte.' : status === 409 ? 'Det gick inte att ändra: läget har ändrats. Ladda om sidan.' : status < 500 ? 'Begäran kunde inte tolkas.' : 'Något gick fel. Försök igen; kvarstår felet, kontakta förvaltningen.';
+      status === 404
+        ? 'Sidan eller posten finns inte.'
+        : status === 409
+          ? 'Det gick inte att ändra: läget har ändrats. Ladda om sidan.'
+          : status < 500
+            ? 'Begäran kunde inte tolkas.'
+            : 'Något gick fel. Försök igen; kvarstår felet, kontakta förvaltningen.';
     return sendPage(reply, 'error', { title: status === 404 ? 'Hittades inte' : 'Fel', staff: req.staff, message }, status);
   });
   app.setNotFoundHandler(async (req, reply) =>
@@ -161,7 +191,9 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     return reply.type(file.type).header('Cache-Control', 'public, max-age=300').send(file.body);
   });
 
-  app.get('/favicon.ico', { config: { public: true } }, async (_req, reply) => reply.code(204).header('Cache-Control', 'public, max-age=86400').send());
+  app.get('/favicon.ico', { config: { public: true } }, async (_req, reply) =>
+    reply.code(204).header('Cache-Control', 'public, max-age=86400').send(),
+  );
 
   const startedAt = ctx.now();
   const imap = ctx.config.imap;
@@ -184,7 +216,10 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
   app.get('/healthz', { config: { public: true } }, async (req, reply) => {
     let database: { ok: boolean; detail: string };
     try {
-      await Promise.race([db.execute(sql`select 1`), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref())]);
+      await Promise.race([
+        db.execute(sql`select 1`),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref()),
+      ]);
       database = { ok: true, detail: ctx.database.kind };
     } catch (e) {
       database = { ok: false, detail: `${ctx.database.kind}: ${errorCode(e) === 'UNEXPECTED' ? (e as Error).message : errorCode(e)}` };
@@ -196,7 +231,8 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     const warnings: string[] = [];
     if (stale) warnings.push(`no successful poll for more than ${ctx.config.healthMaxPollAgeMinutes} minutes`);
     const days = secretDaysLeft(ctx.config.oauthSecretExpires, ctx.now());
-    if (days !== null && days <= SECRET_WARN_DAYS) warnings.push(days <= 0 ? 'the OAuth2 client secret has expired' : `the OAuth2 client secret expires in ${days} days`);
+    if (days !== null && days <= SECRET_WARN_DAYS)
+      warnings.push(days <= 0 ? 'the OAuth2 client secret has expired' : `the OAuth2 client secret expires in ${days} days`);
     const fail = !database.ok || !mailbox.ok;
     const status = fail ? 'fail' : stale ? 'degraded' : 'ok';
     reply.code(status === 'ok' ? 200 : 503);

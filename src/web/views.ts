@@ -14,7 +14,14 @@ export const VIEWS_DIR = path.join(__dirname, 'views');
 
 const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: process.env.NODE_ENV !== 'development', autoTrim: [false, 'nl'] });
 
-const dateFmt = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Stockholm', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+const dateFmt = new Intl.DateTimeFormat('sv-SE', {
+  timeZone: 'Europe/Stockholm',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+});
 
 function formatDate(d: Date | string | null | undefined): string {
   if (d == null) return '';
@@ -38,7 +45,13 @@ function valueText(v: unknown): string {
 }
 
 /** Status codes in audit events, whatever the entity (the Swedish words agree where codes overlap). */
-const ANY_STATUS: Record<string, string> = { ...L.MESSAGE_STATUS, ...L.OUTBOX_STATUS, ...L.PERSON_STATUS, ...L.TASK_STATUS, ...L.CASE_STATUS };
+const ANY_STATUS: Record<string, string> = {
+  ...L.MESSAGE_STATUS,
+  ...L.OUTBOX_STATUS,
+  ...L.PERSON_STATUS,
+  ...L.TASK_STATUS,
+  ...L.CASE_STATUS,
+};
 const STATUS_KEYS: Record<string, Record<string, string>> = { status: ANY_STATUS, kind: { ...L.MESSAGE_KIND, ...L.OUTBOX_KIND } };
 
 /** Before/after of an audit event as rows "field: old → new" (only what changed, or what was set). */

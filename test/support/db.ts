@@ -25,7 +25,9 @@ export async function freshPostgres(): Promise<FreshPostgres> {
   try {
     await admin.unsafe(`create database "${name}"`);
   } catch (e) {
-    throw new Error(`Cannot create test database on ${ADMIN_URL} (is PostgreSQL running? scripts/install-test-deps.sh starts it): ${(e as Error).message}`);
+    throw new Error(
+      `Cannot create test database on ${ADMIN_URL} (is PostgreSQL running? scripts/install-test-deps.sh starts it): ${(e as Error).message}`,
+    );
   } finally {
     await admin.end({ timeout: 5 });
   }

@@ -229,11 +229,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
   await fsp.mkdir(mailDir, { mode: 0o755 });
   await fsp.chown(mailDir, uid, gid);
   await fsp.mkdir(path.join(dir, 'state'), { mode: 0o755 });
-  await fsp.writeFile(
-    path.join(dir, 'users'),
-    users.map((u) => `${u.user}:{PLAIN}${u.password}::::::\n`).join(''),
-    { mode: 0o644 },
-  );
+  await fsp.writeFile(path.join(dir, 'users'), users.map((u) => `${u.user}:{PLAIN}${u.password}::::::\n`).join(''), { mode: 0o644 });
   if (opts.oauth2) {
     // Dovecot 2.3's oauth2 passdb: POST token=... to the introspection URL, active=true and the username claim required.
     await fsp.writeFile(
@@ -361,12 +357,7 @@ export interface ListedMessage {
 }
 
 /** UIDs and subjects of the messages in `mailbox`, [] if the mailbox does not exist. */
-export async function listMailbox(
-  server: DovecotServer,
-  user: string,
-  password: string,
-  mailbox: string,
-): Promise<ListedMessage[]> {
+export async function listMailbox(server: DovecotServer, user: string, password: string, mailbox: string): Promise<ListedMessage[]> {
   return withClient(client(server, user, password), async (c) => {
     const boxes = await c.list();
     const wanted = mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : mailbox;

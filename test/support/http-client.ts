@@ -3,11 +3,21 @@ export class HttpClient {
   readonly cookies = new Map<string, string>();
   constructor(readonly base: string) {}
 
-  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  async request(
+    method: 'GET' | 'POST',
+    url: string,
+    form?: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const h: Record<string, string> = { ...headers };
     if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (form) h['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(this.base + url, { method, headers: h, body: form ? new URLSearchParams(form).toString() : null, redirect: 'manual' });
+    const res = await fetch(this.base + url, {
+      method,
+      headers: h,
+      body: form ? new URLSearchParams(form).toString() : null,
+      redirect: 'manual',
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const [name, ...rest] = pair!.split('=');

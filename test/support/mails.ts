@@ -65,8 +65,21 @@ export function buildMail(m: MailSpec): string {
 export const msgId = (tag: string, domain: string) => `<${tag}.${crypto.randomBytes(5).toString('hex')}@${domain}>`;
 
 /** A provider's notification: persons as labelled blocks, a greeting and a signature. */
-export function notification(o: { from: string; fromName: string; subject: string; persons: Person[]; messageId?: string }): { raw: string; messageId: string } {
+export function notification(o: { from: string; fromName: string; subject: string; persons: Person[]; messageId?: string }): {
+  raw: string;
+  messageId: string;
+} {
   const messageId = o.messageId ?? msgId('anm', o.from.split('@')[1]!);
-  const body = ['Hej!', '', 'Här kommer uppgifterna till Lifecare SP.', '', o.persons.map(personBlock).join('\n\n'), '', 'Med vänliga hälsningar', o.fromName, 'Tel: 019-21 10 00'].join('\n');
+  const body = [
+    'Hej!',
+    '',
+    'Här kommer uppgifterna till Lifecare SP.',
+    '',
+    o.persons.map(personBlock).join('\n\n'),
+    '',
+    'Med vänliga hälsningar',
+    o.fromName,
+    'Tel: 019-21 10 00',
+  ].join('\n');
   return { raw: buildMail({ from: o.from, fromName: o.fromName, subject: o.subject, messageId, body }), messageId };
 }

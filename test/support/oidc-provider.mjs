@@ -17,13 +17,35 @@ const issued = [];
 
 const clients = [];
 if (cfg.mail) {
-  clients.push({ client_id: cfg.mail.clientId, client_secret: cfg.mail.clientSecret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', scope: OUTLOOK });
+  clients.push({
+    client_id: cfg.mail.clientId,
+    client_secret: cfg.mail.clientSecret,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_post',
+    scope: OUTLOOK,
+  });
 }
 if (cfg.resourceServer) {
-  clients.push({ client_id: cfg.resourceServer.clientId, client_secret: cfg.resourceServer.clientSecret, grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' });
+  clients.push({
+    client_id: cfg.resourceServer.clientId,
+    client_secret: cfg.resourceServer.clientSecret,
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  });
 }
 if (cfg.web) {
-  clients.push({ client_id: cfg.web.clientId, client_secret: cfg.web.clientSecret, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [cfg.web.redirectUri], token_endpoint_auth_method: 'client_secret_post' });
+  clients.push({
+    client_id: cfg.web.clientId,
+    client_secret: cfg.web.clientSecret,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [cfg.web.redirectUri],
+    token_endpoint_auth_method: 'client_secret_post',
+  });
 }
 const accounts = cfg.accounts ?? {};
 
@@ -33,7 +55,15 @@ const provider = new Provider(issuer, {
   claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'roles', 'groups'], email: ['email'] },
   conformIdTokenClaims: false,
   pkce: { required: () => true },
-  ttl: { ClientCredentials: cfg.tokenTtl ?? 600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: {
+    ClientCredentials: cfg.tokenTtl ?? 600,
+    AccessToken: 600,
+    IdToken: 600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 3600,
+    Grant: 3600,
+  },
   features: {
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientId === cfg.resourceServer?.clientId },
@@ -44,7 +74,17 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['test-cookie-key-0123456789'] },
   async findAccount(_ctx, id) {
     const a = accounts[id] ?? { roles: [] };
-    return { accountId: id, claims: () => ({ sub: id, name: a.name ?? id, preferred_username: a.username ?? id, email: a.username ?? id, roles: a.roles ?? [], groups: a.groups ?? [] }) };
+    return {
+      accountId: id,
+      claims: () => ({
+        sub: id,
+        name: a.name ?? id,
+        preferred_username: a.username ?? id,
+        email: a.username ?? id,
+        roles: a.roles ?? [],
+        groups: a.groups ?? [],
+      }),
+    };
   },
   async loadExistingGrant(ctx) {
     const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);

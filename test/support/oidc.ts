@@ -55,7 +55,9 @@ export async function startOidcProvider(cfg: OidcProviderConfig): Promise<OidcPr
     });
   });
   const rs = cfg.resourceServer;
-  const introspectionUrl = rs ? `http://${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}@127.0.0.1:${port}/token/introspection` : `${issuer}/token/introspection`;
+  const introspectionUrl = rs
+    ? `http://${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}@127.0.0.1:${port}/token/introspection`
+    : `${issuer}/token/introspection`;
   return {
     issuer,
     port,
@@ -77,10 +79,17 @@ export async function startOidcProvider(cfg: OidcProviderConfig): Promise<OidcPr
 }
 
 /** RFC 7662 introspection with the resource server's credentials; the token's `username` claim. */
-export async function introspect(provider: OidcProvider, rs: { clientId: string; clientSecret: string }, token: string): Promise<{ active: boolean; username?: string }> {
+export async function introspect(
+  provider: OidcProvider,
+  rs: { clientId: string; clientSecret: string },
+  token: string,
+): Promise<{ active: boolean; username?: string }> {
   const res = await fetch(`${provider.issuer}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${rs.clientId}:${rs.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${rs.clientId}:${rs.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ token }),
   });
   return (await res.json()) as { active: boolean; username?: string };

@@ -45,8 +45,12 @@
         var text = b.getAttribute('data-copy') || '';
         if (navigator.clipboard && window.isSecureContext) {
           navigator.clipboard.writeText(text).then(
-            function () { copied(b, true); },
-            function () { copied(b, fallbackCopy(text)); }
+            function () {
+              copied(b, true);
+            },
+            function () {
+              copied(b, fallbackCopy(text));
+            },
           );
         } else {
           copied(b, fallbackCopy(text));
