@@ -5,6 +5,7 @@ import { cases, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
 import { logger } from '../src/log';
 import { parseMail } from '../src/parse';
+import type { PersonRecord } from '../src/parse/types';
 import { hsaTokens, markUnsure } from '../src/parse/unsure';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 import { openTestDatabase, type TestDatabase } from './support/db';
@@ -34,7 +35,7 @@ describe('hsaTokens and markUnsure', () => {
     ['XSE5562716042-AB12 is glued to a word', []],
   ])('%s', (line, want) => expect(hsaTokens([line])).toEqual(want));
 
-  const person = (hsaId: string | null, problem: 'missing' | 'invalid' | null) => ({
+  const person = (hsaId: string | null, problem: 'missing' | 'invalid' | null): PersonRecord => ({
     name: 'Anna Berg',
     function: 'usk',
     hsaId,

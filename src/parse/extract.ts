@@ -3,7 +3,7 @@ import { LabelMatcher } from './labels';
 import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
-import { cleanValue, isNoise, plausibleBare } from './values';
+import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
 import { hasValue, type RawPerson } from './validate';
 
 /**
@@ -306,7 +306,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
         consumed.add(i + 1);
         i = i + 1;
       } else continue;
-    } else if (!hit.separated && !plausibleBare(hit.field, cleanValue(hit.field, value) ?? '')) {
+    } else if (!hit.separated && (!plausibleBare(hit.field, cleanValue(hit.field, value) ?? '') || labels.match(value, true))) {
+      // "Treserva username": a label of two words, not a label and its value.
       continue;
     }
     consumed.add(i);
@@ -357,6 +358,7 @@ const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
 /** A name: capitalised words, or a known given name and one or two more words in any case. */
 export function plausibleName(v: string, lexicon: Lexicon): boolean {
+  if (firmLike(v)) return false;
   // Particles ("Ingrid Wallin de Vries", "Elin von Schantz") between capitalised words.
   const withoutParticles = v.replace(/\s(?:af|von|van|de|der|da|di|du|la|le|el|al|bin|ibn)(?=\s\p{Lu})/gu, '');
   if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
