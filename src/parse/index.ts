@@ -160,6 +160,31 @@ function joinInlineAnswers(lines: string[]): string[] {
   return out;
 }
 
+const sameName = (a: string | null | undefined, b: string | null | undefined) =>
+  a != null && b != null && a.toLowerCase().replace(/\s+/g, ' ') === b.toLowerCase().replace(/\s+/g, ' ');
+
+/**
+ * A person written on top of our quoted form that the provider also typed into ("Rätt HSA-id för
+ * Nils är SE…" above a form with a changed HSA-id) is that form's person: the words on top are the
+ * newer. A form nobody typed into stays our words: it fills nothing (blind-corpus rules).
+ */
+function withOurForms(fresh: RawPerson[], typed: RawPerson[]): RawPerson[] {
+  if (typed.length === 0) return fresh;
+  const out = typed.map((p) => ({ ...p }));
+  const rest: RawPerson[] = [];
+  const only = <T>(xs: T[]) => (fresh.length === 1 && xs.length === 1 ? xs[0]! : undefined);
+  for (const p of fresh) {
+    const target = out.find((t) => sameName(t.name, p.name)) ?? (p.name == null ? only(out) : undefined);
+    if (target) {
+      for (const f of FIELDS) if (p[f] != null) target[f] = p[f];
+      if (p.intent) target.intent = p.intent;
+      continue;
+    }
+    rest.push(p);
+  }
+  return [...out, ...rest];
+}
+
 /** One body's persons, and the lines it read as the provider's (for the unsure check). */
 interface BodyRead {
   persons: RawPerson[];
@@ -180,7 +205,7 @@ function fromBody(text: string, subject: string, reply: boolean, rules: Rules, l
   const persons = fromThread(own.rest.join('\n'), subject, replying, rules, labels, fromName);
   assignIntent(own.persons, own.rest, rules, mailIntent([subject], rules));
   // A reply's quoted text is old; a forward's is read.
-  return { persons: [...own.persons, ...persons], lines: replying ? splitThread(own.rest.join('\n')).fresh : own.rest };
+  return { persons: withOurForms(persons, own.persons), lines: replying ? splitThread(own.rest.join('\n')).fresh : own.rest };
 }
 
 async function personsOf(
