@@ -101,6 +101,11 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
       continue;
     }
     if (!columns) continue;
+    // "Konsult | Roll | HSA-ID | Treserva": with no name column, a column whose cells are names is it.
+    if (!columns.includes('name') && lexicon) {
+      const k = row.findIndex((c, i) => columns![i] === null && plausibleName(c.trim(), lexicon));
+      if (k >= 0) columns = columns.map((f, i) => (i === k ? 'name' : f));
+    }
     // A note under the table ("Sammanställt av …") is one long cell, not a person.
     const filledCells = row.filter((c) => c.trim() !== '');
     if (filledCells.length < 2 && !(filledCells[0] && /^SE\s?\d/i.test(filledCells[0]))) continue;
@@ -225,6 +230,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
           if (splitCells(lines[j + 1] ?? '')?.delimiter === split.delimiter) continue;
           break;
         }
+        // "|------|------|" or "-------": a rule under the header row, not the table's end.
+        if (/^[\s|+:=_-]{3,}$/.test(next) && /-{3}|={3}/.test(next)) continue;
         const cells = splitCells(next);
         if (!cells || cells.delimiter !== split.delimiter) break;
         rows.push(cells.cells);
@@ -315,6 +322,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
     // A value tells its field where a label is ambiguous ("Användare: noalin" is a username).
     const field = hit.field === 'name' && cleaned !== null && looksLikeUsername(cleaned, lexicon) ? 'treservaUser' : hit.field;
+    // "Behörig: Åsa Öberg (undersköterska)": the function in brackets after the name.
+    const role = field === 'name' ? /\(([^()]{2,40})\)\s*$/.exec(value)?.[1] : undefined;
+    if (role && lexicon.isRole(role)) out.set('function', cleanValue('function', role), i);
     if (cleaned === null) out.touch(field);
     else out.set(field, cleaned, i);
   }
