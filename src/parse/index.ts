@@ -56,8 +56,21 @@ const MAX_LINE = 2000;
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {
   if ((person.name != null && person.function != null) || !FIRST_PERSON.test(fresh.join(' '))) return;
   const lexicon = Lexicon.for(rules);
-  const lines = signature
-    .slice(1)
+  // "Jag jobbar som undersköterska", "Jag är enhetschef": the writer's own function, when the person is the writer.
+  if (person.function == null && (person.name == null || person.name === fromName)) {
+    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+      const m = FIRST_PERSON.test(sentence) ? mention(sentence, rules) : {};
+      if (m.function && (!m.name || m.name === person.name || person.name == null)) {
+        person.function = m.function;
+        break;
+      }
+    }
+  }
+  // The sign-off may carry the name itself ("Mvh Karin Lundqvist").
+  const signOff = /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
+    signature[0] ?? '',
+  );
+  const lines = [...(signOff ? [signOff[1]!] : []), ...signature.slice(1)]
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(0, 4);
