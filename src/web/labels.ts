@@ -141,6 +141,7 @@ export const NOTICE: Record<string, string> = {
   done: 'Uppgiften är klar.',
   'done-mail': 'Uppgiften är klar och ett besked till utföraren ligger för utskick.',
   'signed-out': 'Du är utloggad.',
+  reprocessed: 'Meddelandet är tolkat igen med nuvarande regler.',
 };
 
 /** Error codes to messages (`?err=`). */

@@ -13,6 +13,7 @@ import { loadSession, sameToken, SESSION_COOKIE, type Staff } from './auth';
 import { registerAdminRoutes } from './routes-admin';
 import { registerAuthRoutes } from './routes-auth';
 import { registerCaseRoutes } from './routes-cases';
+import { registerReprocessRoutes } from './routes-reprocess';
 import { registerTaskRoutes } from './routes-tasks';
 import { sendPage } from './views';
 
@@ -265,6 +266,7 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
 
   registerAuthRoutes(app, ctx);
   registerCaseRoutes(app, ctx);
+  registerReprocessRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   return app;
