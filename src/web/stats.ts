@@ -177,8 +177,11 @@ export function weeklyChartSvg(weeks: WeekRow[]): string {
   const plotW = W - left - 10;
   const plotH = H - top - bottom;
   const max = Math.max(1, ...weeks.map((w) => Math.max(w.cases, w.persons)));
-  const step = Math.pow(10, Math.floor(Math.log10(max)));
-  const nice = Math.ceil(max / step) * step;
+  // Four grid steps of 1, 2 or 5 × 10^k: the axis reads 0, 2, 4, 6, 8 rather than 0, 1.75, ...
+  const rough = max / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(rough)));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((v) => v >= rough) ?? 10 * p;
+  const nice = Math.max(4, step * 4);
   const slot = weeks.length ? plotW / weeks.length : plotW;
   const bar = Math.max(1, Math.min(18, (slot - 4) / 2));
   const y = (v: number) => top + plotH - (v / nice) * plotH;
