@@ -268,6 +268,14 @@ test('statistics: cases and persons per week, median and 90th percentile to acce
   // The sender address starting with "=" is text, never a formula.
   expect(lines).toContain("utförare;'=cmd|calc@evil.example;1;1;0;;;1;0");
   expect(lines.filter((l) => l.startsWith('vecka;'))).toHaveLength(weeks);
+
+  // The task export takes the same date range (created 31 to 29 days ago: case S's two tasks).
+  const [sFrom, sTo] = [dayOf(new Date(REAL_NOW - 31 * DAY)), dayOf(new Date(REAL_NOW - 29 * DAY))];
+  const res = await page.request.get(`${server.url}/tasks.csv?from=${sFrom}&to=${sTo}`);
+  expect(res.headers()['content-disposition']).toContain(`uppdrag-alla-fran-${sFrom}-till-${sTo}-`);
+  const taskLines = csvLines((await res.text()).replace(/^\ufeff/, ''));
+  expect(taskLines).toHaveLength(3);
+  expect(taskLines.slice(1).every((l) => /;Siv Snabb;|;Sam Snabb;/.test(l))).toBe(true);
   await page.close();
 });
 

@@ -102,8 +102,8 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
     if ((q.bulk === 'take' || q.bulk === 'done') && typeof q.n === 'string' && /^\d{1,4}$/.test(q.n)) {
       const n = Number(q.n);
       const skipped = typeof q.skipped === 'string' && /^\d{1,4}$/.test(q.skipped) ? Number(q.skipped) : 0;
-      const word = n === 1 ? 'uppdrag' : 'uppdrag';
-      bulkNotice = q.bulk === 'take' ? `Du har tagit ${n} ${word}.` : `${n} ${word} markerade som klara.`;
+      bulkNotice =
+        q.bulk === 'take' ? `Du har tagit ${n} uppdrag.` : `${n} uppdrag ${n === 1 ? 'markerat som klart' : 'markerade som klara'}.`;
       if (skipped > 0) {
         const why =
           typeof q.why === 'string'
@@ -233,7 +233,10 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
     const day = now.toISOString().slice(0, 10);
     return reply
       .type('text/csv; charset=utf-8')
-      .header('Content-Disposition', `attachment; filename="uppdrag-${status ?? 'alla'}-${day}.csv"`)
+      .header(
+        'Content-Disposition',
+        `attachment; filename="uppdrag-${status ?? 'alla'}${range.fromText ? `-fran-${range.fromText}` : ''}${range.toText ? `-till-${range.toText}` : ''}-${day}.csv"`,
+      )
       .send(`\ufeff${csv}\r\n`);
   });
 }
