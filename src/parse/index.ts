@@ -15,7 +15,7 @@ import { LabelMatcher } from './labels';
 import { readMail, type MailInput } from './read-mail';
 import { splitThread, subjectInfo } from './thread';
 import type { ParseResult } from './types';
-import { markUnsure } from './unsure';
+import { markUnreadAttachments, markUnsure } from './unsure';
 import { validatePerson, type RawPerson } from './validate';
 
 export type { ParseResult } from './types';
@@ -314,7 +314,11 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     const { persons, bodyText, lines } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));
     markUnsure(records, lines);
-    const kind = records.length > 0 ? 'notification' : 'other';
+    markUnreadAttachments(records, lines, mail.attachments);
+    // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
+    const question = records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
+    const kind = records.length > 0 && !question ? 'notification' : 'other';
+    if (kind === 'other') records.length = 0;
     // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.
     const asks = records.some((p) => p.problems.length > 0 && !p.unsure?.length);
     return {
