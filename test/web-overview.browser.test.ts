@@ -518,6 +518,14 @@ test('case list: received and age columns, oldest first, sort by any column, sea
   expect(firstWords).toEqual([...firstWords].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
   await page.locator('thead a.sort', { hasText: 'Utförare' }).click();
   await page.waitForURL(/sort=provider&dir=desc/);
+  // On a phone the headers are hidden: the sort form does the same.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByLabel('Sortera på').selectOption('persons');
+  await page.getByLabel('ordning').selectOption('desc');
+  await page.getByRole('button', { name: 'Sortera', exact: true }).click();
+  await page.waitForURL(/sort=persons&dir=desc/);
+  expect((await page.locator('table.list tbody th a').allTextContents())[0]).toBe(await refOf(ids.five));
+  await page.setViewportSize({ width: 1366, height: 768 });
   // Search by a username and by text that is only in a mail's body.
   await page.goto(`${server.url}/cases?q=tovtab`);
   expect(await page.locator('table.list tbody th a').allTextContents()).toEqual([await refOf(ids.table)]);
