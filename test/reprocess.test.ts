@@ -6,6 +6,9 @@ import { auditEvents, cases, messages, outbox, persons, tasks } from '../src/db/
 import { contentHash, ingestRaw } from '../src/intake/process';
 import { logger } from '../src/log';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
+import { createUser } from '../src/users';
+import { startWebServer } from '../src/web/server';
+import { HttpClient } from './support/http-client';
 import { openTestDatabase, type TestDatabase } from './support/db';
 
 /** Issue 7, item 8: the current reader over stored mail; dry run, corrections kept, nothing twice. */
@@ -20,6 +23,33 @@ const LISA = 'Namn: Lisa Berg\r\nFunktion: Enhetschef\r\nHSA-id: SE2321000016-4H
 const TWO =
   'Namn: Tor Ny\r\nFunktion: Planerare\r\nHSA-id: SE2321000016-TOR1\r\nAnvändarnamn i Treserva: torny\r\n\r\n' +
   'Namn: Eva Ek\r\nFunktion: Undersköterska\r\nHSA-id: SE2321000016-EVA1\r\nAnvändarnamn i Treserva: evaek\r\n';
+
+/** What an older reader stored: the mail kept raw, read as having no data, waiting for review. */
+async function storedByOlderReader(tdb: TestDatabase, id: string, body: string): Promise<number> {
+  const db = tdb.database.db;
+  const raw = mail(id, body);
+  const [row] = await db
+    .insert(messages)
+    .values({
+      source: 'ingest',
+      messageId: `<${id}@omsorgshuset.se>`,
+      contentHash: contentHash(raw),
+      raw,
+      size: raw.length,
+      fromAddr: 'anna@omsorgshuset.se',
+      subject: `Nya SITHS-kort ${id}`,
+      kind: 'other',
+      status: 'review',
+      reviewReason: 'inga uppgifter hittades',
+      bodyText: body,
+      parsed: { messageId: null, from: null, subject: '', kind: 'other', persons: [], autoReply: false },
+      authVerdict: 'pass',
+      authDetail: 'test',
+      receivedAt: new Date(),
+    })
+    .returning({ id: messages.id });
+  return row!.id;
+}
 
 describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
   let tdb: TestDatabase;
@@ -38,29 +68,7 @@ describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
 
   test('a mail an older reader left in review becomes its case; the dry run changes nothing; twice is once', async () => {
     const db = tdb.database.db;
-    // What an older reader stored: the mail kept raw, read as having no data, waiting for review.
-    const raw = mail('old1', LISA);
-    const [row] = await db
-      .insert(messages)
-      .values({
-        source: 'ingest',
-        messageId: '<old1@omsorgshuset.se>',
-        contentHash: contentHash(raw),
-        raw,
-        size: raw.length,
-        fromAddr: 'anna@omsorgshuset.se',
-        subject: 'Nya SITHS-kort old1',
-        kind: 'other',
-        status: 'review',
-        reviewReason: 'inga uppgifter hittades',
-        bodyText: LISA,
-        parsed: { messageId: null, from: null, subject: '', kind: 'other', persons: [], autoReply: false },
-        authVerdict: 'pass',
-        authDetail: 'test',
-        receivedAt: new Date(),
-      })
-      .returning({ id: messages.id });
-    const id = row!.id;
+    const id = await storedByOlderReader(tdb, 'old1', LISA);
 
     const dry = await reprocess(ctx, { messageId: id }, { dryRun: true, actor: 'cli' });
     expect(dry[0]).toMatchObject({
@@ -122,5 +130,40 @@ describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
     expect(tor2).toMatchObject({ function: 'Samordnare', treservaUser: null, status: 'incomplete' });
     const [eva2] = await db.select().from(persons).where(eq(persons.id, eva.id));
     expect(eva2).toMatchObject({ treservaUser: 'evaek', status: 'task_created' });
+  });
+  test('"Tolka igen" on a review mail: the preview changes nothing, "Tillämpa" makes the case', async () => {
+    const db = tdb.database.db;
+    await createUser(db, 'erik.it', 'långt-och-hemligt-lösen', { displayName: 'Erik IT' });
+    const server = await startWebServer({
+      ...ctx,
+      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', HTTP_PORT: '0', REPLY_PERSONAL_DATA: 'all' }),
+    });
+    try {
+      const id = await storedByOlderReader(
+        tdb,
+        'web1',
+        'Namn: Mia Ek\r\nFunktion: Samordnare\r\nHSA-id: SE2321000016-MIA1\r\nAnvändarnamn i Treserva: miaek\r\n',
+      );
+      const c = new HttpClient(server.url);
+      await c.signIn('erik.it', 'långt-och-hemligt-lösen');
+      const token = await c.token('/review');
+      expect(await (await c.get('/review')).text()).toContain(`action="/messages/${id}/reprocess"`);
+      const preview = await (await c.post(`/messages/${id}/reprocess`, { _csrf: token })).text();
+      expect(preview).toContain('Tillämpa');
+      expect(preview).toMatch(/ärende med 1 personer, 1 uppdrag, 1 svar/);
+      expect(preview).toContain('miaek');
+      const [still] = await db.select().from(messages).where(eq(messages.id, id));
+      expect(still!.caseId).toBeNull();
+      const applied = await c.post(`/messages/${id}/reprocess`, { _csrf: token, apply: '1' });
+      const [after] = await db.select().from(messages).where(eq(messages.id, id));
+      expect(applied.headers.get('location')).toBe(`/cases/${after!.caseId}?ok=reprocessed`);
+      const trail = await db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, 'message.reprocessed'), eq(auditEvents.messageId, id)));
+      expect(trail.map((a) => a.actor)).toEqual(['user:erik.it']);
+    } finally {
+      await server.close();
+    }
   });
 });
