@@ -48,6 +48,9 @@ export const OUTBOX_KIND: Record<OutboxKind, string> = {
   removal_receipt: 'Mottagningskvitto (borttagning)',
   acknowledgement: 'Neutral bekräftelse (utan personuppgifter)',
   done_confirmation: 'Besked om klar behörighet',
+  still_missing: 'Uppgifter saknas fortfarande',
+  reminder: 'Påminnelse',
+  rejection: 'Besked om avvisat ärende',
 };
 
 export const OUTBOX_STATUS: Record<OutboxStatus, string> = {
@@ -84,6 +87,10 @@ export const AUDIT_ACTION: Record<string, string> = {
   'case.created': 'Ärendet skapades',
   'case.viewed': 'Ärendet visades',
   'case.rejected': 'Ärendet avvisades',
+  'case.reopened': 'Ärendet öppnades igen',
+  'task.reopened': 'Uppgiften öppnades igen',
+  'case.provider_silent': 'Utföraren svarar inte (flaggat efter påminnelser)',
+  'reply.reminder': 'Påminnelse till utföraren',
   'message.processed': 'Meddelande behandlat',
   'message.review': 'Meddelande till granskning',
   'message.ignored': 'Automatiskt meddelande (besvaras inte)',
@@ -101,6 +108,7 @@ export const AUDIT_ACTION: Record<string, string> = {
   'reply.held': 'Svar hålls inne',
   'reply.released': 'Svar släppt för att skickas',
   'reply.requeued': 'Misslyckat svar skickas igen',
+  'reply.sent_anyway': 'Svar skickas ändå (av personal)',
   'tasks.exported': 'Uppgifter exporterade (CSV)',
   'user.signed_in': 'Inloggning',
   'user.sign_in_failed': 'Misslyckad inloggning',
@@ -130,6 +138,8 @@ export const NOTICE: Record<string, string> = {
   corrected: 'Personen är sparad.',
   'task-created': 'Personen är komplett och en uppgift är skapad.',
   rejected: 'Ärendet är avvisat.',
+  reopened: 'Ärendet är öppnat igen.',
+  'sent-anyway': 'Svaret skickas nu.',
   assigned: 'Meddelandet är kopplat till ärendet.',
   'not-relevant': 'Meddelandet är markerat som ej relevant.',
   settled: 'Meddelandet är markerat som granskat.',

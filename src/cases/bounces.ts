@@ -1,0 +1,82 @@
+import { eq, inArray } from 'drizzle-orm';
+import type { Tx } from '../db/client';
+import { messages, outbox } from '../db/schema';
+import type { MailInput } from '../parse/read-mail';
+
+/**
+ * A bounce of one of our replies: found by our Message-ID (`<lci-…>`) in its In-Reply-To or
+ * References, in the attached original (message/rfc822, text/rfc822-headers) or in its text. The
+ * reply gets the remote server's words ("550 5.1.1 …"); the bounce waits in Att granska on the case.
+ */
+
+const OUR_ID = /<lci-[0-9a-f-]{36}@[A-Za-z0-9.-]{1,200}>/g;
+const DIAGNOSTIC = /^Diagnostic-Code:[ \t]{0,10}[A-Za-z-]{0,20};[ \t]{0,10}([^\r\n]{1,300})/im;
+const STATUS = /^Status:[ \t]{0,10}([245]\.\d{1,3}\.\d{1,3})/im;
+const SMTP_REPLY = /\b([45]\d\d)[ -]([45]\.\d{1,3}\.\d{1,3})\b([^\r\n]{0,200})/;
+const MAX_SCAN = 65_536;
+
+/** Where a bounce names our reply, and what it says went wrong. */
+export function readBounce(mail: MailInput, text: string): { ids: string[]; detail: string } {
+  // The original's own Message-ID (in the attached message or headers) first, then In-Reply-To, then References.
+  const attached = mail.attachments.slice(0, 10).map((a) => a.content.subarray(0, MAX_SCAN).toString('utf8'));
+  const own = [...attached, mail.text.slice(0, MAX_SCAN), text.slice(0, MAX_SCAN)].flatMap((p) =>
+    [...p.matchAll(/^Message-ID:[ \t]{0,10}(<lci-[0-9a-f-]{36}@[A-Za-z0-9.-]{1,200}>)/gim)].map((m) => m[1]!),
+  );
+  const parts = [
+    mail.inReplyTo ?? '',
+    [...mail.references].reverse().join(' '),
+    ...attached,
+    mail.text.slice(0, MAX_SCAN),
+    text.slice(0, MAX_SCAN),
+  ];
+  const ids = [...new Set([...own, ...parts.flatMap((p) => p.match(OUR_ID) ?? [])])].slice(0, 20);
+  let detail = '';
+  for (const p of parts) {
+    const d = DIAGNOSTIC.exec(p);
+    if (d) {
+      detail = d[1]!.trim();
+      break;
+    }
+  }
+  if (!detail)
+    for (const p of parts) {
+      const m = SMTP_REPLY.exec(p);
+      if (m) {
+        detail = `${m[1]} ${m[2]}${m[3]}`.trim();
+        break;
+      }
+    }
+  if (!detail)
+    for (const p of parts) {
+      const s = STATUS.exec(p);
+      if (s) {
+        detail = s[1]!;
+        break;
+      }
+    }
+  return { ids, detail: (detail || 'okänt fel').replace(/\s+/g, ' ').slice(0, 300) };
+}
+
+/**
+ * Records a bounce on our reply it names (the first not yet marked). Returns the case of that
+ * reply, or null when the mail names none of ours.
+ */
+export async function recordBounce(
+  tx: Tx,
+  input: { mail: MailInput; text: string; messageRowId: number; caseId?: number | null; now: Date },
+): Promise<number | null> {
+  const { ids, detail } = readBounce(input.mail, input.text);
+  if (ids.length === 0) return null;
+  const rows = await tx
+    .select({ id: outbox.id, caseId: outbox.caseId, messageId: outbox.messageId })
+    .from(outbox)
+    .where(inArray(outbox.messageId, ids));
+  if (rows.length === 0) return null;
+  const hit = ids.map((id) => rows.find((r) => r.messageId === id)).find((r) => r !== undefined)!;
+  await tx.update(outbox).set({ bounce: detail, bouncedAt: input.now }).where(eq(outbox.id, hit.id));
+  await tx
+    .update(messages)
+    .set({ caseId: hit.caseId, status: 'review', reviewReason: `studsat svar: ${detail}` })
+    .where(eq(messages.id, input.messageRowId));
+  return hit.caseId;
+}
