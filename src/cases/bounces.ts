@@ -16,9 +16,13 @@ const SMTP_REPLY = /\b([45]\d\d)[ -]([45]\.\d{1,3}\.\d{1,3})\b([^\r\n]{0,200})/;
 const MAX_SCAN = 65_536;
 
 /** Where a bounce names our reply, and what it says went wrong. */
-export function readBounce(mail: MailInput, text: string): { ids: string[]; detail: string } {
-  // The original's own Message-ID (in the attached message or headers) first, then In-Reply-To, then References.
-  const attached = mail.attachments.slice(0, 10).map((a) => a.content.subarray(0, MAX_SCAN).toString('utf8'));
+export function readBounce(mail: MailInput, text: string, raw?: Buffer): { ids: string[]; detail: string } {
+  // The original's own Message-ID (in the attached message or headers) first, then In-Reply-To, then
+  // References. The raw mail is read too: the parse thread hands attachments back without content.
+  const attached = [
+    ...mail.attachments.slice(0, 10).map((a) => Buffer.from(a.content).subarray(0, MAX_SCAN).toString('utf8')),
+    ...(raw ? [raw.subarray(0, 4 * MAX_SCAN).toString('latin1')] : []),
+  ];
   const own = [...attached, mail.text.slice(0, MAX_SCAN), text.slice(0, MAX_SCAN)].flatMap((p) =>
     [...p.matchAll(/^Message-ID:[ \t]{0,10}(<lci-[0-9a-f-]{36}@[A-Za-z0-9.-]{1,200}>)/gim)].map((m) => m[1]!),
   );
@@ -63,9 +67,9 @@ export function readBounce(mail: MailInput, text: string): { ids: string[]; deta
  */
 export async function recordBounce(
   tx: Tx,
-  input: { mail: MailInput; text: string; messageRowId: number; caseId?: number | null; now: Date },
+  input: { mail: MailInput; text: string; raw?: Buffer; messageRowId: number; now: Date },
 ): Promise<number | null> {
-  const { ids, detail } = readBounce(input.mail, input.text);
+  const { ids, detail } = readBounce(input.mail, input.text, input.raw);
   if (ids.length === 0) return null;
   const rows = await tx
     .select({ id: outbox.id, caseId: outbox.caseId, messageId: outbox.messageId })

@@ -274,6 +274,8 @@ export async function attachOtherMail(
     mail: MailInput;
     /** Readable text of the mail (what the sender wrote now decides the answer). */
     text: string;
+    /** The raw mail (a bounce's attached original is read from it). */
+    raw?: Buffer;
     standing: SenderStanding;
     messageRowId: number;
     now: Date;
@@ -284,7 +286,13 @@ export async function attachOtherMail(
   const { mail, kind } = input;
   if (kind === 'automated') {
     // A bounce of one of our replies: on that reply and its case, in Att granska.
-    const caseId = await recordBounce(tx, { mail, text: input.text, messageRowId: input.messageRowId, now: input.now });
+    const caseId = await recordBounce(tx, {
+      mail,
+      text: input.text,
+      ...(input.raw ? { raw: input.raw } : {}),
+      messageRowId: input.messageRowId,
+      now: input.now,
+    });
     if (caseId !== null) return { caseId, review: null };
   }
   const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
