@@ -53,7 +53,10 @@ function wrongValue(p: PersonIn, field: (typeof FIELDS)[number]): string | null 
   const v = p[field];
   if (!v || !p.problems.some((x) => x.field === field && x.code === 'invalid')) return null;
   const one = v.replace(/\s+/g, ' ').trim();
-  return maskPersonnummerInText(one.length > 80 ? `${one.slice(0, 79)}…` : one);
+  // A personnummer is shown masked whole, birth date included: "********-****".
+  return maskPersonnummerInText(one.length > 80 ? `${one.slice(0, 79)}…` : one).replace(/\d{6,8}(?=[-–+ ]?\*{4})/g, (d) =>
+    '*'.repeat(d.length),
+  );
 }
 
 function problemsText(input: ComposeInput, rules: Rules): string {
