@@ -111,7 +111,7 @@ test('a reply held back by the rate limit shows why in Swedish and goes out with
   const page = await signIn();
   await page.goto(`${server.url}/cases/${ids.limited}`);
   const row = page.locator(`#reply-${ids.limitedReply}`);
-  await expect(row.textContent()).resolves.toContain('Orsak: fler än 1 automatiska svar i ärendet senaste dygnet');
+  await expect(row.textContent()).resolves.toContain('Orsak: ärendet har fått så många automatiska svar som tillåts per dygn (1)');
   expect(await page.content()).not.toContain('rate-limit-case');
   await page.screenshot({ path: path.join(SHOTS, 'loop-skicka-andå.png'), fullPage: true });
   await row.getByRole('button', { name: 'Skicka ändå' }).click();

@@ -43,8 +43,8 @@ export function heldBackReason(reason: string | null, status: string, config: Co
   if (status === 'held' && !reason) return 'hålls inne av personal';
   if (!reason) return null;
   if (reason === 'rate-limit-case')
-    return `fler än ${config.replies.maxPerCasePerDay} automatiska svar i ärendet senaste dygnet (skydd mot mejlslingor)`;
+    return `ärendet har fått så många automatiska svar som tillåts per dygn (${config.replies.maxPerCasePerDay}); gränsen skyddar mot mejlslingor`;
   if (reason === 'rate-limit-recipient')
-    return `fler än ${config.replies.maxPerRecipientPerHour} automatiska svar till mottagaren senaste timmen (skydd mot mejlslingor)`;
+    return `mottagaren har fått så många automatiska svar som tillåts per timme (${config.replies.maxPerRecipientPerHour}); gränsen skyddar mot mejlslingor`;
   return reason;
 }
