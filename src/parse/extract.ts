@@ -3,7 +3,7 @@ import { LabelMatcher } from './labels';
 import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
-import { cleanValue, isNoise, plausibleBare } from './values';
+import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
 import { hasValue, type RawPerson } from './validate';
 
 /**
@@ -101,6 +101,11 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
       continue;
     }
     if (!columns) continue;
+    // "Konsult | Roll | HSA-ID | Treserva": with no name column, a column whose cells are names is it.
+    if (!columns.includes('name') && lexicon) {
+      const k = row.findIndex((c, i) => columns![i] === null && plausibleName(c.trim(), lexicon));
+      if (k >= 0) columns = columns.map((f, i) => (i === k ? 'name' : f));
+    }
     // A note under the table ("Sammanställt av …") is one long cell, not a person.
     const filledCells = row.filter((c) => c.trim() !== '');
     if (filledCells.length < 2 && !(filledCells[0] && /^SE\s?\d/i.test(filledCells[0]))) continue;
@@ -225,6 +230,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
           if (splitCells(lines[j + 1] ?? '')?.delimiter === split.delimiter) continue;
           break;
         }
+        // "|------|------|" or "-------": a rule under the header row, not the table's end.
+        if (/^[\s|+:=_-]{3,}$/.test(next) && /-{3}|={3}/.test(next)) continue;
         const cells = splitCells(next);
         if (!cells || cells.delimiter !== split.delimiter) break;
         rows.push(cells.cells);
@@ -306,7 +313,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
         consumed.add(i + 1);
         i = i + 1;
       } else continue;
-    } else if (!hit.separated && !plausibleBare(hit.field, cleanValue(hit.field, value) ?? '')) {
+    } else if (!hit.separated && (!plausibleBare(hit.field, cleanValue(hit.field, value) ?? '') || labels.match(value, true))) {
+      // "Treserva username": a label of two words, not a label and its value.
       continue;
     }
     consumed.add(i);
@@ -314,6 +322,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
     // A value tells its field where a label is ambiguous ("Användare: noalin" is a username).
     const field = hit.field === 'name' && cleaned !== null && looksLikeUsername(cleaned, lexicon) ? 'treservaUser' : hit.field;
+    // "Behörig: Åsa Öberg (undersköterska)": the function in brackets after the name.
+    const role = field === 'name' ? /\(([^()]{2,40})\)\s*$/.exec(value)?.[1] : undefined;
+    if (role && lexicon.isRole(role)) out.set('function', cleanValue('function', role), i);
     if (cleaned === null) out.touch(field);
     else out.set(field, cleaned, i);
   }
@@ -357,6 +368,7 @@ const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
 /** A name: capitalised words, or a known given name and one or two more words in any case. */
 export function plausibleName(v: string, lexicon: Lexicon): boolean {
+  if (firmLike(v)) return false;
   // Particles ("Ingrid Wallin de Vries", "Elin von Schantz") between capitalised words.
   const withoutParticles = v.replace(/\s(?:af|von|van|de|der|da|di|du|la|le|el|al|bin|ibn)(?=\s\p{Lu})/gu, '');
   if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
