@@ -11,6 +11,7 @@ import type { CaseStatus, TaskStatus } from './db/schema';
 import { AppError, errorCode, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
+import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
 import { usersAddCommand, usersDisableCommand } from './commands/users';
@@ -60,6 +61,16 @@ program
     withContext(async (ctx) => {
       const r = await applyRetention(ctx);
       out(`erased: ${r.cases} cases, ${r.messages} other messages\n`);
+    }),
+  );
+
+program
+  .command('reminders')
+  .description('remind providers of waiting cases now (the worker does it on REMINDER_CRON); flag those that do not answer')
+  .action(() =>
+    withContext(async (ctx) => {
+      const r = await runReminders(ctx);
+      out(`reminded: ${r.reminded} cases, flagged: ${r.flagged} cases (sent with the next outbox run)\n`);
     }),
   );
 
