@@ -19,6 +19,8 @@ import type { AppContext } from '../src/context';
 import { cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
 import { logger } from '../src/log';
+import { isOwnLine, takeOwnWords } from '../src/parse/own-words';
+import { htmlOf } from '../src/replies/html';
 import { sendAnyway } from '../src/replies/requeue';
 import { OutboxSender } from '../src/replies/sender';
 import { FolderTransport } from '../src/replies/transport';
@@ -423,4 +425,44 @@ afterAll(() => {
     .map(([k, v]) => `## ${k}\n${v.map((x, i) => `${i + 1}. ${x}`).join('\n')}`)
     .join('\n\n');
   fs.writeFileSync(path.join(os.tmpdir(), 'lci-loop-mails.md'), `${out}\n`);
+});
+
+test('our own words: the sentences of the new templates and of the texts we sent before are both recognised, quoted and rewrapped', () => {
+  const rules = ctx.rules;
+  const ours = [
+    // new, one paragraph a line, as a mail client quotes it after wrapping
+    '> Tack för ert mejl om behörighet till Lifecare SP. Ärendet har nummer LSP-2026-0042.',
+    '> Svara på det här mejlet och fyll i uppgifterna nedan efter kolonet. Låt',
+    '> ärendenumret LSP-2026-0042 stå kvar i ämnesraden, så kopplas svaret till rätt ärende.',
+    'Uppgifterna är kompletta för följande personer, och för dem beställer vi behörighet redan nu:',
+    '> Vi har tagit emot ert meddelande. Ärendet har nummer LSP-2026-0042. En handläggare på IT-avdelningen',
+    // earlier texts, still in providers' mailboxes
+    '> Tack för er anmälan om behörighet till Lifecare SP. Vi har gett den ärendenummer LSP-2026-0042.',
+    '> Svara på det här mejlet och fyll i uppgifterna nedan (skriv efter kolonet). Behåll',
+    '> Personen loggar in i Lifecare SP med sitt SITHS-kort. Ärendenummer: LSP-2026-0042.',
+  ];
+  for (const line of ours) expect([line, isOwnLine(line, rules)]).toEqual([line, true]);
+  for (const line of ['Zeynep börjar på måndag, hur går det med behörigheten?', 'Namn på behörig: Lisa Berg'])
+    expect(isOwnLine(line, rules)).toBe(false);
+  // The value shown back under a problem is ours too, never data.
+  const { rest } = takeOwnWords(
+    [
+      '> Tack för ert mejl om behörighet till Lifecare SP. Ärendet har nummer LSP-2026-0042.',
+      '> Fredrik Ny, Sjuksköterska:',
+      '>   - HSA-id innehåller ett organisationsnummer som inte stämmer (kontrollsiffran är fel). Kontrollera siffrorna mot följesedeln till SITHS-kortet.',
+      '>     Ni skrev: SE2321000017-AB1',
+    ],
+    rules,
+  );
+  expect(rest.join('\n')).not.toContain('SE2321000017-AB1');
+});
+
+test('the HTML alternative: paragraphs, lists, everything escaped', () => {
+  const html = htmlOf(
+    'Hej!\n\nEn lång rad utan radbrytning.\n\nFredrik <b>Ny</b>:\n  - HSA-id har fel form.\n    Ni skrev: <script>x</script>\n',
+  );
+  expect(html).toContain('<p>En lång rad utan radbrytning.</p>');
+  expect(html).toContain('<li>HSA-id har fel form.<br>\nNi skrev: &lt;script&gt;x&lt;/script&gt;</li>');
+  expect(html).toContain('Fredrik &lt;b&gt;Ny&lt;/b&gt;:');
+  expect(html).not.toMatch(/<script|<b>/);
 });

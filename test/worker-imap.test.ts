@@ -315,7 +315,7 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(text).toContain('Användarnamn i Treserva/TES saknas.');
     expect(text).not.toContain('Namn saknas');
     expect(text).not.toContain('Funktion saknas');
-    expect(text).toContain(`ärendenummer ${caseA!.ref}`);
+    expect(text).toContain(`Ärendet har nummer ${caseA!.ref}`);
     // The ready-to-fill block keeps what we have and leaves the missing values open.
     expect(text).toMatch(/Namn på behörig: Erik Ek\nFunktion: Undersköterska\nHSA-id:\nAnvändarnamn i Treserva\/TES:\n/);
 
