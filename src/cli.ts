@@ -239,7 +239,7 @@ tasksCmd
 
 tasksCmd
   .command('done')
-  .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
+  .description("mark a task done (it joins the case's one done confirmation when REPLY_DONE_CONFIRMATION=true)")
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
   .option('--as <name>', 'who did it', process.env.USER ?? 'cli')

@@ -96,12 +96,18 @@ export async function enqueueReply(
   return rows[0] ?? null;
 }
 
-/** A request for data not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
+/** A request for data (or a reminder) not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
 export async function withdrawStaleRequests(tx: DbOrTx, caseId: number): Promise<number> {
   const rows = await tx
     .update(outbox)
     .set({ status: 'suppressed', suppressReason: 'ärendet väntar inte längre på uppgifter' })
-    .where(and(eq(outbox.caseId, caseId), eq(outbox.kind, 'missing_info'), inArray(outbox.status, ['pending', 'held'])))
+    .where(
+      and(
+        eq(outbox.caseId, caseId),
+        inArray(outbox.kind, ['missing_info', 'still_missing', 'reminder']),
+        inArray(outbox.status, ['pending', 'held']),
+      ),
+    )
     .returning({ id: outbox.id });
   return rows.length;
 }
