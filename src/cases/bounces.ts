@@ -61,6 +61,17 @@ export function readBounce(mail: MailInput, text: string, raw?: Buffer): { ids: 
   return { ids, detail: (detail || 'okänt fel').replace(/\s+/g, ' ').slice(0, 300) };
 }
 
+/** A delivery report, not an out-of-office answer that also names our reply in In-Reply-To. */
+export function looksLikeBounce(mail: MailInput): boolean {
+  const h = (key: string) => mail.headers.some((x) => x.key === key);
+  if (mail.contentType.startsWith('multipart/report') || h('x-failed-recipients')) return true;
+  if (mail.attachments.some((a) => /^message\/(global-)?delivery-status$/.test(a.contentType))) return true;
+  if (/^(mailer-daemon|postmaster)@/i.test(mail.from ?? '') || !mail.from) return true;
+  return /^(undeliver|undelivered|delivery status notification|returned mail|mail delivery failed|olevererbar|det gick inte att leverera)/i.test(
+    mail.subject.trim(),
+  );
+}
+
 /**
  * Records a bounce on our reply it names (the first not yet marked). Returns the case of that
  * reply, or null when the mail names none of ours.
@@ -69,6 +80,7 @@ export async function recordBounce(
   tx: Tx,
   input: { mail: MailInput; text: string; raw?: Buffer; messageRowId: number; now: Date },
 ): Promise<number | null> {
+  if (!looksLikeBounce(input.mail)) return null;
   const { ids, detail } = readBounce(input.mail, input.text, input.raw);
   if (ids.length === 0) return null;
   const rows = await tx
