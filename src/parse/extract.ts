@@ -336,6 +336,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (greeted) out.persons[0]!.name = greeted;
   }
 
+  // "Jag heter Johanna … efter Anders, som har gått i pension": the writer introducing herself is not a leaver.
+  const selfIntro = (p: RawPerson) => p.treservaUser == null && p.at != null && SELF_INTRO.test(lines[p.at] ?? '');
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
   const prose = extractProse(rest, rules);
@@ -357,11 +359,12 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const match = persons.find((l) => same(l, p));
     if (match) {
       for (const f of FIELDS) if (match[f] == null && p[f] != null) match[f] = p[f];
-    } else if (p.name != null && (p.hsaId != null || p.intent === 'revoke')) persons.push(p);
+    } else if (p.name != null && (p.hsaId != null || (p.intent === 'revoke' && !selfIntro(p)))) persons.push(p);
   }
   return persons.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 }
 
+const SELF_INTRO = /(?<![\p{L}])(?:jag heter|mitt namn är|my name is|i am the|jag är ny)(?![\p{L}])/iu;
 const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d[ \t]?-[ \t]?[A-Za-z0-9]{1,24}$/i;
 const USER_CELL = /^[A-Za-z0-9][A-Za-z0-9._\\@-]{1,39}$/;
 const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
@@ -396,11 +399,15 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     .split(/\s*(?:[,;\t|]|\s[-–—/]\s|[–—])\s*/)
     .map((c) => c.trim())
     .filter(Boolean);
-  if (cells.length < 2 || cells.length > 5) return null;
   const lexicon = Lexicon.for(rules);
-  // "Lena Ohlsson (enhetschef)": a name and its function in one cell.
-  const paren = /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]!);
-  if (paren && plausibleName(paren[1]!, lexicon) && lexicon.isRole(paren[2]!)) cells.splice(0, 1, paren[1]!, paren[2]!);
+  // "Lena Ohlsson (enhetschef)", "Rebecka Lind (SE…)": a name and its function or id in one cell.
+  const paren = cells[0] ? /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]) : null;
+  if (paren && plausibleName(paren[1]!, lexicon) && (lexicon.isRole(paren[2]!) || HSA_CELL.test(paren[2]!.trim())))
+    cells.splice(0, 1, paren[1]!, paren[2]!.trim());
+  // "Ahmed Yusuf – ahmyus": a name and a username built from it.
+  if (cells.length === 2 && plausibleName(cells[0]!, lexicon) && USER_CELL.test(cells[1]!) && builtFromName(cells[1]!, cells[0]!))
+    return { name: cleanValue('name', cells[0]!), treservaUser: cleanValue('treservaUser', cells[1]!) };
+  if (cells.length < 2 || cells.length > 5) return null;
   // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
   const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{6}/.test(c));
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));

@@ -15,7 +15,7 @@ import { LabelMatcher } from './labels';
 import { readMail, type MailInput } from './read-mail';
 import { splitThread, subjectInfo } from './thread';
 import type { ParseResult } from './types';
-import { markUnsure } from './unsure';
+import { markUnreadAttachments, markUnsure } from './unsure';
 import { validatePerson, type RawPerson } from './validate';
 
 export type { ParseResult } from './types';
@@ -56,8 +56,22 @@ const MAX_LINE = 2000;
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {
   if ((person.name != null && person.function != null) || !FIRST_PERSON.test(fresh.join(' '))) return;
   const lexicon = Lexicon.for(rules);
-  const lines = signature
-    .slice(1)
+  // "Jag jobbar som undersköterska", "Jag är enhetschef": the writer's own function, when the person is the writer.
+  if (person.function == null && (person.name == null || person.name === fromName)) {
+    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+      const m = FIRST_PERSON.test(sentence) ? mention(sentence, rules) : {};
+      if (m.function && (!m.name || m.name === person.name || person.name == null)) {
+        person.function = m.function;
+        break;
+      }
+    }
+  }
+  // The sign-off may carry the name itself ("Mvh Karin Lundqvist").
+  const signOff =
+    /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
+      signature[0] ?? '',
+    );
+  const lines = [...(signOff ? [signOff[1]!] : []), ...signature.slice(1)]
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(0, 4);
@@ -216,7 +230,9 @@ async function personsOf(
 ): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[] }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
-  let body: BodyRead = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName) : { persons: [], lines: [] };
+  let body: BodyRead = mail.text.trim()
+    ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName)
+    : { persons: [], lines: [] };
   if (htmlText) {
     const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels, mail.fromName);
     if (filled(fromHtml.persons) > filled(body.persons)) body = fromHtml;
@@ -298,7 +314,12 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     const { persons, bodyText, lines } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));
     markUnsure(records, lines);
-    const kind = records.length > 0 ? 'notification' : 'other';
+    markUnreadAttachments(records, lines, mail.attachments);
+    // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
+    const question =
+      records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
+    const kind = records.length > 0 && !question ? 'notification' : 'other';
+    if (kind === 'other') records.length = 0;
     // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.
     const asks = records.some((p) => p.problems.length > 0 && !p.unsure?.length);
     return {

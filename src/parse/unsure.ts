@@ -35,11 +35,40 @@ export function markUnsure(records: PersonRecord[], lines: readonly string[]): v
   }
 }
 
+/** Attachments the reader cannot read (a scanned card letter, a photo): where a missing value may stand. */
+const UNREAD = /^(?:application\/pdf|image\/)/i;
+/** The mail points at an attachment ("bifogar följesedeln", "se bilaga", "attached"). */
+const POINTS_AT = /(?<![\p{L}])(?:bifog\p{L}*|bilaga\p{L}*|följesedel\p{L}*|se bild|attached|attachment|enclosed)(?![\p{L}])/iu;
+
+/**
+ * A person whose HSA-id (or other field) is missing while the mail points at an attachment the
+ * reader cannot read: the value may well stand there, so IT staff look instead of a "saknas" reply.
+ */
+export function markUnreadAttachments(
+  records: PersonRecord[],
+  lines: readonly string[],
+  attachments: ReadonlyArray<{ filename: string | null; contentType: string }>,
+): void {
+  const unread = attachments.filter((a) => UNREAD.test(a.contentType) || /\.pdf$/i.test(a.filename ?? ''));
+  if (unread.length === 0 || !lines.some((l) => POINTS_AT.test(l))) return;
+  const where = unread.slice(0, 3).map((a) => `bilagan ${a.filename ?? a.contentType}`);
+  for (const r of records) {
+    for (const p of r.problems) {
+      if (p.code !== 'missing' || r.unsure?.some((u) => u.field === p.field)) continue;
+      r.unsure = [...(r.unsure ?? []), { field: p.field, candidates: where }];
+    }
+  }
+}
+
 /** The review reason for an unsure person, in Swedish, with the candidates. */
 export function unsureReason(record: Pick<PersonRecord, 'unsure'>): string | null {
   if (!record.unsure?.length) return null;
-  const parts = record.unsure.map((u) => `${FIELD_WORDS[u.field]} kan vara ${u.candidates.join(' eller ')}`);
-  return `osäker tolkning: ${parts.join('; ')} (står i mejlet men kunde inte kopplas till personen)`;
+  const parts = record.unsure.map((u) =>
+    u.candidates.every((c) => c.startsWith('bilagan '))
+      ? `${FIELD_WORDS[u.field]} kan stå i ${u.candidates.join(' eller ')} (kan inte läsas automatiskt)`
+      : `${FIELD_WORDS[u.field]} kan vara ${u.candidates.join(' eller ')} (står i mejlet men kunde inte kopplas till personen)`,
+  );
+  return `osäker tolkning: ${parts.join('; ')}`;
 }
 
 const FIELD_WORDS: Record<Unsure['field'], string> = {
