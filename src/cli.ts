@@ -13,6 +13,7 @@ import { ingestRaw } from './intake/process';
 import { reprocess } from './cases/reprocess';
 import { reprocessText } from './commands/listings';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
+import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
 import { usersAddCommand, usersDisableCommand } from './commands/users';
@@ -62,6 +63,16 @@ program
     withContext(async (ctx) => {
       const r = await applyRetention(ctx);
       out(`erased: ${r.cases} cases, ${r.messages} other messages\n`);
+    }),
+  );
+
+program
+  .command('reminders')
+  .description('remind providers of waiting cases now (the worker does it on REMINDER_CRON); flag those that do not answer')
+  .action(() =>
+    withContext(async (ctx) => {
+      const r = await runReminders(ctx);
+      out(`reminded: ${r.reminded} cases, flagged: ${r.flagged} cases (sent with the next outbox run)\n`);
     }),
   );
 
@@ -253,7 +264,7 @@ tasksCmd
 
 tasksCmd
   .command('done')
-  .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
+  .description("mark a task done (it joins the case's one done confirmation when REPLY_DONE_CONFIRMATION=true)")
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
   .option('--as <name>', 'who did it', process.env.USER ?? 'cli')

@@ -81,6 +81,17 @@ export const configSchema = z
     REPLY_DONE_CONFIRMATION: bool('true'),
     REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
     REPLY_MAX_PER_RECIPIENT_PER_HOUR: int(5, 1),
+    REPLY_DONE_BATCH_MINUTES: int(15, 0, 1440),
+    REPLY_CONTACT: z
+      .string()
+      .default('Har ni frågor? Svara på det här mejlet, så hör en handläggare på IT-avdelningen av sig.')
+      .transform((v) => v.trim()),
+    REMINDER_AFTER_DAYS: int(5, 1, 60),
+    REMINDER_MAX: int(2, 0, 10),
+    REMINDER_CRON: z
+      .string()
+      .default('0 9 * * 1-5')
+      .refine((v) => validateCron(v), { message: 'must be a cron expression such as "0 9 * * 1-5"' }),
     SEND_MAX_ATTEMPTS: int(8, 1, 100),
     SEND_CLAIM_STALE_SECONDS: int(120, 5, 86_400),
     PARSE_TIMEOUT_MS: int(10_000, 100, 600_000),
@@ -191,10 +202,16 @@ export interface Config {
     readonly doneConfirmation: boolean;
     readonly maxPerCasePerDay: number;
     readonly maxPerRecipientPerHour: number;
+    /** A done confirmation waits this long for more tasks of its case (and goes at most once a day). */
+    readonly doneBatchMs: number;
+    /** The human contact line at the end of every reply (`{contact}`). */
+    readonly contact: string;
     readonly maxAttempts: number;
     /** A `sending` claim older than this is taken again (its sender died). */
     readonly claimStaleMs: number;
   };
+  /** A case waiting for the provider is reminded after this many working days, at most `max` times, then flagged. */
+  readonly reminders: { readonly afterDays: number; readonly max: number; readonly cron: string };
   readonly parse: { readonly timeoutMs: number; readonly memoryMb: number };
   readonly leaseMs: number;
   readonly shutdownTimeoutMs: number;
@@ -291,9 +308,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       doneConfirmation: c.REPLY_DONE_CONFIRMATION,
       maxPerCasePerDay: c.REPLY_MAX_PER_CASE_PER_DAY,
       maxPerRecipientPerHour: c.REPLY_MAX_PER_RECIPIENT_PER_HOUR,
+      doneBatchMs: c.REPLY_DONE_BATCH_MINUTES * 60_000,
+      contact: c.REPLY_CONTACT,
       maxAttempts: c.SEND_MAX_ATTEMPTS,
       claimStaleMs: c.SEND_CLAIM_STALE_SECONDS * 1000,
     },
+    reminders: { afterDays: c.REMINDER_AFTER_DAYS, max: c.REMINDER_MAX, cron: c.REMINDER_CRON },
     parse: { timeoutMs: c.PARSE_TIMEOUT_MS, memoryMb: c.PARSE_MEMORY_MB },
     leaseMs: c.LEASE_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,

@@ -287,7 +287,7 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   const confirmations = await db
     .select()
     .from(outbox)
-    .where(and(eq(outbox.kind, 'done_confirmation'), eq(outbox.triggerKey, `task:${task!.id}`)));
+    .where(and(eq(outbox.kind, 'done_confirmation'), eq(outbox.caseId, task!.caseId)));
   expect(confirmations).toHaveLength(1);
   expect(confirmations[0]).toMatchObject({
     status: 'pending',

@@ -49,6 +49,9 @@ export const OUTBOX_KIND: Record<OutboxKind, string> = {
   acknowledgement: 'Neutral bekräftelse (utan personuppgifter)',
   done_confirmation: 'Besked om klar behörighet',
   manual: 'Eget svar från handläggare',
+  still_missing: 'Uppgifter saknas fortfarande',
+  reminder: 'Påminnelse',
+  rejection: 'Besked om avvisat ärende',
 };
 
 export const OUTBOX_STATUS: Record<OutboxStatus, string> = {
@@ -85,6 +88,10 @@ export const AUDIT_ACTION: Record<string, string> = {
   'case.created': 'Ärendet skapades',
   'case.viewed': 'Ärendet visades',
   'case.rejected': 'Ärendet avvisades',
+  'case.reopened': 'Ärendet öppnades igen',
+  'task.reopened': 'Uppgiften öppnades igen',
+  'case.provider_silent': 'Utföraren svarar inte (flaggat efter påminnelser)',
+  'reply.reminder': 'Påminnelse till utföraren',
   'message.processed': 'Meddelande behandlat',
   'message.review': 'Meddelande till granskning',
   'message.ignored': 'Automatiskt meddelande (besvaras inte)',
@@ -112,6 +119,7 @@ export const AUDIT_ACTION: Record<string, string> = {
   'reply.held': 'Svar hålls inne',
   'reply.released': 'Svar släppt för att skickas',
   'reply.requeued': 'Misslyckat svar skickas igen',
+  'reply.sent_anyway': 'Svar skickas ändå (av personal)',
   'tasks.exported': 'Uppdrag exporterade (CSV)',
   'user.signed_in': 'Inloggning',
   'user.sign_in_failed': 'Misslyckad inloggning',
@@ -146,6 +154,8 @@ export const NOTICE: Record<string, string> = {
   'manual-reply': 'Svaret ligger för utskick och skickas med nästa utskick.',
   'case-created': 'Ett ärende är skapat från meddelandet.',
   rejected: 'Ärendet är avvisat.',
+  reopened: 'Ärendet är öppnat igen.',
+  'sent-anyway': 'Svaret skickas nu.',
   assigned: 'Meddelandet är kopplat till ärendet.',
   'not-relevant': 'Meddelandet är markerat som ej relevant.',
   settled: 'Meddelandet är markerat som granskat.',

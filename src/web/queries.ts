@@ -195,9 +195,12 @@ export async function caseStatusCounts(db: Db): Promise<Record<CaseStatus | 'all
   return out;
 }
 
-/** Messages in the review queue: went to review and belong to no case. */
+/**
+ * Messages in the review queue: went to review, on no case or on one (a provider's new message on
+ * an existing case, a bounce of our reply: nothing new slips by).
+ */
 export function reviewQueueWhere(): SQL {
-  return and(eq(messages.status, 'review'), isNull(messages.caseId))!;
+  return eq(messages.status, 'review');
 }
 
 export async function reviewQueueCount(db: Db): Promise<number> {
@@ -237,7 +240,18 @@ function asParsed(v: unknown): ParseResult | null {
 
 export async function reviewQueue(db: Db, limit = 200): Promise<MessageView[]> {
   const rows = await loadMessages(db, reviewQueueWhere(), limit);
-  return rows.map((m) => ({ ...m, bodyText: maskPersonnummerInText(m.bodyText), parsed: asParsed(m.parsed) }));
+  const caseIds = [...new Set(rows.map((m) => m.caseId).filter((id): id is number => id != null))];
+  const refs = new Map(
+    caseIds.length
+      ? (await db.select({ id: cases.id, ref: cases.ref }).from(cases).where(inArray(cases.id, caseIds))).map((c) => [c.id, c.ref])
+      : [],
+  );
+  return rows.map((m) => ({
+    ...m,
+    caseRef: m.caseId != null ? (refs.get(m.caseId) ?? null) : null,
+    bodyText: maskPersonnummerInText(m.bodyText),
+    parsed: asParsed(m.parsed),
+  }));
 }
 
 export async function caseDetail(db: Db, caseId: number) {

@@ -6,8 +6,10 @@ import type { AppContext } from '../context';
 import type { CaseStatus, PersonStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { FIELDS } from '../parse/types';
-import { requeueReply } from '../replies/requeue';
-import { holdReply, rejectCase, releaseReply, settleMessage } from '../tasks/actions';
+import { receiptAfterStaffAction } from '../cases/replies';
+import { requeueReply, sendAnyway } from '../replies/requeue';
+import { holdReply, rejectCase, releaseReply, reopenCase, settleMessage } from '../tasks/actions';
+import { caseMarks, heldBackReason } from './case-marks';
 import { formField, notFound, parseId } from './http';
 import { CASE_STATUSES, ERROR_NOTICE, NOTICE, personStatus } from './labels';
 import { dateRange } from './dates';
@@ -60,6 +62,8 @@ export function notices(req: FastifyRequest): { notice: string | null; error: st
 
 export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void {
   const db = ctx.database.db;
+  /** After a staff change: a case that is complete now gets its one receipt (not rate-limited). */
+  const staffReceipt = (caseId: number) => db.transaction((tx) => receiptAfterStaffAction(tx, ctx, caseId, ctx.now()));
 
   app.get('/cases', async (req, reply) => {
     const q = req.query as { status?: unknown; q?: unknown; page?: unknown; sort?: unknown; dir?: unknown; mine?: unknown };
@@ -91,6 +95,10 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
       reviewCount,
       ...notices(req),
       list,
+      marks: await caseMarks(
+        db,
+        list.rows.map((r) => r.id),
+      ),
       counts,
       status,
       q: search,
@@ -160,6 +168,8 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
       timeline,
       views,
       canReject: detail.case.status !== 'rejected' && detail.case.status !== 'done',
+      heldBack: (r: { suppressReason: string | null; status: string }) => heldBackReason(r.suppressReason, r.status, ctx.config),
+      now: ctx.now(),
       rules: ctx.rules,
     });
   });
@@ -170,8 +180,18 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     const reason = formField(req.body, 'reason').trim();
     if (!reason) return reply.redirect(withQuery(`/cases/${id}#reject`, { err: 'reason-required' }), 303);
     return act(reply, `/cases/${id}`, async () => {
-      await rejectCase(db, id, reason, req.staff!.actor, ctx.now());
+      await rejectCase(db, id, reason, req.staff!.actor, ctx.now(), ctx);
       return 'rejected';
+    });
+  });
+
+  app.post('/cases/:id/reopen', async (req, reply) => {
+    const id = parseId((req.params as { id: string }).id);
+    if (id == null) throw notFound();
+    return act(reply, `/cases/${id}`, async () => {
+      await reopenCase(db, id, req.staff!.actor, ctx.now());
+      await staffReceipt(id);
+      return 'reopened';
     });
   });
 
@@ -192,6 +212,8 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
         caseId,
         ...(intent ? { intent } : {}),
       });
+      // The case complete now, by this correction: the provider gets its one receipt.
+      await staffReceipt(caseId);
       // Honest: saved with problems left is not "sparad" in green.
       if (person.problems.length > 0) return { err: 'still-problems' };
       if (person.status === 'duplicate' || person.status === 'needs_review') return { err: 'saved-review' };
@@ -254,7 +276,8 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     if (!ref) return reply.redirect(withQuery(`/review#message-${id}`, { err: 'case-not-found' }), 303);
     return act(reply, `/review`, async () => {
       try {
-        await settleMessage(db, id, { caseRef: ref }, req.staff!.actor, ctx.now());
+        const { caseId } = await settleMessage(db, id, { caseRef: ref }, req.staff!.actor, ctx.now());
+        if (caseId != null) await staffReceipt(caseId);
       } catch (e) {
         // the message exists (settleMessage checks it first), so NOT_FOUND here is the case reference
         if (e instanceof AppError && e.code === 'NOT_FOUND' && /^case /.test(e.message))
@@ -281,6 +304,7 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     if (id == null || caseId == null) throw notFound();
     return act(reply, `/cases/${caseId}#message-${id}`, async () => {
       await settleMessage(db, id, { caseId }, req.staff!.actor, ctx.now());
+      await staffReceipt(caseId);
       return 'settled';
     });
   });
@@ -289,6 +313,7 @@ export function registerCaseRoutes(app: FastifyInstance, ctx: AppContext): void 
     ['hold', holdReply, 'held'],
     ['release', releaseReply, 'released'],
     ['requeue', requeueReply, 'requeued'],
+    ['send-anyway', sendAnyway, 'sent-anyway'],
   ] as const) {
     app.post(`/replies/:id/${action}`, async (req, reply) => {
       const id = parseId((req.params as { id: string }).id);

@@ -59,8 +59,8 @@ export const CONTENT_SECURITY_POLICY =
 const STATIC_DIR = path.join(__dirname, 'static');
 const STATIC_FILES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'copy.js': 'text/javascript; charset=utf-8' };
 
-/** Posts only an admin may make: hold / release a reply (the admin pages check for themselves). */
-const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release)(\?|$)/;
+/** Posts only an admin may make: hold / release / send anyway a reply (the admin pages check for themselves). */
+const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release|send-anyway)(\?|$)/;
 
 /** Where an AppError code sends the user. */
 function statusFor(code: string): number {
