@@ -192,7 +192,15 @@ export const tasks = pgTable(
 );
 
 export type OutboxKind =
-  'missing_info' | 'still_missing' | 'receipt' | 'removal_receipt' | 'acknowledgement' | 'done_confirmation' | 'reminder' | 'rejection' | 'manual';
+  | 'missing_info'
+  | 'still_missing'
+  | 'receipt'
+  | 'removal_receipt'
+  | 'acknowledgement'
+  | 'done_confirmation'
+  | 'reminder'
+  | 'rejection'
+  | 'manual';
 export type OutboxStatus = 'pending' | 'held' | 'sending' | 'sent' | 'failed' | 'suppressed';
 
 /** Replies, written in the same transaction as the records they answer; sent by the outbox loop. */
