@@ -67,7 +67,8 @@ export function mailOptions(row: OutboxRow, caseRef: string, config: Config): Se
     ...(row.inReplyTo ? { inReplyTo: row.inReplyTo } : {}),
     ...(row.references.length ? { references: row.references } : {}),
     headers: {
-      'Auto-Submitted': 'auto-replied',
+      // A reply an officer wrote is a person's mail (RFC 3834): only template replies are marked automatic.
+      ...(row.kind === 'manual' ? {} : { 'Auto-Submitted': 'auto-replied' }),
       'X-Auto-Response-Suppress': 'All',
       'X-Lifecare-Intake': `${caseRef}; ${row.kind}`,
     },
