@@ -8,7 +8,7 @@ import { parseFiles } from './commands/parse';
 import { loadConfig } from './config';
 import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
-import { AppError, errorCode, errorMessage } from './errors';
+import { AppError, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
@@ -151,7 +151,6 @@ program
 program
   .command('poll')
   .description('process everything waiting, send due replies, exit')
-  .option('--once', 'run once and exit (the only mode; the worker runs continuously)', true)
   .action(() =>
     withContext(async (ctx) => {
       const { sent, mailbox } = await pollOnce(ctx);

@@ -42,7 +42,7 @@ export class AppError extends Error {
 
 export function errorCode(err: unknown): string {
   if (err instanceof AppError) return err.code;
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
     return (err as { code: string }).code;
   }
   return 'UNEXPECTED';

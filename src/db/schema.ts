@@ -54,7 +54,6 @@ export const messages = pgTable(
     reviewReason: text('review_reason'),
     errorCode: text('error_code'),
     bodyText: text('body_text').notNull().default(''),
-    bodyHtml: text('body_html'),
     parsed: jsonb('parsed'),
     authVerdict: text('auth_verdict').$type<AuthVerdict>().notNull().default('none'),
     // What the verdict rests on, e.g. "mx.orebro.se: dmarc=fail dkim=none" (no personal data).

@@ -3,7 +3,7 @@ import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../context';
 import { messages } from '../db/schema';
 import { Backoff, IMAP_RECONNECT } from '../backoff';
-import { errorCode, errorMessage } from '../errors';
+import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
 import { ingestRaw, type Folder } from './process';
@@ -22,7 +22,6 @@ export interface IntakeStatus {
  * UID in the database, never \Seen. IDLE makes new mail land at once; reconnects back off.
  */
 export class ImapIntake {
-  readonly name = 'imap';
   private client: ImapFlow | null = null;
   private connecting: Promise<ImapFlow> | null = null;
   private stopped = false;
@@ -90,7 +89,10 @@ export class ImapIntake {
       this.status.detail = 'connection closed';
       if (!this.stopped) this.scheduleReconnect();
     });
-    await client.connect().catch((err: unknown) => Promise.reject(this.tokens ? this.tokens.refused(err) : err)); // a refused token is fetched anew next time
+    // a refused token is fetched anew next time
+    await client.connect().catch((err: unknown) => {
+      throw this.tokens ? this.tokens.refused(err) : err;
+    });
     try {
       // Folders for processed, review and ignored mail, created when missing.
       const existing = new Set((await client.list()).map((m) => m.path));

@@ -214,7 +214,6 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         reviewReason,
         errorCode: tooLarge ? 'MAIL_TOO_LARGE' : (result.error?.code ?? null),
         bodyText: maskPersonnummerInText(parsed.bodyText.slice(0, 200_000)),
-        bodyHtml: null,
         parsed: stored,
         authVerdict: auth.verdict,
         authDetail: auth.detail,

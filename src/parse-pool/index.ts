@@ -187,7 +187,7 @@ const pools = new WeakMap<Rules, Map<string, ParsePool>>();
 /** One pool per rules and limits (contexts that share them share the thread). */
 export function parsePoolFor(rules: Rules, limits: ParseLimits, log: Logger): ParsePool {
   let byLimits = pools.get(rules);
-  if (!byLimits) pools.set(rules, (byLimits = new Map()));
+  if (!byLimits) pools.set(rules, (byLimits = new Map<string, ParsePool>()));
   const key = `${limits.timeoutMs}:${limits.memoryMb}`;
   let pool = byLimits.get(key);
   if (!pool) byLimits.set(key, (pool = new ParsePool(rules, limits, log)));

@@ -34,8 +34,9 @@ function cellText(v: ExcelJS.CellValue): string {
   if (typeof v === 'object') {
     if ('richText' in v) return v.richText.map((r) => r.text).join('');
     if ('text' in v && typeof v.text === 'string') return v.text;
-    if ('result' in v) return String(v.result ?? '');
+    if ('result' in v) return v.result == null ? '' : cellText(v.result);
     if (v instanceof Date) return v.toISOString().slice(0, 10);
+    return '';
   }
   return String(v);
 }
@@ -100,7 +101,7 @@ export async function xlsxTables(mail: MailInput): Promise<string[][][]> {
         const rows: string[][] = [];
         sheet.eachRow({ includeEmpty: false }, (row) => {
           const values = Array.isArray(row.values) ? row.values.slice(1) : [];
-          rows.push(values.map((v) => cellText(v as ExcelJS.CellValue).trim()));
+          rows.push(values.map((v) => cellText(v).trim()));
         });
         tables.push(rows);
       });

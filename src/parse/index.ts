@@ -83,7 +83,7 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
     b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
   if (
     !sameName ||
-    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f]!.toLowerCase() !== b[f]!.toLowerCase())
+    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f].toLowerCase() !== b[f].toLowerCase())
   )
     return false;
   for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];

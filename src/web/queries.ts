@@ -211,8 +211,6 @@ export async function caseDetail(db: Db, caseId: number) {
   };
 }
 
-export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
-
 /** The board: the oldest open and started tasks (they wait longest), the latest done ones; at most `perColumn` each. */
 /**
  * The board: removals first and apart (open and started, oldest first), then the grants' open and

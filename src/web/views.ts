@@ -89,7 +89,6 @@ function pager(page: number, pages: number): Array<number | null> {
 }
 
 export const helpers = { date: formatDate, actor: actorLabel, changes: auditChanges, qs, pager, FIELDS, L };
-export type Helpers = typeof helpers;
 
 export interface PageData {
   title: string;
