@@ -1,5 +1,5 @@
 /**
- * Every error code the program uses, with what it means: one registry (test/errors.test.ts checks
+ * Every error code the program uses, with what it means: one registry (test/unit/errors.test.ts checks
  * that every code used in src/ is here). Errors carry a code, context for the log and a cause.
  */
 export const ERROR_CODES = {
