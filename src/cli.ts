@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createContext } from './app';
-import { listCases, listTasks, casesText, tasksText } from './commands/listings';
+import { casesListing, casesText, LISTING_LIMITS, tasksListing, tasksText } from './commands/listings';
 import { parseFiles } from './commands/parse';
 import { loadConfig } from './config';
 import type { AppContext } from './context';
@@ -178,29 +178,62 @@ program
     }),
   );
 
-program
-  .command('cases')
-  .description('list cases (newest first)')
-  .option('--status <status>', 'waiting | complete | review | done | rejected')
-  .option('--json', 'one JSON object per line')
-  .action((opts: { status?: CaseStatus; json?: boolean }) =>
-    withContext(async (ctx) => {
-      const list = await listCases(ctx.database.db, opts.status);
-      out(opts.json ? list.map((c) => JSON.stringify(c) + '\n').join('') : casesText(list));
-    }),
-  );
+interface ListingOptions {
+  json?: boolean;
+  limit?: number;
+  all?: boolean;
+}
 
-const tasksCmd = program
-  .command('tasks')
-  .description('list provisioning tasks')
-  .option('--status <status>', 'open | in_progress | done | cancelled')
-  .option('--json', 'one JSON object per line')
-  .action((opts: { status?: TaskStatus; json?: boolean }) =>
-    withContext(async (ctx) => {
-      const list = await listTasks(ctx.database.db, opts.status);
-      out(opts.json ? list.map((t) => JSON.stringify(t) + '\n').join('') : tasksText(list));
-    }),
-  );
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number, 1 or more');
+  return n;
+}
+
+/** `--limit N` / `--all` for a listing; a cut listing says so on stderr (stdout stays the listing). */
+function withListingOptions(cmd: Command, what: keyof typeof LISTING_LIMITS): Command {
+  return cmd
+    .addOption(new Option('--limit <n>', `at most n ${what} (default ${LISTING_LIMITS[what]})`).argParser(positiveInt))
+    .addOption(new Option('--all', `every ${what.slice(0, -1)}, no limit`).conflicts('limit'));
+}
+
+function limitOf(opts: ListingOptions, what: keyof typeof LISTING_LIMITS): number | null {
+  return opts.all ? null : (opts.limit ?? LISTING_LIMITS[what]);
+}
+
+function saysCut(what: keyof typeof LISTING_LIMITS, shown: number): void {
+  process.stderr.write(`${what}: only the first ${shown} shown, more exist (--limit N or --all for more)\n`);
+}
+
+withListingOptions(
+  program
+    .command('cases')
+    .description('list cases (newest first)')
+    .option('--status <status>', 'waiting | complete | review | done | rejected')
+    .option('--json', 'one JSON object per line'),
+  'cases',
+).action((opts: ListingOptions & { status?: CaseStatus }) =>
+  withContext(async (ctx) => {
+    const { items, cut } = await casesListing(ctx.database.db, opts.status, limitOf(opts, 'cases'));
+    out(opts.json ? items.map((c) => JSON.stringify(c) + '\n').join('') : casesText(items));
+    if (cut) saysCut('cases', items.length);
+  }),
+);
+
+const tasksCmd = withListingOptions(
+  program
+    .command('tasks')
+    .description('list provisioning tasks')
+    .option('--status <status>', 'open | in_progress | done | cancelled')
+    .option('--json', 'one JSON object per line'),
+  'tasks',
+).action((opts: ListingOptions & { status?: TaskStatus }) =>
+  withContext(async (ctx) => {
+    const { items, cut } = await tasksListing(ctx.database.db, opts.status, limitOf(opts, 'tasks'));
+    out(opts.json ? items.map((t) => JSON.stringify(t) + '\n').join('') : tasksText(items));
+    if (cut) saysCut('tasks', items.length);
+  }),
+);
 tasksCmd
   .command('take')
   .description('take a task (status in progress)')
