@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createContext } from './app';
 import { casesListing, casesText, LISTING_LIMITS, tasksListing, tasksText } from './commands/listings';
 import { parseFiles } from './commands/parse';
-import { loadConfig } from './config';
+import { earlyVariable, loadConfig } from './config';
 import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
 import { AppError, errorMessage } from './errors';
@@ -40,13 +41,22 @@ async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
 }
 
 const out = (s: string) => process.stdout.write(s);
+
+/** The OS account running the CLI: who takes or finishes a task by default. */
+function whoami(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'cli';
+  }
+}
 const program = new Command('lifecare-intake').description('SITHS notification mails → validated records, replies and Lifecare SP tasks');
 
 program
   .command('parse')
   .description('parse .eml files and print one JSON line per file (no database, no network)')
   .argument('<files...>', '.eml files')
-  .option('--rules <dir>', 'rules folder', process.env.RULES_DIR ?? DEFAULT_RULES_DIR)
+  .option('--rules <dir>', 'rules folder', earlyVariable('RULES_DIR') ?? DEFAULT_RULES_DIR)
   .action(async (files: string[], opts: { rules: string }) => {
     const rules = loadRules(opts.rules);
     const failed = await parseFiles(files, rules, (line) => out(line + '\n'));
@@ -238,7 +248,7 @@ tasksCmd
   .command('take')
   .description('take a task (status in progress)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
-  .option('--as <name>', 'who takes it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who takes it', whoami())
   .action((id: number, opts: { as: string }) =>
     withContext(async (ctx) => {
       const t = await takeTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
@@ -250,7 +260,7 @@ tasksCmd
   .command('release')
   .description('give a task you took back (status open)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
-  .option('--as <name>', 'who took it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who took it', whoami())
   .action((id: number, opts: { as: string }) =>
     withContext(async (ctx) => {
       const t = await releaseTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
@@ -263,7 +273,7 @@ tasksCmd
   .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
-  .option('--as <name>', 'who did it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who did it', whoami())
   .option('--confirmed-with-provider', 'the values were checked with the provider (required when the sender is not verified; audited)')
   .action((id: number, opts: { note?: string; as: string; confirmedWithProvider?: boolean }) =>
     withContext(async (ctx) => {
