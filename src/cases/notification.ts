@@ -15,7 +15,7 @@ import { nextCaseRef } from './refs';
 import { chooseReplies } from './replies';
 import { sanitizeRecord } from './sanitize';
 import { checkSender, type SenderStanding } from './sender-check';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 
 /**
  * What a mail does to cases, as small steps run in this order inside the intake transaction:

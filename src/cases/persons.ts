@@ -9,7 +9,7 @@ import type { Rules } from '../rules/load';
 import { withdrawStaleRequests } from '../replies/enqueue';
 import { hsaOrgNote } from './hsa-org';
 import { checkPerson } from './sanitize';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 
 export type PersonRow = typeof persons.$inferSelect;
 export type FieldValues = Partial<Record<FieldName, string | null>>;

@@ -26,7 +26,7 @@ export class ImapIntake {
   private connecting: Promise<ImapFlow> | null = null;
   private stopped = false;
   private readonly polling = new Coalescer(
-    () => this.pollOnce(),
+    () => this.scanMailbox(),
     (err) => {
       this.status.detail = `poll failed: ${errorMessage(err)}`;
       this.ctx.log.error({ component: 'imap', err }, 'IMAP poll failed');
@@ -146,7 +146,7 @@ export class ImapIntake {
     return this.polling.run();
   }
 
-  private async pollOnce(): Promise<void> {
+  private async scanMailbox(): Promise<void> {
     if (this.stopped) return;
     this.lastFailures = -1;
     let failures = 0;

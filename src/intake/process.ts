@@ -7,7 +7,7 @@ import { senderStanding } from '../cases/sender-check';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
 import { mailboxState, messages, type MessageKind, type MessageStatus } from '../db/schema';
-import type { ParsedMail } from '../parse';
+import type { ParseOutcome } from '../parse';
 import { parsePoolFor, unparsed } from '../parse-pool';
 import { parseSeconds } from '../metrics';
 import { errorCode, errorMessage } from '../errors';
@@ -107,7 +107,7 @@ async function ingestAttempt(
   // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
   const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
   const endParse = parseSeconds.startTimer();
-  const parsed: ParsedMail =
+  const parsed: ParseOutcome =
     attempt > MAX_ATTEMPTS
       ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
       : tooLarge
@@ -145,7 +145,7 @@ async function ingestAttempt(
     if (isConnectionError(err)) throw err;
     // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
     log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
-    const bare: ParsedMail = {
+    const bare: ParseOutcome = {
       ...parsed,
       mail: null,
       bodyText: '',
@@ -174,7 +174,7 @@ interface StoreInput {
   hash: string;
   size: number;
   tooLarge: boolean;
-  parsed: ParsedMail;
+  parsed: ParseOutcome;
   kind: MessageKind;
   status: MessageStatus;
   reviewReason: string | null;

@@ -20,7 +20,7 @@ import { validatePerson, type RawPerson } from './validate';
 export type { ParseResult } from './types';
 
 /** The parse stage's full outcome: the public result plus what later stages need of the mail. */
-export interface ParsedMail {
+export interface ParseOutcome {
   result: ParseResult;
   mail: MailInput | null;
   automatedReason: string | null;
@@ -229,7 +229,7 @@ async function personsOf(
 }
 
 /** Raw RFC 5322 bytes → classified, extracted and validated persons. Never throws. */
-export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = {}): Promise<ParsedMail> {
+export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = {}): Promise<ParseOutcome> {
   let mail: MailInput;
   try {
     mail = await readMail(raw);

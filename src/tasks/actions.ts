@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, or } from 'drizzle-orm';
 import { audit } from '../audit';
 import { actorName } from '../cases/persons';
 import { maskPersonnummerInText } from '../cases/sanitize';
-import { refreshCaseStatus } from '../cases/tasks';
+import { refreshCaseStatus } from '../cases/create-tasks';
 import type { Config } from '../config';
 import type { Db, Tx } from '../db/client';
 import { cases, messages, outbox, tasks } from '../db/schema';
