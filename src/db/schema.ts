@@ -235,7 +235,8 @@ export const auditEvents = pgTable(
     caseId: integer('case_id'),
     personId: integer('person_id'),
     taskId: integer('task_id'),
-    messageId: integer('message_id'),
+    /** The row id of the message (messages.id); every other message_id is an RFC Message-ID. */
+    messageRowId: integer('message_row_id'),
     before: jsonb('before'),
     after: jsonb('after'),
   },

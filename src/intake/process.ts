@@ -246,11 +246,7 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         await tx.update(messages).set({ status, reviewReason }).where(eq(messages.id, messageRowId));
       }
     }
-    await audit(
-      tx,
-      { actor: 'worker', action: `message.${status}`, caseId, messageId: messageRowId, after: { kind, reason: reviewReason } },
-      now,
-    );
+    await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
     await recordProgress(ctx, source, tx);
     return { messageRowId, status, caseId, folder: folderFor(status) };
   });
