@@ -46,7 +46,12 @@ describe('hsaTokens and markUnsure', () => {
 
   test.each([
     ['a missing HSA-id, one valid token nobody got', person(null, 'missing'), ['SE5562716042-AB12'], ['SE5562716042-AB12']],
-    ['a wrong HSA-id read short ("…-BÖ12" read as "…-B"): not a candidate', person('SE5562716042-BÖ12', 'invalid'), ['SE5562716042-BÖ12'], null],
+    [
+      'a wrong HSA-id read short ("…-BÖ12" read as "…-B"): not a candidate',
+      person('SE5562716042-BÖ12', 'invalid'),
+      ['SE5562716042-BÖ12'],
+      null,
+    ],
     ['a token failing the check digit: not a candidate', person(null, 'missing'), ['SE5562716043-AB12'], null],
     ['a complete person: nothing to doubt', person('SE5562716042-BE1', null), ['SE5562716042-AB12'], null],
   ])('%s', (_what, p, lines, want) => {

@@ -67,9 +67,10 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
     }
   }
   // The sign-off may carry the name itself ("Mvh Karin Lundqvist").
-  const signOff = /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
-    signature[0] ?? '',
-  );
+  const signOff =
+    /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
+      signature[0] ?? '',
+    );
   const lines = [...(signOff ? [signOff[1]!] : []), ...signature.slice(1)]
     .map((l) => l.trim())
     .filter(Boolean)
@@ -229,7 +230,9 @@ async function personsOf(
 ): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[] }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
-  let body: BodyRead = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName) : { persons: [], lines: [] };
+  let body: BodyRead = mail.text.trim()
+    ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName)
+    : { persons: [], lines: [] };
   if (htmlText) {
     const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels, mail.fromName);
     if (filled(fromHtml.persons) > filled(body.persons)) body = fromHtml;
@@ -313,7 +316,8 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     markUnsure(records, lines);
     markUnreadAttachments(records, lines, mail.attachments);
     // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
-    const question = records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
+    const question =
+      records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
     const kind = records.length > 0 && !question ? 'notification' : 'other';
     if (kind === 'other') records.length = 0;
     // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.

@@ -72,11 +72,7 @@ export function assignIntent(persons: RawPerson[], lines: readonly string[], rul
         ? cues.filter((c) => !inSpan(c.line) && new RegExp(`(?<![\\p{L}])${escape(first)}(?![\\p{L}])`, 'iu').test(lines[c.line]!))
         : [];
       const heading = cues.filter((c) => c.line < span.from && !inSpan(c.line) && !mixed.has(c.line)).pop();
-      p.intent = naming.some((c) => c.kind === 'revoke')
-        ? 'revoke'
-        : naming.length > 0
-          ? 'grant'
-          : (heading?.kind ?? otherwise ?? 'grant');
+      p.intent = naming.some((c) => c.kind === 'revoke') ? 'revoke' : naming.length > 0 ? 'grant' : (heading?.kind ?? otherwise ?? 'grant');
     }
   });
 }
