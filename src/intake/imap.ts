@@ -98,7 +98,7 @@ export class ImapIntake {
       const existing = new Set((await client.list()).map((m) => m.path));
       for (const folder of Object.values(imap.folders)) {
         if (!existing.has(folder))
-          await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+          await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err }, 'cannot create folder'));
       }
       // Select the mailbox so IDLE watches it.
       await client.mailboxOpen(imap.mailbox);

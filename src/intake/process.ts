@@ -144,7 +144,7 @@ async function ingestAttempt(
   } catch (err) {
     if (isConnectionError(err)) throw err;
     // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
-    log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
+    log.error({ code: errorCode(err), err }, 'message cannot be stored as parsed; kept for review');
     const bare: ParseOutcome = {
       ...parsed,
       mail: null,
