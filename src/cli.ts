@@ -11,7 +11,10 @@ import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
 import { AppError, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
+import { reprocess } from './cases/reprocess';
+import { reprocessText } from './commands/listings';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
+import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
 import { usersAddCommand, usersDisableCommand } from './commands/users';
@@ -70,6 +73,16 @@ program
     withContext(async (ctx) => {
       const r = await applyRetention(ctx);
       out(`erased: ${r.cases} cases, ${r.messages} other messages\n`);
+    }),
+  );
+
+program
+  .command('reminders')
+  .description('remind providers of waiting cases now (the worker does it on REMINDER_CRON); flag those that do not answer')
+  .action(() =>
+    withContext(async (ctx) => {
+      const r = await runReminders(ctx);
+      out(`reminded: ${r.reminded} cases, flagged: ${r.flagged} cases (sent with the next outbox run)\n`);
     }),
   );
 
@@ -188,6 +201,29 @@ program
     }),
   );
 
+program
+  .command('reprocess')
+  .description('run the current reader and rules over stored mail (one, all in review, or since a date); --dry-run shows what would change')
+  .option('--message <id>', 'one stored message (its number in the UI)')
+  .option('--review', 'every message in the review queue')
+  .option('--since <date>', 'every message received since this date (YYYY-MM-DD)')
+  .option('--dry-run', 'change nothing, print what would change')
+  .option('--json', 'one JSON object per message (with the values that would change)')
+  .action((opts: { message?: string; review?: boolean; since?: string; dryRun?: boolean; json?: boolean }) => {
+    const given = [opts.message, opts.review, opts.since].filter((v) => v !== undefined).length;
+    if (given !== 1) fail(new AppError('INVALID_INPUT', 'give exactly one of --message ID, --review, --since DATE'));
+    const since = opts.since ? new Date(`${opts.since}T00:00:00Z`) : null;
+    if (since && (!/^\d{4}-\d{2}-\d{2}$/.test(opts.since!) || Number.isNaN(since.getTime())))
+      fail(new AppError('INVALID_INPUT', `--since wants a date YYYY-MM-DD, got "${opts.since}"`));
+    if (opts.message !== undefined && !/^[1-9][0-9]{0,8}$/.test(opts.message))
+      fail(new AppError('INVALID_INPUT', '--message wants a number'));
+    const select = opts.message ? { messageId: Number(opts.message) } : opts.review ? ({ review: true } as const) : { since: since! };
+    return withContext(async (ctx) => {
+      const changes = await reprocess(ctx, select, { dryRun: opts.dryRun === true, actor: 'cli' });
+      out(opts.json ? changes.map((c) => JSON.stringify(c) + '\n').join('') : reprocessText(changes, opts.dryRun === true));
+    });
+  });
+
 interface ListingOptions {
   json?: boolean;
   limit?: number;
@@ -270,7 +306,7 @@ tasksCmd
 
 tasksCmd
   .command('done')
-  .description('mark a task done (the provider gets a confirmation when REPLY_DONE_CONFIRMATION=true)')
+  .description("mark a task done (it joins the case's one done confirmation when REPLY_DONE_CONFIRMATION=true)")
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
   .option('--as <name>', 'who did it', whoami())

@@ -81,6 +81,17 @@ export const configSchema = z
     REPLY_DONE_CONFIRMATION: bool('true'),
     REPLY_MAX_PER_CASE_PER_DAY: int(3, 1),
     REPLY_MAX_PER_RECIPIENT_PER_HOUR: int(5, 1),
+    REPLY_DONE_BATCH_MINUTES: int(15, 0, 1440),
+    REPLY_CONTACT: z
+      .string()
+      .default('Har ni frågor? Svara på det här mejlet, så hör en handläggare på IT-avdelningen av sig.')
+      .transform((v) => v.trim()),
+    REMINDER_AFTER_DAYS: int(5, 1, 60),
+    REMINDER_MAX: int(2, 0, 10),
+    REMINDER_CRON: z
+      .string()
+      .default('0 9 * * 1-5')
+      .refine((v) => validateCron(v), { message: 'must be a cron expression such as "0 9 * * 1-5"' }),
     SEND_MAX_ATTEMPTS: int(8, 1, 100),
     SEND_CLAIM_STALE_SECONDS: int(120, 5, 86_400),
     PARSE_TIMEOUT_MS: int(10_000, 100, 600_000),
@@ -219,10 +230,13 @@ function toConfig(c: RawConfig) {
       doneConfirmation: c.REPLY_DONE_CONFIRMATION,
       maxPerCasePerDay: c.REPLY_MAX_PER_CASE_PER_DAY,
       maxPerRecipientPerHour: c.REPLY_MAX_PER_RECIPIENT_PER_HOUR,
+      doneBatchMs: c.REPLY_DONE_BATCH_MINUTES * 60_000,
+      contact: c.REPLY_CONTACT,
       maxAttempts: c.SEND_MAX_ATTEMPTS,
       /** A `sending` claim older than this is taken again (its sender died). */
       claimStaleMs: c.SEND_CLAIM_STALE_SECONDS * 1000,
     },
+    reminders: { afterDays: c.REMINDER_AFTER_DAYS, max: c.REMINDER_MAX, cron: c.REMINDER_CRON },
     parse: { timeoutMs: c.PARSE_TIMEOUT_MS, memoryMb: c.PARSE_MEMORY_MB },
     leaseMs: c.LEASE_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,

@@ -7,6 +7,7 @@ import { SETTLE_MS } from './intake/maildrop';
 import { Lease } from './lease';
 import { parsePoolFor } from './parse-pool';
 import { Coalescer } from './loop';
+import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
 
 /** The lease's name: one per mailbox (IMAP account and folder, or the maildrop folder). */
@@ -25,6 +26,7 @@ export class Worker {
   readonly lease: Lease;
   private task: ScheduledTask | null = null;
   private retentionTask: ScheduledTask | null = null;
+  private reminderTask: ScheduledTask | null = null;
   private watcher: fs.FSWatcher | null = null;
   private readonly ticks = new Coalescer(
     async () => {
@@ -119,6 +121,15 @@ export class Worker {
         ),
       { noOverlap: true },
     );
+    this.reminderTask = cron.schedule(
+      this.ctx.config.reminders.cron,
+      () =>
+        runReminders(this.ctx).then(
+          (r) => r.reminded > 0 && void this.pieces.sender.runOnce(),
+          (err: unknown) => this.ctx.log.error({ component: 'reminders', err }, 'reminder run failed'),
+        ),
+      { noOverlap: true },
+    );
     // Retries of replies that failed for a while (and stale claims) come due between schedule ticks.
     this.sendTimer = setInterval(() => void this.pieces.sender.runOnce(), 15_000);
     this.sendTimer.unref();
@@ -133,6 +144,7 @@ export class Worker {
     this.stopping = true;
     await this.task?.stop();
     await this.retentionTask?.stop();
+    await this.reminderTask?.stop();
     this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
     if (this.settleTimer) clearTimeout(this.settleTimer);

@@ -315,7 +315,7 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(text).toContain('Användarnamn i Treserva/TES saknas.');
     expect(text).not.toContain('Namn saknas');
     expect(text).not.toContain('Funktion saknas');
-    expect(text).toContain(`ärendenummer ${caseA!.ref}`);
+    expect(text).toContain(`Ärendet har nummer ${caseA!.ref}`);
     // The ready-to-fill block keeps what we have and leaves the missing values open.
     expect(text).toMatch(/Namn på behörig: Erik Ek\nFunktion: Undersköterska\nHSA-id:\nAnvändarnamn i Treserva\/TES:\n/);
 
@@ -403,7 +403,7 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(await subjectsIn(dovecot, U.flow, FOLDERS.processed)).toHaveLength(5);
   });
 
-  it('3. an out-of-office and a bounce get no reply and land in the ignored folder', async () => {
+  it('3. an out-of-office and a bounce get no reply and land in the ignored folder (the bounce is shown on our reply)', async () => {
     expect(receiptToAnna).toBeDefined();
     const [caseA] = await ctx.database.db.select().from(cases).where(eq(cases.sender, anna.from));
     const oofId = msgId('oof', 'hemtjanstnarke.se');
@@ -469,11 +469,15 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(rows.map((r) => [r.messageId, r.kind, r.status]).sort()).toEqual(
       [
         [oofId, 'automated', 'ignored'],
-        [bounceId, 'automated', 'ignored'],
+        // A bounce of our reply waits in Att granska on its case, shown on the reply (issue 9).
+        [bounceId, 'automated', 'review'],
       ].sort(),
     );
     // The out-of-office answers our receipt, so it is shown on the case; the case is unchanged.
     expect(rows.find((r) => r.messageId === oofId)?.caseId).toBe(caseA!.id);
+    expect(rows.find((r) => r.messageId === bounceId)?.caseId).toBe(caseA!.id);
+    const [bounced] = await ctx.database.db.select().from(outbox).where(eq(outbox.messageId, receiptToAnna.parsed.messageId!));
+    expect(bounced!.bounce).toBe('5.1.1');
     const [caseAfter] = await ctx.database.db.select().from(cases).where(eq(cases.id, caseA!.id));
     expect(caseAfter?.status).toBe('complete');
     expect(await count(ctx.database, persons, eq(persons.caseId, caseA!.id))).toBe(1);

@@ -13,7 +13,8 @@ import { unsureReason } from '../parse/unsure';
 import { hsaOrgNote } from './hsa-org';
 import { insertPerson, matchPerson, mergeValues, statusFor, type PersonRow } from './persons';
 import { nextCaseRef } from './refs';
-import { chooseReplies } from './replies';
+import { answerOtherMail, chooseReplies } from './replies';
+import { recordBounce } from './bounces';
 import { sanitizeRecord } from './sanitize';
 import { checkSender, type SenderStanding } from './sender-check';
 import { createTasksForCase, refreshCaseStatus } from './create-tasks';
@@ -193,7 +194,8 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
       now,
     );
   }
-  await tx.update(cases).set({ updatedAt: now }).where(eq(cases.id, c.id));
+  // The provider wrote: the reminder count starts again and the "does not answer" flag is lifted.
+  await tx.update(cases).set({ updatedAt: now, remindersSent: 0, providerSilentSince: null }).where(eq(cases.id, c.id));
 }
 
 const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({
@@ -264,13 +266,36 @@ export async function handleNotification(
 
 /**
  * A human mail without data (or a bounce of our reply): shown on its case if it answers one and
- * its sender may change that case; otherwise it waits in the review queue, marked.
+ * its sender may change that case (and answered, see answerOtherMail); otherwise it waits in the
+ * review queue, marked. A bounce is recorded on the reply it bounced.
  */
 export async function attachOtherMail(
   tx: Tx,
-  input: { mail: MailInput; standing: SenderStanding; messageRowId: number; now: Date; ctx: AppContext; kind: 'other' | 'automated' },
+  input: {
+    mail: MailInput;
+    /** Readable text of the mail (what the sender wrote now decides the answer). */
+    text: string;
+    /** The raw mail (a bounce's attached original is read from it). */
+    raw?: Buffer;
+    standing: SenderStanding;
+    messageRowId: number;
+    now: Date;
+    ctx: AppContext;
+    kind: 'other' | 'automated';
+  },
 ): Promise<{ caseId: number | null; review: string | null }> {
   const { mail, kind } = input;
+  if (kind === 'automated') {
+    // A bounce of one of our replies: on that reply and its case, in Att granska.
+    const caseId = await recordBounce(tx, {
+      mail,
+      text: input.text,
+      ...(input.raw ? { raw: input.raw } : {}),
+      messageRowId: input.messageRowId,
+      now: input.now,
+    });
+    if (caseId !== null) return { caseId, review: null };
+  }
   const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
   if (!proposed) return { caseId: null, review: null };
   if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
@@ -279,5 +304,15 @@ export async function attachOtherMail(
   // The mail itself waits in the review queue, linked to its case; the case keeps waiting for the
   // provider (an out-of-office answer or our own request echoed back must not take it off that path).
   await tx.update(messages).set({ caseId: proposed.id }).where(eq(messages.id, input.messageRowId));
+  // Every provider mail gets an answer: what is still missing, or an acknowledgement of a question.
+  if (kind === 'other')
+    await answerOtherMail(tx, input.ctx, {
+      case: proposed,
+      mail,
+      text: input.text,
+      standing: input.standing,
+      messageRowId: input.messageRowId,
+      now: input.now,
+    });
   return { caseId: proposed.id, review: null };
 }

@@ -90,6 +90,10 @@ export const cases = pgTable(
     subject: text('subject').notNull().default(''),
     threadSubject: text('thread_subject').notNull().default(''),
     rejectReason: text('reject_reason'),
+    // Reminders sent while the case waited for the provider; reset when the provider writes again.
+    remindersSent: integer('reminders_sent').notNull().default(0),
+    // Set when REMINDER_MAX reminders went unanswered: flagged for IT staff ("utföraren svarar inte").
+    providerSilentSince: ts('provider_silent_since'),
     // Set when the retention rule erased the case's personal data.
     erasedAt: ts('erased_at'),
     createdAt: created(),
@@ -169,6 +173,9 @@ export const tasks = pgTable(
     // Staff member who confirmed an unverified sender with the provider before finishing.
     confirmedBy: text('confirmed_by'),
     note: text('note'),
+    // The receipt and the done confirmation that named this task (one each, per case, batched).
+    receiptReplyId: integer('receipt_reply_id'),
+    doneReplyId: integer('done_reply_id'),
     createdAt: created(),
     takenAt: ts('taken_at'),
     doneAt: ts('done_at'),
@@ -183,7 +190,16 @@ export const tasks = pgTable(
   ],
 );
 
-export type OutboxKind = 'missing_info' | 'receipt' | 'removal_receipt' | 'acknowledgement' | 'done_confirmation';
+export type OutboxKind =
+  | 'missing_info'
+  | 'still_missing'
+  | 'receipt'
+  | 'removal_receipt'
+  | 'acknowledgement'
+  | 'done_confirmation'
+  | 'reminder'
+  | 'rejection'
+  | 'manual';
 export type OutboxStatus = 'pending' | 'held' | 'sending' | 'sent' | 'failed' | 'suppressed';
 
 /** Replies, written in the same transaction as the records they answer; sent by the outbox loop. */
@@ -205,6 +221,9 @@ export const outbox = pgTable(
     references: jsonb('references').$type<string[]>().notNull().default([]),
     status: text('status').$type<OutboxStatus>().notNull().default('pending'),
     suppressReason: text('suppress_reason'),
+    // A bounce of this reply came back: "550 5.1.1 …" (the remote server's words, bounded).
+    bounce: text('bounce'),
+    bouncedAt: ts('bounced_at'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
     lastError: text('last_error'),

@@ -236,7 +236,7 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
               now,
             })
           : kind === 'other' || kind === 'automated'
-            ? await attachOtherMail(tx, { mail: parsed.mail, standing, messageRowId, now, ctx, kind })
+            ? await attachOtherMail(tx, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
             : { caseId: null, review: null };
       caseId = done.caseId;
       if (done.review) {

@@ -24,6 +24,8 @@ interface Compiled {
   /** Field of each problem message, by its folded text. */
   messages: Array<{ text: string; field: FieldName }>;
   formLabels: Array<{ field: FieldName; folded: string }>;
+  /** "ni skrev": the line under a problem that shows the value the provider wrote. */
+  youWrote: string;
 }
 
 const cache = new WeakMap<Rules, Compiled>();
@@ -31,7 +33,9 @@ const cache = new WeakMap<Rules, Compiled>();
 function compiled(rules: Rules): Compiled {
   let c = cache.get(rules);
   if (c) return c;
-  const templates = Object.values(rules.replies).flatMap((t) => [t.subject, t.body]);
+  const { phrases, earlier, outOfOffice: _ooo, ...named } = rules.replies;
+  // The current templates and phrases, and the texts we sent before (providers still quote them).
+  const templates = [...Object.values(named).flatMap((t) => [t.subject, t.body]), ...Object.values(phrases), ...earlier];
   const messages = FIELDS.flatMap((field) => Object.values(rules.fields[field].messages).map((m) => ({ text: fold(m), field })));
   // Placeholders become "#", so a line with a filled-in reference or address still matches.
   const corpus = [
@@ -45,7 +49,12 @@ function compiled(rules: Rules): Compiled {
         .join(' | '),
     )
     .join(' | ');
-  c = { corpus, messages, formLabels: FIELDS.map((field) => ({ field, folded: fold(rules.fields[field].label) })) };
+  c = {
+    corpus,
+    messages,
+    formLabels: FIELDS.map((field) => ({ field, folded: fold(rules.fields[field].label) })),
+    youWrote: fold(phrases.youWrote),
+  };
   cache.set(rules, c);
   return c;
 }
@@ -156,6 +165,11 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
         i = j - 1;
         continue;
       }
+    }
+    // Under a problem of ours, the value the provider wrote ("Ni skrev: SE123"): shown back, not new data.
+    if (/^(?:\s*>)*\s*\S/.test(line) && fold(line).startsWith(`${c.youWrote} `)) {
+      rest.push('');
+      continue;
     }
     // Our problem list: "Lisa Berg, Enhetschef:" followed by "- <message>" lines.
     const message =

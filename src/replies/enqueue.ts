@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, like, sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { DbOrTx } from '../db/client';
 import { outbox, type OutboxKind, type OutboxStatus } from '../db/schema';
@@ -16,9 +16,19 @@ export interface ReplyDraft {
   references: string[];
   /** Held replies wait for IT staff to send them. */
   hold?: boolean;
-  /** Set when policy says this reply must not go out (recorded, never sent). */
+  /** Set when policy says this reply must not go out (recorded, never sent unless staff send it anyway). */
   suppressReason?: string;
+  /**
+   * An automatic answer to an incoming mail (trigger `message:<id>`): only these are rate-limited
+   * and counted, the guard against mail loops. Replies that staff actions trigger are neither.
+   */
+  automatic?: boolean;
+  /** Not sent before this (a done confirmation waiting for more tasks of its case). */
+  notBefore?: Date;
 }
+
+/** Rows that count against the rate limits: automatic answers to incoming mail. */
+export const AUTOMATIC_TRIGGER = 'message:%';
 
 /** One mailbox however it is tagged: `victim+1@x.se` and `Victim@x.se` are `victim@x.se` (per-recipient limit). */
 export function mailboxKey(address: string): string {
@@ -31,8 +41,9 @@ export function newMessageId(mailFrom: string): string {
 }
 
 /**
- * Writes a reply to the outbox inside the caller's transaction. Rate limits per case (per day) and
- * per recipient (per hour) turn the reply into a recorded, unsent `suppressed` row.
+ * Writes a reply to the outbox inside the caller's transaction. For automatic answers to incoming
+ * mail, rate limits per case (per day) and per recipient (per hour) turn the reply into a recorded,
+ * unsent `suppressed` row (staff may still send it: "Skicka ändå").
  * Returns null when this trigger already has a reply (never answer twice).
  */
 export async function enqueueReply(
@@ -43,8 +54,8 @@ export async function enqueueReply(
 ): Promise<{ id: number; status: OutboxStatus } | null> {
   let status: OutboxStatus = draft.suppressReason ? 'suppressed' : draft.hold ? 'held' : 'pending';
   let suppressReason = draft.suppressReason ?? null;
-  if (status === 'pending') {
-    const counted = inArray(outbox.status, ['pending', 'sending', 'sent', 'held']);
+  if (status === 'pending' && (draft.automatic ?? draft.triggerKey.startsWith('message:'))) {
+    const counted = and(inArray(outbox.status, ['pending', 'sending', 'sent', 'held']), like(outbox.triggerKey, AUTOMATIC_TRIGGER));
     const [perCase] = await tx
       .select({ n: sql<number>`count(*)::int` })
       .from(outbox)
@@ -78,19 +89,25 @@ export async function enqueueReply(
       status,
       suppressReason,
       createdAt: now,
-      nextAttemptAt: now,
+      nextAttemptAt: draft.notBefore && draft.notBefore > now ? draft.notBefore : now,
     })
     .onConflictDoNothing({ target: [outbox.kind, outbox.triggerKey] })
     .returning({ id: outbox.id, status: outbox.status });
   return rows[0] ?? null;
 }
 
-/** A request for data not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
+/** A request for data (or a reminder) not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
 export async function withdrawStaleRequests(tx: DbOrTx, caseId: number): Promise<number> {
   const rows = await tx
     .update(outbox)
     .set({ status: 'suppressed', suppressReason: 'ärendet väntar inte längre på uppgifter' })
-    .where(and(eq(outbox.caseId, caseId), eq(outbox.kind, 'missing_info'), inArray(outbox.status, ['pending', 'held'])))
+    .where(
+      and(
+        eq(outbox.caseId, caseId),
+        inArray(outbox.kind, ['missing_info', 'still_missing', 'reminder']),
+        inArray(outbox.status, ['pending', 'held']),
+      ),
+    )
     .returning({ id: outbox.id });
   return rows.length;
 }

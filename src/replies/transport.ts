@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { outbox } from '../db/schema';
 import { AppError } from '../errors';
 import type { TokenProvider } from '../oauth';
+import { htmlOf } from './html';
 
 export type OutboxRow = typeof outbox.$inferSelect;
 
@@ -57,7 +58,10 @@ export function mailOptions(row: OutboxRow, caseRef: string, config: Config): Se
     from: { name: config.mailFromName, address: config.mailFrom },
     to: row.toAddr,
     subject: row.subject,
+    // Paragraphs are single lines: quoted-printable carries them without hard breaks, and clients wrap them.
     text: row.bodyText,
+    html: htmlOf(row.bodyText),
+    textEncoding: 'quoted-printable',
     messageId: row.messageId,
     date: row.createdAt,
     ...(row.inReplyTo ? { inReplyTo: row.inReplyTo } : {}),

@@ -76,19 +76,30 @@ const template = (required: string[]) =>
   });
 
 /** A reply to a sender not known to be the provider: it must not carry personal data. */
-const PERSONAL_PLACEHOLDERS = ['{persons}', '{problems}', '{form}', '{note}'];
+const PERSONAL_PLACEHOLDERS = ['{persons}', '{problems}', '{form}', '{accepted}', '{note}', '{reason}'];
 const neutral = template([]).refine((t) => !PERSONAL_PLACEHOLDERS.some((p) => t.body.includes(p) || t.subject.includes(p)), {
   message: `must not contain ${PERSONAL_PLACEHOLDERS.join(', ')} (it goes to senders not verified as the provider)`,
 });
 
 export const repliesFileSchema = z.strictObject({
-  missingInfo: template(['{problems}', '{form}']),
+  missingInfo: template(['{problems}', '{form}', '{accepted}']),
+  stillMissing: template(['{problems}', '{form}']),
+  reminder: template(['{problems}', '{form}']),
   receipt: template(['{persons}']),
   removalReceipt: template(['{persons}']),
   doneConfirmation: template(['{persons}']),
   removalDone: template(['{persons}']),
+  rejection: template(['{reason}']),
   acknowledgement: neutral,
+  phrases: z.strictObject({ accepted: nonEmpty, youWrote: nonEmpty, note: nonEmpty }),
+  /** Words of out-of-office answers without headers: such a mail without data gets no answer. */
+  outOfOffice: z.array(nonEmpty.max(100)).max(200).default([]),
+  /** Texts sent before the current ones: still quoted in providers' mailboxes, so still our own words. */
+  earlier: z.array(nonEmpty).default([]),
 });
+
+/** The reply templates by name (phrases and earlier texts apart). */
+export type ReplyTemplateName = Exclude<keyof z.output<typeof repliesFileSchema>, 'phrases' | 'earlier' | 'outOfOffice'>;
 
 export type FieldsFile = z.output<typeof fieldsFileSchema>;
 export type LexiconFile = z.output<typeof lexiconFileSchema>;

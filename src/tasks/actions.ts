@@ -1,15 +1,13 @@
-import { and, desc, eq, inArray, or } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, ne, or } from 'drizzle-orm';
 import { audit } from '../audit';
 import { actorName } from '../cases/persons';
 import { maskPersonnummerInText } from '../cases/sanitize';
 import { refreshCaseStatus } from '../cases/create-tasks';
 import type { Config } from '../config';
 import type { Db, Tx } from '../db/client';
-import { cases, messages, outbox, tasks } from '../db/schema';
+import { auditEvents, cases, messages, outbox, persons, tasks } from '../db/schema';
 import { AppError } from '../errors';
-import { subjectInfo } from '../parse/thread';
-import { composeDoneConfirmation } from '../replies/compose';
-import { enqueueReply } from '../replies/enqueue';
+import { confirmDone, rejectionReply, type ReplyEnv } from '../cases/replies';
 import type { Rules } from '../rules/load';
 
 /**
@@ -104,9 +102,9 @@ export interface FinishOptions {
  * Marks a task done with an optional note, recorded for the staff member who did it. A task taken
  * by someone else cannot be finished by another; a task from an unverified sender needs the explicit,
  * audited "kontrollerat med utföraren"; with TASK_FOUR_EYES, whoever corrected its values may not
- * finish it. When REPLY_DONE_CONFIRMATION is on, the provider gets a confirmation through the
- * outbox (one per task: trigger `task:<id>`), naming the person only to a verified sender unless
- * REPLY_PERSONAL_DATA=all. The case status follows.
+ * finish it. When REPLY_DONE_CONFIRMATION is on, the task joins its case's done confirmation (one mail
+ * per case naming everyone finished since the last; see confirmDone), naming persons only to a
+ * verified sender unless REPLY_PERSONAL_DATA=all. The case status follows.
  */
 export async function finishTask(
   db: Db,
@@ -175,52 +173,9 @@ export async function finishTask(
       now,
     );
 
-    let replyId: number | null = null;
-    const [c] = await tx.select().from(cases).where(eq(cases.id, before.caseId));
-    if (config.replies.doneConfirmation && c?.sender) {
-      const [last] = await tx
-        .select({ messageId: messages.messageId, references: messages.references })
-        .from(messages)
-        .where(and(eq(messages.caseId, c.id), eq(messages.fromAddr, c.sender)))
-        .orderBy(desc(messages.receivedAt), desc(messages.id))
-        .limit(1);
-      const composed = composeDoneConfirmation(
-        {
-          ref: c.ref,
-          subject: subjectInfo(c.subject).base,
-          mailbox: config.mailFrom,
-          persons: [
-            { name: task!.name, function: task!.function || null, hsaId: task!.hsaId, treservaUser: task!.treservaUser, problems: [] },
-          ],
-          ...(text ? { note: text } : {}),
-        },
-        rules,
-        task!.action,
-      );
-      const suppressReason =
-        !c.knownProvider && !config.replies.unknownSenders
-          ? 'okänd avsändare'
-          : !c.senderVerified && config.replies.personalData === 'verified'
-            ? 'avsändaren är inte verifierad'
-            : undefined;
-      const reply = await enqueueReply(
-        tx,
-        {
-          caseId: c.id,
-          kind: 'done_confirmation',
-          triggerKey: `task:${taskId}`,
-          to: c.sender,
-          subject: composed.subject,
-          body: composed.body,
-          inReplyTo: last?.messageId ?? null,
-          references: last ? [...last.references, ...(last.messageId ? [last.messageId] : [])].slice(-20) : [],
-          ...(suppressReason ? { suppressReason } : {}),
-        },
-        config,
-        now,
-      );
-      replyId = reply && reply.status !== 'suppressed' ? reply.id : null;
-    }
+    // One confirmation per case, naming everyone finished since the last one (see confirmDone).
+    const reply = await confirmDone(tx, { config, rules }, before.caseId, taskId, now);
+    const replyId = reply && reply.status !== 'suppressed' ? reply.id : null;
     const caseStatus = await refreshCaseStatus(tx, before.caseId, now);
     return { task: task!, replyId, caseStatus };
   });
@@ -230,7 +185,14 @@ export async function finishTask(
  * Rejects a case with a reason: no access is granted, so its open and started tasks are cancelled
  * and its pending replies are held (IT staff may still send them from the case page).
  */
-export async function rejectCase(db: Db, caseId: number, reason: string, actor: string, now: Date = new Date()): Promise<void> {
+export async function rejectCase(
+  db: Db,
+  caseId: number,
+  reason: string,
+  actor: string,
+  now: Date = new Date(),
+  mail?: ReplyEnv,
+): Promise<void> {
   const why = reason.trim();
   if (!why) throw new AppError('INVALID_INPUT', 'a reason is required to reject a case', { caseId });
   await db.transaction(async (tx) => {
@@ -268,6 +230,62 @@ export async function rejectCase(db: Db, caseId: number, reason: string, actor: 
         now,
       );
     }
+    // The provider is told, with the reason (rules/replies.yaml `rejection`).
+    if (mail) await rejectionReply(tx, mail, caseId, why, now);
+  });
+}
+
+/**
+ * Reopens a rejected case (audited): its status follows from its persons again, the tasks the
+ * rejection cancelled are open again (unless the same HSA-id got a live task meanwhile: that person
+ * goes to review), and replies the rejection held stay held for staff to send or leave.
+ */
+export async function reopenCase(db: Db, caseId: number, actor: string, now: Date = new Date()): Promise<string> {
+  return db.transaction(async (tx) => {
+    const [c] = await tx.select().from(cases).where(eq(cases.id, caseId)).for('update');
+    if (!c) throw new AppError('NOT_FOUND', `case ${caseId} not found`, { caseId });
+    if (c.status !== 'rejected' || c.erasedAt)
+      throw new AppError('CONFLICT', 'only a rejected case can be reopened', { caseId, status: c.status });
+    const [rejected] = await tx
+      .select({ at: auditEvents.at })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.caseId, caseId), eq(auditEvents.action, 'case.rejected')))
+      .orderBy(desc(auditEvents.at))
+      .limit(1);
+    await tx.update(cases).set({ status: 'waiting', rejectReason: null, updatedAt: now }).where(eq(cases.id, caseId));
+    const cancelled = await tx
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.caseId, caseId), eq(tasks.status, 'cancelled')));
+    for (const t of cancelled) {
+      // Only what the rejection cancelled (a leaver's removal cancels grants too, and those stay cancelled).
+      const [byRejection] = await tx
+        .select({ id: auditEvents.id })
+        .from(auditEvents)
+        .where(and(eq(auditEvents.taskId, t.id), eq(auditEvents.action, 'task.cancelled'), gte(auditEvents.at, rejected?.at ?? now)))
+        .limit(1);
+      if (!byRejection) continue;
+      const [clash] = await tx
+        .select({ id: tasks.id, caseRef: tasks.caseRef })
+        .from(tasks)
+        .where(and(eq(tasks.hsaId, t.hsaId), eq(tasks.action, t.action), ne(tasks.status, 'cancelled'), ne(tasks.id, t.id)));
+      if (clash && t.hsaId) {
+        await tx
+          .update(persons)
+          .set({ status: 'duplicate', reviewReason: `HSA-id har redan en uppgift (${clash.caseRef}, uppgift ${clash.id})`, updatedAt: now })
+          .where(eq(persons.id, t.personId));
+        continue;
+      }
+      await tx.update(tasks).set({ status: 'open', assignee: null, takenAt: null }).where(eq(tasks.id, t.id));
+      await audit(tx, { actor, action: 'task.reopened', caseId, personId: t.personId, taskId: t.id, after: { status: 'open' } }, now);
+    }
+    const status = await refreshCaseStatus(tx, caseId, now);
+    await audit(
+      tx,
+      { actor, action: 'case.reopened', caseId, before: { status: 'rejected', reason: c.rejectReason }, after: { status } },
+      now,
+    );
+    return status;
   });
 }
 

@@ -11,8 +11,11 @@ import { createMetricsRegistry } from '../metrics';
 import { SECRET_WARN_DAYS, secretDaysLeft } from '../oauth';
 import { loadSession, sameToken, SESSION_COOKIE, type Staff } from './auth';
 import { registerAdminRoutes } from './routes-admin';
+import { registerAuditRoutes } from './routes-audit';
 import { registerAuthRoutes } from './routes-auth';
 import { registerCaseRoutes } from './routes-cases';
+import { registerReprocessRoutes } from './routes-reprocess';
+import { registerStatsRoutes } from './routes-stats';
 import { registerTaskRoutes } from './routes-tasks';
 import { sendPage } from './views';
 
@@ -56,8 +59,8 @@ export const CONTENT_SECURITY_POLICY =
 const STATIC_DIR = path.join(__dirname, 'static');
 const STATIC_FILES: Record<string, string> = { 'app.css': 'text/css; charset=utf-8', 'copy.js': 'text/javascript; charset=utf-8' };
 
-/** Posts only an admin may make: hold / release a reply (the admin pages check for themselves). */
-const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release)(\?|$)/;
+/** Posts only an admin may make: hold / release / send anyway a reply (the admin pages check for themselves). */
+const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release|send-anyway)(\?|$)/;
 
 /** Where an AppError code sends the user. */
 function httpStatusFor(code: string): number {
@@ -265,8 +268,11 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
 
   registerAuthRoutes(app, ctx);
   registerCaseRoutes(app, ctx);
+  registerReprocessRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerStatsRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   return app;
 }
 
