@@ -159,7 +159,7 @@ export async function seed(
       });
       await tx.insert(messages).values(messageRows);
       const personRows = inserted.flatMap((c) =>
-        Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
+        Array.from({ length: 1 + Math.floor(rand() * 3) }, (): typeof persons.$inferInsert => {
           const hsa = `SE2321000016-B${(++hsaCounter).toString(36).toUpperCase()}`;
           const name = `${pick(FIRST)} ${pick(LAST)}`;
           const done = c.status === 'done' || c.status === 'complete';
@@ -178,13 +178,7 @@ export async function seed(
               c.status === 'waiting'
                 ? [{ field: 'treservaUser' as const, code: 'missing' as const, message: 'Användarnamn i Treserva/TES saknas.' }]
                 : [],
-            status: (done
-              ? 'task_created'
-              : c.status === 'waiting'
-                ? 'incomplete'
-                : c.status === 'rejected'
-                  ? 'rejected'
-                  : 'needs_review') as 'task_created' | 'incomplete' | 'rejected' | 'needs_review',
+            status: done ? 'task_created' : c.status === 'waiting' ? 'incomplete' : c.status === 'rejected' ? 'rejected' : 'needs_review',
             createdAt: c.createdAt,
             updatedAt: c.createdAt,
           };
@@ -194,7 +188,7 @@ export async function seed(
       const byCase = new Map(inserted.map((c) => [c.id, c]));
       const taskRows = ps
         .filter((p) => p.status === 'task_created')
-        .map((p) => {
+        .map((p): typeof tasks.$inferInsert => {
           const c = byCase.get(p.caseId)!;
           return {
             personId: p.id,
@@ -206,7 +200,7 @@ export async function seed(
             treservaUser: p.treservaUser!,
             providerName: c.providerName,
             sender: c.sender,
-            status: (c.status === 'done' ? 'done' : rand() < 0.5 ? 'open' : 'in_progress') as 'done' | 'open' | 'in_progress',
+            status: c.status === 'done' ? 'done' : rand() < 0.5 ? 'open' : 'in_progress',
             assignee: c.status === 'done' ? 'bench' : null,
             createdAt: c.createdAt,
             doneAt: c.status === 'done' ? new Date(c.createdAt.getTime() + 86_400_000) : null,

@@ -64,7 +64,7 @@ export async function copyDatabase(from: Database, to: Database, batch = 500): P
           sql`select row_to_json(x) as j from (select * from ${id} ${hasId ? sql`order by id` : sql``} limit ${batch} offset ${offset}) x`,
         );
         if (chunk.length === 0) break;
-        const json = JSON.stringify(chunk.map((r) => (typeof r.j === 'string' ? JSON.parse(r.j) : r.j)));
+        const json = JSON.stringify(chunk.map((r) => (typeof r.j === 'string' ? (JSON.parse(r.j) as unknown) : r.j)));
         await tx.execute(sql`insert into ${id} select * from json_populate_recordset(null::${id}, ${json}::json)`);
         copied += chunk.length;
       }

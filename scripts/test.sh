@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: test dependencies, typecheck, then jest (extra arguments go to jest).
-# Ends with one summary line "tests: N passed, N failed"; exits with jest's code, or non-zero
-# when only the typecheck failed. LCI_SKIP_TEST_DEPS=1 skips scripts/install-test-deps.sh.
+# `npm test`: test dependencies, typecheck, lint (eslint, prettier --check, knip), then jest (extra
+# arguments go to jest). Ends with one summary line "tests: N passed, N failed"; exits with jest's
+# code, or non-zero when only the typecheck or the lint failed. LCI_SKIP_TEST_DEPS=1 skips scripts/install-test-deps.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +13,11 @@ echo "== typecheck: tsc --noEmit"
 typecheck_rc=0
 npx tsc --noEmit || typecheck_rc=$?
 if ((typecheck_rc == 0)); then echo "typecheck ok"; fi
+
+echo "== lint: eslint, prettier --check, knip"
+lint_rc=0
+npm run --silent lint || lint_rc=$?
+if ((lint_rc == 0)); then echo "lint ok"; fi
 
 # Quiet logs unless asked for (LOG_LEVEL=debug npm test).
 export LOG_LEVEL="${LOG_LEVEL:-silent}"
@@ -26,6 +31,7 @@ NODE_OPTIONS="--experimental-vm-modules${NODE_OPTIONS:+ $NODE_OPTIONS}" \
   npx jest --json --outputFile="$out" "$@" || jest_rc=$?
 
 ((typecheck_rc == 0)) || echo "typecheck: FAILED (tsc exit code $typecheck_rc, see above)"
+((lint_rc == 0)) || echo "lint: FAILED (exit code $lint_rc, see above; npm run format fixes formatting)"
 node -e '
 const fs = require("fs");
 const file = process.argv[1];
@@ -42,4 +48,5 @@ console.log("tests: " + passed + " passed, " + failed + " failed");
 ' "$out"
 
 if ((jest_rc != 0)); then exit "$jest_rc"; fi
-exit "$typecheck_rc"
+if ((typecheck_rc != 0)); then exit "$typecheck_rc"; fi
+exit "$lint_rc"

@@ -7,7 +7,8 @@ export interface AuditEvent {
   caseId?: number | null;
   personId?: number | null;
   taskId?: number | null;
-  messageId?: number | null;
+  /** messages.id (a row id, not a Message-ID) */
+  messageRowId?: number | null;
   before?: unknown;
   after?: unknown;
 }
@@ -21,7 +22,7 @@ export async function audit(tx: DbOrTx, e: AuditEvent, at: Date = new Date()): P
     caseId: e.caseId ?? null,
     personId: e.personId ?? null,
     taskId: e.taskId ?? null,
-    messageId: e.messageId ?? null,
+    messageRowId: e.messageRowId ?? null,
     before: e.before ?? null,
     after: e.after ?? null,
   });

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createContext } from './app';
-import { listCases, listTasks, casesText, tasksText } from './commands/listings';
+import { casesListing, casesText, LISTING_LIMITS, tasksListing, tasksText } from './commands/listings';
 import { parseFiles } from './commands/parse';
-import { loadConfig } from './config';
+import { earlyVariable, loadConfig } from './config';
 import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
-import { AppError, errorCode, errorMessage } from './errors';
+import { AppError, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
 import { reprocess } from './cases/reprocess';
 import { reprocessText } from './commands/listings';
@@ -43,13 +44,22 @@ async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
 }
 
 const out = (s: string) => process.stdout.write(s);
+
+/** The OS account running the CLI: who takes or finishes a task by default. */
+function whoami(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'cli';
+  }
+}
 const program = new Command('lifecare-intake').description('SITHS notification mails → validated records, replies and Lifecare SP tasks');
 
 program
   .command('parse')
   .description('parse .eml files and print one JSON line per file (no database, no network)')
   .argument('<files...>', '.eml files')
-  .option('--rules <dir>', 'rules folder', process.env.RULES_DIR ?? DEFAULT_RULES_DIR)
+  .option('--rules <dir>', 'rules folder', earlyVariable('RULES_DIR') ?? DEFAULT_RULES_DIR)
   .action(async (files: string[], opts: { rules: string }) => {
     const rules = loadRules(opts.rules);
     const failed = await parseFiles(files, rules, (line) => out(line + '\n'));
@@ -164,7 +174,6 @@ program
 program
   .command('poll')
   .description('process everything waiting, send due replies, exit')
-  .option('--once', 'run once and exit (the only mode; the worker runs continuously)', true)
   .action(() =>
     withContext(async (ctx) => {
       const { sent, mailbox } = await pollOnce(ctx);
@@ -215,34 +224,67 @@ program
     });
   });
 
-program
-  .command('cases')
-  .description('list cases (newest first)')
-  .option('--status <status>', 'waiting | complete | review | done | rejected')
-  .option('--json', 'one JSON object per line')
-  .action((opts: { status?: CaseStatus; json?: boolean }) =>
-    withContext(async (ctx) => {
-      const list = await listCases(ctx.database.db, opts.status);
-      out(opts.json ? list.map((c) => JSON.stringify(c) + '\n').join('') : casesText(list));
-    }),
-  );
+interface ListingOptions {
+  json?: boolean;
+  limit?: number;
+  all?: boolean;
+}
 
-const tasksCmd = program
-  .command('tasks')
-  .description('list provisioning tasks')
-  .option('--status <status>', 'open | in_progress | done | cancelled')
-  .option('--json', 'one JSON object per line')
-  .action((opts: { status?: TaskStatus; json?: boolean }) =>
-    withContext(async (ctx) => {
-      const list = await listTasks(ctx.database.db, opts.status);
-      out(opts.json ? list.map((t) => JSON.stringify(t) + '\n').join('') : tasksText(list));
-    }),
-  );
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number, 1 or more');
+  return n;
+}
+
+/** `--limit N` / `--all` for a listing; a cut listing says so on stderr (stdout stays the listing). */
+function withListingOptions(cmd: Command, what: keyof typeof LISTING_LIMITS): Command {
+  return cmd
+    .addOption(new Option('--limit <n>', `at most n ${what} (default ${LISTING_LIMITS[what]})`).argParser(positiveInt))
+    .addOption(new Option('--all', `every ${what.slice(0, -1)}, no limit`).conflicts('limit'));
+}
+
+function limitOf(opts: ListingOptions, what: keyof typeof LISTING_LIMITS): number | null {
+  return opts.all ? null : (opts.limit ?? LISTING_LIMITS[what]);
+}
+
+function saysCut(what: keyof typeof LISTING_LIMITS, shown: number): void {
+  process.stderr.write(`${what}: only the first ${shown} shown, more exist (--limit N or --all for more)\n`);
+}
+
+withListingOptions(
+  program
+    .command('cases')
+    .description('list cases (newest first)')
+    .option('--status <status>', 'waiting | complete | review | done | rejected')
+    .option('--json', 'one JSON object per line'),
+  'cases',
+).action((opts: ListingOptions & { status?: CaseStatus }) =>
+  withContext(async (ctx) => {
+    const { items, cut } = await casesListing(ctx.database.db, opts.status, limitOf(opts, 'cases'));
+    out(opts.json ? items.map((c) => JSON.stringify(c) + '\n').join('') : casesText(items));
+    if (cut) saysCut('cases', items.length);
+  }),
+);
+
+const tasksCmd = withListingOptions(
+  program
+    .command('tasks')
+    .description('list provisioning tasks')
+    .option('--status <status>', 'open | in_progress | done | cancelled')
+    .option('--json', 'one JSON object per line'),
+  'tasks',
+).action((opts: ListingOptions & { status?: TaskStatus }) =>
+  withContext(async (ctx) => {
+    const { items, cut } = await tasksListing(ctx.database.db, opts.status, limitOf(opts, 'tasks'));
+    out(opts.json ? items.map((t) => JSON.stringify(t) + '\n').join('') : tasksText(items));
+    if (cut) saysCut('tasks', items.length);
+  }),
+);
 tasksCmd
   .command('take')
   .description('take a task (status in progress)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
-  .option('--as <name>', 'who takes it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who takes it', whoami())
   .action((id: number, opts: { as: string }) =>
     withContext(async (ctx) => {
       const t = await takeTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
@@ -254,7 +296,7 @@ tasksCmd
   .command('release')
   .description('give a task you took back (status open)')
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
-  .option('--as <name>', 'who took it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who took it', whoami())
   .action((id: number, opts: { as: string }) =>
     withContext(async (ctx) => {
       const t = await releaseTask(ctx.database.db, id, `cli:${opts.as}`, ctx.now());
@@ -267,7 +309,7 @@ tasksCmd
   .description("mark a task done (it joins the case's one done confirmation when REPLY_DONE_CONFIRMATION=true)")
   .argument('<id>', 'task id', (v) => Number.parseInt(v, 10))
   .option('--note <text>', 'note to the provider')
-  .option('--as <name>', 'who did it', process.env.USER ?? 'cli')
+  .option('--as <name>', 'who did it', whoami())
   .option('--confirmed-with-provider', 'the values were checked with the provider (required when the sender is not verified; audited)')
   .action((id: number, opts: { note?: string; as: string; confirmedWithProvider?: boolean }) =>
     withContext(async (ctx) => {

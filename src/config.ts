@@ -154,94 +154,11 @@ export const configSchema = z
 
 export type RawConfig = z.output<typeof configSchema>;
 
-export interface Config {
-  readonly databaseUrl: string | undefined;
-  readonly dataDir: string;
-  readonly pgliteDir: string;
-  readonly maildropDir: string;
-  readonly outboxDir: string;
-  readonly rulesDir: string;
-  readonly logLevel: RawConfig['LOG_LEVEL'];
-  readonly imap:
-    | {
-        readonly host: string;
-        readonly port: number;
-        readonly secure: boolean;
-        readonly user: string;
-        readonly password: string | undefined;
-        readonly mailbox: string;
-        readonly folders: { readonly processed: string; readonly review: string; readonly ignored: string };
-        readonly idle: boolean;
-      }
-    | undefined;
-  readonly oauth: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string } | undefined;
-  readonly smtp:
-    | {
-        readonly host: string;
-        readonly port: number;
-        readonly secure: boolean;
-        readonly user: string | undefined;
-        readonly password: string | undefined;
-      }
-    | undefined;
-  readonly mailFrom: string;
-  readonly mailFromName: string;
-  readonly pollCron: string;
-  readonly maxMailBytes: number;
-  readonly followupWindowDays: number;
-  /** Sender verification: whose Authentication-Results count, and how long a local DKIM/DMARC check may take. */
-  readonly auth: { readonly trustedAuthservId: string | undefined; readonly timeoutMs: number };
-  readonly caps: { readonly personsPerMail: number; readonly personsPerCase: number };
-  readonly taskFourEyes: boolean;
-  readonly replies: {
-    readonly unknownSenders: boolean;
-    /** `verified`: replies naming persons only to verified senders of a known provider; others get a neutral acknowledgement. */
-    readonly personalData: 'verified' | 'all';
-    readonly maxBytes: number;
-    readonly receipt: boolean;
-    readonly doneConfirmation: boolean;
-    readonly maxPerCasePerDay: number;
-    readonly maxPerRecipientPerHour: number;
-    /** A done confirmation waits this long for more tasks of its case (and goes at most once a day). */
-    readonly doneBatchMs: number;
-    /** The human contact line at the end of every reply (`{contact}`). */
-    readonly contact: string;
-    readonly maxAttempts: number;
-    /** A `sending` claim older than this is taken again (its sender died). */
-    readonly claimStaleMs: number;
-  };
-  /** A case waiting for the provider is reminded after this many working days, at most `max` times, then flagged. */
-  readonly reminders: { readonly afterDays: number; readonly max: number; readonly cron: string };
-  readonly parse: { readonly timeoutMs: number; readonly memoryMb: number };
-  readonly leaseMs: number;
-  readonly shutdownTimeoutMs: number;
-  readonly retentionDays: number;
-  readonly retentionCron: string;
-  readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number; readonly secureCookie: boolean };
-  /** Token endpoint base for the client-credentials flow (Entra ID, or a test server). */
-  readonly oauthAuthority: string;
-  /** When the client secret expires: warned about 30 days before. */
-  readonly oauthSecretExpires: Date | undefined;
-  /** fastify's trustProxy: false, true, or the proxies' addresses. */
-  readonly httpTrustProxy: boolean | string[];
-  /** /healthz says degraded when the last successful poll is older than this. */
-  readonly healthMaxPollAgeMinutes: number;
-  /** Bearer token /metrics requires (none: open, like /healthz). */
-  readonly metricsToken: string | undefined;
-  /** Staff sign-in with OpenID Connect (Entra ID). */
-  readonly oidc:
-    | {
-        readonly issuer: string;
-        readonly clientId: string;
-        readonly clientSecret: string;
-        readonly redirectUrl: string;
-        /** Group ids (the `groups` claim) that map to a role; app roles in `roles` need no mapping. */
-        readonly adminGroups: readonly string[];
-        readonly handlaggareGroups: readonly string[];
-        readonly buttonLabel: string;
-      }
-    | undefined;
-}
+/** Readonly all the way down (arrays and dates as they are: fastify wants a mutable trustProxy list). */
+type DeepReadonly<T> = T extends unknown[] | Date ? T : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The configuration the program uses: derived from the schema's output by `toConfig`, frozen. */
+export type Config = DeepReadonly<ReturnType<typeof toConfig>>;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
 const list = (v: string | undefined): string[] =>
@@ -263,9 +180,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       variables: result.error.issues.map((i) => i.path.join('.')),
     });
   }
-  const c = result.data;
+  return Object.freeze(toConfig(result.data));
+}
+
+function toConfig(c: RawConfig) {
   const dataDir = path.resolve(c.DATA_DIR);
-  return Object.freeze({
+  return {
     databaseUrl: c.DATABASE_URL,
     dataDir,
     pgliteDir: path.join(dataDir, 'pglite'),
@@ -297,11 +217,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pollCron: c.POLL_CRON,
     maxMailBytes: c.MAIL_MAX_BYTES,
     followupWindowDays: c.FOLLOWUP_WINDOW_DAYS,
+    /** Sender verification: whose Authentication-Results count, and how long a local DKIM/DMARC check may take. */
     auth: { trustedAuthservId: c.MAIL_TRUSTED_AUTHSERV_ID?.toLowerCase(), timeoutMs: c.MAIL_AUTH_TIMEOUT_MS },
     caps: { personsPerMail: c.MAX_PERSONS_PER_MAIL, personsPerCase: c.MAX_PERSONS_PER_CASE },
     taskFourEyes: c.TASK_FOUR_EYES,
     replies: {
       unknownSenders: c.REPLY_UNKNOWN_SENDERS,
+      /** `verified`: replies naming persons only to verified senders of a known provider; others get a neutral acknowledgement. */
       personalData: c.REPLY_PERSONAL_DATA,
       maxBytes: c.REPLY_MAX_BYTES,
       receipt: c.REPLY_RECEIPT,
@@ -311,6 +233,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       doneBatchMs: c.REPLY_DONE_BATCH_MINUTES * 60_000,
       contact: c.REPLY_CONTACT,
       maxAttempts: c.SEND_MAX_ATTEMPTS,
+      /** A `sending` claim older than this is taken again (its sender died). */
       claimStaleMs: c.SEND_CLAIM_STALE_SECONDS * 1000,
     },
     reminders: { afterDays: c.REMINDER_AFTER_DAYS, max: c.REMINDER_MAX, cron: c.REMINDER_CRON },
@@ -326,11 +249,17 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       port: c.HTTP_PORT,
       secureCookie: c.SESSION_SECURE_COOKIE ? c.SESSION_SECURE_COOKIE === 'true' : !LOOPBACK.test(c.HTTP_HOST),
     },
+    /** Token endpoint base for the client-credentials flow (Entra ID, or a test server). */
     oauthAuthority: c.OAUTH_AUTHORITY.replace(/\/+$/, ''),
+    /** When the client secret expires: warned about 30 days before. */
     oauthSecretExpires: c.OAUTH_SECRET_EXPIRES ? new Date(`${c.OAUTH_SECRET_EXPIRES}T00:00:00Z`) : undefined,
+    /** fastify's trustProxy: false, true, or the proxies' addresses. */
     httpTrustProxy: c.HTTP_TRUST_PROXY === 'true' ? true : c.HTTP_TRUST_PROXY === 'false' ? false : list(c.HTTP_TRUST_PROXY),
+    /** /healthz says degraded when the last successful poll is older than this. */
     healthMaxPollAgeMinutes: c.HEALTH_MAX_POLL_AGE_MINUTES,
+    /** Bearer token /metrics requires (none: open, like /healthz). */
     metricsToken: c.METRICS_TOKEN,
+    /** Staff sign-in with OpenID Connect (Entra ID). */
     oidc:
       c.OIDC_ISSUER && c.OIDC_CLIENT_ID && c.OIDC_CLIENT_SECRET && c.OIDC_REDIRECT_URL
         ? {
@@ -338,15 +267,37 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
             clientId: c.OIDC_CLIENT_ID,
             clientSecret: c.OIDC_CLIENT_SECRET,
             redirectUrl: c.OIDC_REDIRECT_URL,
+            /** Group ids (the `groups` claim) that map to a role; app roles in `roles` need no mapping. */
             adminGroups: list(c.OIDC_ADMIN_GROUPS),
             handlaggareGroups: list(c.OIDC_HANDLAGGARE_GROUPS),
             buttonLabel: c.OIDC_BUTTON_LABEL,
           }
         : undefined,
-  });
+  };
 }
 
 /** The process's configuration: `.env` in the working directory, then the real environment on top. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return parseConfig({ ...readDotEnv(path.resolve('.env')), ...env });
+}
+
+/**
+ * Variables read outside the configuration: NODE_ENV (`development`: the UI re-reads its templates)
+ * and LCI_PASSWORD (`users add`: a secret, never kept in the configuration).
+ */
+export const ENV_OUTSIDE_SCHEMA = ['NODE_ENV', 'LCI_PASSWORD'] as const;
+
+export function envVariable(name: (typeof ENV_OUTSIDE_SCHEMA)[number]): string | undefined {
+  return process.env[name];
+}
+
+/**
+ * One configuration variable by its own schema field, for what runs before (or without) the whole
+ * configuration: the logger, `parse`. Unset or invalid gives undefined (loadConfig names a bad value).
+ */
+export function earlyVariable<K extends 'LOG_LEVEL' | 'RULES_DIR'>(name: K): RawConfig[K] | undefined {
+  const value = process.env[name];
+  if (value === undefined) return undefined;
+  const r = configSchema.shape[name].safeParse(value);
+  return r.success ? (r.data as RawConfig[K]) : undefined;
 }

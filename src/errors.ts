@@ -1,5 +1,5 @@
 /**
- * Every error code the program uses, with what it means: one registry (test/errors.test.ts checks
+ * Every error code the program uses, with what it means: one registry (test/unit/errors.test.ts checks
  * that every code used in src/ is here). Errors carry a code, context for the log and a cause.
  */
 export const ERROR_CODES = {
@@ -42,7 +42,7 @@ export class AppError extends Error {
 
 export function errorCode(err: unknown): string {
   if (err instanceof AppError) return err.code;
-  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
     return (err as { code: string }).code;
   }
   return 'UNEXPECTED';

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { earlyVariable } from './config';
 import { serializeError } from './errors';
 
 /**
@@ -7,7 +8,8 @@ import { serializeError } from './errors';
  * usernames: log ids, counts and codes only.
  */
 export const rootLogger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
+  // Made at import, before the configuration is parsed: LOG_LEVEL alone, by the schema's own rule.
+  level: earlyVariable('LOG_LEVEL') ?? 'info',
   base: { app: 'lifecare-intake' },
   serializers: { err: serializeError },
   redact: { paths: ['*.name', '*.hsaId', '*.treservaUser', '*.password', '*.accessToken'], censor: '[redacted]' },

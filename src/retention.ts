@@ -24,10 +24,7 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
     .limit(1000);
   for (const { id } of old) {
     await db.transaction(async (tx) => {
-      await tx
-        .update(messages)
-        .set({ raw: empty, bodyText: '', bodyHtml: null, parsed: null, subject: '', erasedAt: now })
-        .where(eq(messages.caseId, id));
+      await tx.update(messages).set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now }).where(eq(messages.caseId, id));
       await tx
         .update(persons)
         .set({ name: null, hsaId: null, treservaUser: null, problems: [], reviewReason: null })
@@ -46,7 +43,7 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
   }
   const loose = await db
     .update(messages)
-    .set({ raw: empty, bodyText: '', bodyHtml: null, parsed: null, subject: '', erasedAt: now })
+    .set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now })
     .where(
       and(
         isNull(messages.caseId),

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 import { parseConfig } from '../src/config';
 import { AppError } from '../src/errors';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
@@ -44,7 +46,6 @@ describe('configuration', () => {
   });
 
   test('the CLI exits non-zero and names the bad variable', () => {
-    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
     const root = path.resolve(__dirname, '..');
     const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'check-config'], {
       cwd: root,
@@ -72,7 +73,6 @@ describe('rules', () => {
   test('a bad rule names the file and the field', () => {
     const dir = copyRules();
     const file = path.join(dir, 'fields.yaml');
-    const YAML = require('yaml') as typeof import('yaml');
     const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { fields: { name: { labels: string[] } } };
     doc.fields.name.labels = [];
     fs.writeFileSync(file, YAML.stringify(doc));

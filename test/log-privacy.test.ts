@@ -37,7 +37,7 @@ test('ingest and poll at log level trace print no names, HSA-ids or usernames', 
   const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'trace', DATABASE_URL: '', IMAP_HOST: '', SMTP_HOST: '' };
   const tsx = path.join(root, 'node_modules/.bin/tsx');
   const ingest = await run(tsx, ['src/cli.ts', 'ingest', ...files], { cwd: root, env, maxBuffer: 32 << 20 });
-  const poll = await run(tsx, ['src/cli.ts', 'poll', '--once'], { cwd: root, env, maxBuffer: 32 << 20 });
+  const poll = await run(tsx, ['src/cli.ts', 'poll'], { cwd: root, env, maxBuffer: 32 << 20 });
   const printed = [ingest.stdout, ingest.stderr, poll.stdout, poll.stderr].join('\n');
   // The logs did say something about each mail and reply…
   expect(printed).toMatch(/"msg":"message processed"/);

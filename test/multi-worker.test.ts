@@ -1,7 +1,7 @@
 /**
  * Several workers on one database and one mailbox: 3 real CLI workers on one PostgreSQL and one
  * Dovecot mailbox, one of them killed with SIGKILL every few seconds (4 s after the last restarted one is up) and started again, and a
- * `poll --once` run beside them. Every mail is processed once, no task twice; replies reach the
+ * `poll` run beside them. Every mail is processed once, no task twice; replies reach the
  * SMTP server once each (the accept-then-die window is counted). LCI_MULTI_MAILS sets the number
  * of mails (200 here; scripts/multi-worker.sh runs 1,000).
  */
@@ -147,8 +147,8 @@ test(`${WORKERS} workers, ${N} mails, SIGKILL every ${KILL_EVERY_MS / 1000} s: e
         lastKill = Date.now();
         setTimeout(() => start(slot), 300);
         if (kills === 1 && !pollOnce) {
-          // poll --once beside the running workers: it sends, it does not read the held mailbox twice.
-          const r = await promisify(execFile)(TSX, ['src/cli.ts', 'poll', '--once'], {
+          // poll beside the running workers: it sends, it does not read the held mailbox twice.
+          const r = await promisify(execFile)(TSX, ['src/cli.ts', 'poll'], {
             cwd: ROOT,
             env: { ...env(9), LOG_LEVEL: 'silent' },
           }).then(

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -53,7 +54,7 @@ test('every file of the shared corpus yields one contract line, in order, and no
     expect(['notification', 'automated', 'other']).toContain(l.kind);
     expect(typeof l.subject).toBe('string');
     expect(l.autoReply).toBe(l.kind === 'notification' && (l.persons as Array<{ problems: unknown[] }>).some((p) => p.problems.length > 0));
-    if (l.from !== null) expect(l.from).toBe(String(l.from).toLowerCase());
+    if (l.from !== null) expect(l.from).toBe((l.from as string).toLowerCase());
   }
   // Delivery reports are automated mail: never answered.
   const reports = lines.filter((l) => String(l.file).includes('/multipart_report_emails/'));
@@ -82,7 +83,7 @@ test('an unreadable file still yields a line with an error, and the exit code sa
 });
 
 test('hsaId is upper-cased, name collapsed, and a personnummer is never printed in full', async () => {
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lci-parse-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lci-parse-'));
   const file = path.join(dir, 'a.eml');
   fs.writeFileSync(
     file,

@@ -100,7 +100,7 @@ beforeAll(async () => {
     freshPostgres(),
   ]);
   dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-proc-'));
-  (await openDatabase({ url: pg.url })).close(); // migrated before any child starts
+  await (await openDatabase({ url: pg.url })).close(); // migrated before any child starts
 });
 
 afterAll(async () => {

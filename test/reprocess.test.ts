@@ -92,7 +92,7 @@ describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
     const trail = await db
       .select()
       .from(auditEvents)
-      .where(and(eq(auditEvents.action, 'message.reprocessed'), eq(auditEvents.messageId, id)));
+      .where(and(eq(auditEvents.action, 'message.reprocessed'), eq(auditEvents.messageRowId, id)));
     expect(trail.map((a) => a.actor)).toEqual(['user:anna']);
 
     const again = await reprocess(ctx, { messageId: id }, { dryRun: false, actor: 'cli' });
@@ -160,7 +160,7 @@ describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
       const trail = await db
         .select()
         .from(auditEvents)
-        .where(and(eq(auditEvents.action, 'message.reprocessed'), eq(auditEvents.messageId, id)));
+        .where(and(eq(auditEvents.action, 'message.reprocessed'), eq(auditEvents.messageRowId, id)));
       expect(trail.map((a) => a.actor)).toEqual(['user:erik.it']);
     } finally {
       await server.close();

@@ -12,7 +12,7 @@ import { correctPerson } from '../src/cases/persons';
 import { handleNotification } from '../src/cases/notification';
 import { maskPersonnummerInText, sanitizeRecord } from '../src/cases/sanitize';
 import { senderStanding } from '../src/cases/sender-check';
-import { listCases, listTasks } from '../src/commands/listings';
+import { casesListing, tasksListing } from '../src/commands/listings';
 import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { auditEvents, cases, messages, outbox, persons, tasks } from '../src/db/schema';
@@ -357,7 +357,7 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
     expect(replies[0]!.bodyText).toContain('Kalle Ek');
     expect(replies[0]!.bodyText).not.toContain('lägger nu upp');
     // Listed apart and first: `tasks --json` carries the action.
-    const listed = await listTasks(db());
+    const listed = (await tasksListing(db())).items;
     expect(listed.find((t) => t.id === removal!.id)).toMatchObject({ action: 'revoke', senderVerified: true });
     expect(detectIntent('Lisa Berg har slutat, ta bort hennes behörighet', loadRules(DEFAULT_RULES_DIR))).toBe('revoke');
     expect(detectIntent('Lisa Berg har fått sitt SITHS-kort', loadRules(DEFAULT_RULES_DIR))).toBe('grant');
@@ -529,7 +529,7 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
       mailFrom('anna@omsorgshuset.se', 'Osignerad', [{ name: 'Ulla Ek', function: 'Chef', hsaId: hsaIdFor(1500) }]).raw,
     );
     expect((await repliesOf(unverified.caseId!)).map((r) => r.kind)).toEqual(['acknowledgement']);
-    const listed = await listCases(db());
+    const listed = (await casesListing(db())).items;
     expect(listed.find((c) => c.ref === listed.find((x) => x.subject === 'Osignerad')!.ref)).toMatchObject({
       senderVerified: false,
       knownProvider: true,

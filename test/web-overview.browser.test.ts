@@ -216,7 +216,7 @@ async function signIn(page: Page): Promise<void> {
 
 async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string }> {
   const [d] = await Promise.all([page.waitForEvent('download'), click()]);
-  return { name: d.suggestedFilename(), text: (await fsp.readFile((await d.path())!, 'utf8')).replace(/^\ufeff/, '') };
+  return { name: d.suggestedFilename(), text: (await fsp.readFile(await d.path(), 'utf8')).replace(/^\ufeff/, '') };
 }
 
 const csvLines = (text: string) => text.trim().split('\r\n');
@@ -625,9 +625,9 @@ test('every page reflows at 390 px without horizontal scrolling; the focus ring 
       if (name === 'login') await context.clearCookies();
       await page.goto(`${server.url}${url}`);
       await page.waitForLoadState('load');
-      const m = (await page.evaluate(
+      const m = await page.evaluate<{ scroll: number; client: number; inner: number }>(
         '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth, inner: window.innerWidth })',
-      )) as { scroll: number; client: number; inner: number };
+      );
       if (m.scroll > m.client || m.scroll > w) wide.push(`${name} at ${w}: ${m.scroll} > ${m.client}`);
       await page.screenshot({ path: path.join(SHOTS, `${w}-${name}.png`), fullPage: true });
       if (name === 'login' && w === 1366) await signIn(page);
@@ -644,13 +644,13 @@ test('every page reflows at 390 px without horizontal scrolling; the focus ring 
   await page.locator('#q').focus();
   await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Tab');
-  const ring = (await page.evaluate(`(() => {
+  const ring = await page.evaluate<{ id: string; width: string; style: string; color: string; bg: string }>(`(() => {
     const el = document.activeElement;
     const s = getComputedStyle(el);
     const bg = getComputedStyle(document.querySelector('main')).backgroundColor;
     const page = getComputedStyle(document.documentElement).backgroundColor;
     return { id: el.id, width: s.outlineWidth, style: s.outlineStyle, color: s.outlineColor, bg: bg === 'rgba(0, 0, 0, 0)' ? page : bg };
-  })()`)) as { id: string; width: string; style: string; color: string; bg: string };
+  })()`);
   expect(ring.id).toBe('q');
   expect(ring.style).toBe('solid');
   expect(parseFloat(ring.width)).toBeGreaterThanOrEqual(2);

@@ -300,7 +300,7 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
 
   // CSV export through the link.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Exportera alla uppdrag/ }).click()]);
-  const csv = await fsp.readFile((await download.path())!, 'utf8');
+  const csv = await fsp.readFile(await download.path(), 'utf8');
   const lines = csv
     .replace(/^\ufeff/, '')
     .trim()
@@ -360,7 +360,7 @@ const RECORD_CSP_VIOLATIONS = `document.addEventListener('securitypolicyviolatio
 });`;
 
 async function activeContent(page: Page): Promise<ActiveContent> {
-  return (await page.evaluate(ACTIVE_CONTENT)) as ActiveContent;
+  return page.evaluate<ActiveContent>(ACTIVE_CONTENT);
 }
 
 const xssFlag = (page: Page) => page.evaluate('window.__xss ?? null');

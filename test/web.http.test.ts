@@ -385,9 +385,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
 
   test('case list: status filter, search by name, HSA-id, provider and reference, paging', async () => {
     const now = new Date();
-    const rows = Array.from({ length: 130 }, (_, i) => ({
+    const rows = Array.from({ length: 130 }, (_, i): typeof cases.$inferInsert => ({
       ref: `LSP-2031-${String(i + 1).padStart(4, '0')}`,
-      status: (i % 2 === 0 ? 'review' : 'waiting') as 'review' | 'waiting',
+      status: i % 2 === 0 ? 'review' : 'waiting',
       providerName: i % 3 === 0 ? 'Annat_bolag 100%' : 'Listbolaget AB',
       knownProvider: true,
       sender: `list${i}@listbolaget.se`,

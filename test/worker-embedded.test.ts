@@ -2,7 +2,7 @@
  * The embedded default, end to end: no IMAP, no SMTP, no DATABASE_URL. createContext opens PGlite
  * in DATA_DIR/pglite; .eml files in DATA_DIR/maildrop are taken in by pollOnce (and by the Worker's
  * folder watch) and moved to maildrop/processed|review|ignored; replies are written as .eml files to
- * DATA_DIR/outbox. The CLI (ingest, poll --once, cases --json, tasks --json) runs as a child process
+ * DATA_DIR/outbox. The CLI (ingest, poll, cases --json, tasks --json) runs as a child process
  * against its own DATA_DIR.
  */
 import { execFile } from 'node:child_process';
@@ -341,7 +341,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     }
   });
 
-  it('CLI: ingest, poll --once, cases --json and tasks --json as child processes', async () => {
+  it('CLI: ingest, poll, cases --json and tasks --json as child processes', async () => {
     const cliDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-we-cli-'));
     try {
       // Empty values guard against a .env in the working directory (the environment wins).
@@ -376,11 +376,11 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
       const ingest = await cli('ingest', fileOk, fileMissing);
       expect(ingest.stdout.split('\n').filter(Boolean)).toEqual(['ok.eml: processed (case 1)', 'missing.eml: processed (case 2)']);
       expect(fs.existsSync(path.join(cliDir, 'pglite', 'PG_VERSION'))).toBe(true);
-      // ingest only queues the replies; poll --once sends them (to the outbox folder here).
+      // ingest only queues the replies; poll sends them (to the outbox folder here).
       expect(await emlIn(path.join(cliDir, 'outbox'))).toEqual([]);
       const again = await cli('ingest', fileOk);
       expect(again.stdout.trim()).toBe('ok.eml: duplicate (case 1)');
-      const poll = await cli('poll', '--once');
+      const poll = await cli('poll');
       expect(poll.stdout.trim()).toBe('poll done; replies sent: 2');
       const replies = await readOutbox(path.join(cliDir, 'outbox'));
       expect(replies.map((r) => [r.file.replace(/^\d+-/, ''), r.mail.inReplyTo])).toEqual([

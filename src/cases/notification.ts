@@ -17,7 +17,7 @@ import { answerOtherMail, chooseReplies } from './replies';
 import { recordBounce } from './bounces';
 import { sanitizeRecord } from './sanitize';
 import { checkSender, type SenderStanding } from './sender-check';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 
 /**
  * What a mail does to cases, as small steps run in this order inside the intake transaction:
@@ -127,7 +127,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
         actor: 'worker',
         action: 'case.created',
         caseId: w.case.id,
-        messageId: messageRowId,
+        messageRowId,
         after: w.refusal ? { reason: w.refusal } : undefined,
       },
       now,
@@ -187,7 +187,7 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
         action: 'person.merged',
         caseId: c.id,
         personId: match.id,
-        messageId: messageRowId,
+        messageRowId,
         before: fieldsOf(match),
         after: fieldsOf(merged),
       },

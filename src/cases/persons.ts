@@ -10,7 +10,7 @@ import { withdrawStaleRequests } from '../replies/enqueue';
 import { hsaOrgNote } from './hsa-org';
 import { unsureReason } from '../parse/unsure';
 import { checkPerson } from './sanitize';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 
 export type PersonRow = typeof persons.$inferSelect;
 export type FieldValues = Partial<Record<FieldName, string | null>>;

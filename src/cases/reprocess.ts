@@ -10,7 +10,7 @@ import { handleNotification } from './notification';
 import { insertPerson, matchPerson, mergeValues, statusFor } from './persons';
 import { sanitizeRecord } from './sanitize';
 import { senderStanding } from './sender-check';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 import { unsureReason } from '../parse/unsure';
 
 /**
@@ -140,7 +140,7 @@ async function reprocessOne(ctx: AppContext, id: number, opts: { dryRun: boolean
             actor: opts.actor,
             action: 'message.reprocessed',
             caseId: change.caseId,
-            messageId: id,
+            messageRowId: id,
             before: { kind: msg.kind, persons: oldPersons.length },
             after: { kind, persons: records.length, tasksCreated: change.tasksCreated },
           },

@@ -13,7 +13,7 @@ import type { Rules } from '../rules/load';
 import { insertPerson } from './persons';
 import { nextCaseRef } from './refs';
 import { checkPerson, maskPersonnummerInText } from './sanitize';
-import { createTasksForCase, refreshCaseStatus } from './tasks';
+import { createTasksForCase, refreshCaseStatus } from './create-tasks';
 
 /**
  * What IT staff do on a case page besides correcting values, each in one transaction with its
@@ -170,7 +170,7 @@ export async function createCaseFromMessage(db: Db, rules: Rules, messageId: num
         actor,
         action: 'case.created_from_message',
         caseId: c!.id,
-        messageId: m.id,
+        messageRowId: m.id,
         before: { status: m.status, caseId: null, reviewReason: m.reviewReason },
         after: { status: 'settled', caseId: c!.id, persons: found.length },
       },
@@ -186,5 +186,5 @@ export async function createCaseFromMessage(db: Db, rules: Rules, messageId: num
 export function notesOf(events: Array<{ action: string; after: unknown; actor: string; at: Date; id: number }>) {
   return events
     .filter((e) => e.action === 'case.note')
-    .map((e) => ({ id: e.id, at: e.at, actor: e.actor, note: String((e.after as { note?: unknown } | null)?.note ?? '') }));
+    .map((e) => ({ id: e.id, at: e.at, actor: e.actor, note: (e.after as { note?: string } | null)?.note ?? '' }));
 }

@@ -5,13 +5,29 @@ import { cases, persons, tasks, type CaseStatus, type TaskStatus } from '../db/s
 
 /** `cases` and `tasks` listings; JSON uses the parse contract's field names. */
 
-export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
-  const rows = await db
+/** How many rows a listing shows unless told otherwise (`--limit N`, `--all`). */
+export const LISTING_LIMITS = { cases: 200, tasks: 500 } as const;
+
+/**
+ * At most `limit` items (null: all), and whether more were left out: one row beyond the limit is
+ * read to know.
+ */
+export interface Listing<T> {
+  items: T[];
+  cut: boolean;
+}
+
+function cutAt<T>(rows: T[], limit: number | null): Listing<T> {
+  return limit !== null && rows.length > limit ? { items: rows.slice(0, limit), cut: true } : { items: rows, cut: false };
+}
+
+export async function casesListing(db: Db, status?: CaseStatus, limit: number | null = LISTING_LIMITS.cases) {
+  const q = db
     .select()
     .from(cases)
     .where(status ? eq(cases.status, status) : undefined)
-    .orderBy(desc(cases.updatedAt))
-    .limit(limit);
+    .orderBy(desc(cases.updatedAt));
+  const { items: rows, cut } = cutAt(await (limit === null ? q : q.limit(limit + 1)), limit);
   const ps = rows.length
     ? await db
         .select()
@@ -24,7 +40,7 @@ export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
         )
         .orderBy(asc(persons.id))
     : [];
-  return rows.map((c) => ({
+  const items = rows.map((c) => ({
     ref: c.ref,
     status: c.status,
     provider: c.providerName,
@@ -48,16 +64,17 @@ export async function listCases(db: Db, status?: CaseStatus, limit = 200) {
         hsaNote: p.hsaNote,
       })),
   }));
+  return { items, cut };
 }
 
-export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
-  const rows = await db
+export async function tasksListing(db: Db, status?: TaskStatus, limit: number | null = LISTING_LIMITS.tasks) {
+  const q = db
     .select()
     .from(tasks)
     .where(status ? eq(tasks.status, status) : undefined)
-    .orderBy(asc(tasks.id))
-    .limit(limit);
-  return rows.map((t) => ({
+    .orderBy(asc(tasks.id));
+  const { items: rows, cut } = cutAt(await (limit === null ? q : q.limit(limit + 1)), limit);
+  const items = rows.map((t) => ({
     id: t.id,
     action: t.action,
     status: t.status,
@@ -74,9 +91,10 @@ export async function listTasks(db: Db, status?: TaskStatus, limit = 500) {
     createdAt: t.createdAt.toISOString(),
     doneAt: t.doneAt?.toISOString() ?? null,
   }));
+  return { items, cut };
 }
 
-export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
+export function casesText(list: Awaited<ReturnType<typeof casesListing>>['items']): string {
   if (list.length === 0) return 'inga ärenden\n';
   return (
     list
@@ -92,7 +110,7 @@ export function casesText(list: Awaited<ReturnType<typeof listCases>>): string {
   );
 }
 
-export function tasksText(list: Awaited<ReturnType<typeof listTasks>>): string {
+export function tasksText(list: Awaited<ReturnType<typeof tasksListing>>['items']): string {
   if (list.length === 0) return 'inga uppgifter\n';
   return (
     list

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config';
+import { envVariable, loadConfig } from '../config';
 import { openDatabase } from '../db/client';
 import { AppError } from '../errors';
 import { audit } from '../audit';
@@ -17,7 +17,7 @@ export interface UsersAddOptions {
   update?: boolean;
   /** handlaggare | admin (new accounts default to admin: the embedded default and break-glass account). */
   role?: string;
-  /** Defaults to process.env / process.stdin; injectable for tests. */
+  /** Defaults to the process's environment / standard input; injectable for tests. */
   env?: Record<string, string | undefined>;
   stdin?: NodeJS.ReadableStream;
   write?: (line: string) => void;
@@ -45,12 +45,11 @@ export async function readPassword(env: Record<string, string | undefined>, stdi
 }
 
 export async function usersAddCommand(username: string, opts: UsersAddOptions = {}): Promise<void> {
-  const env = opts.env ?? process.env;
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
   if (opts.role !== undefined && !ROLES.includes(opts.role as StaffRole))
     throw new AppError('INVALID_INPUT', `--role must be one of ${ROLES.join(', ')}`);
-  const password = await readPassword(env, opts.stdin ?? process.stdin);
-  const config = loadConfig(env);
+  const password = await readPassword(opts.env ?? { LCI_PASSWORD: envVariable('LCI_PASSWORD') }, opts.stdin ?? process.stdin);
+  const config = loadConfig(opts.env);
   const database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir });
   try {
     const existed = (await findUser(database.db, username)) !== null;
@@ -73,7 +72,7 @@ export async function usersDisableCommand(
   opts: Pick<UsersAddOptions, 'env' | 'write'> = {},
 ): Promise<void> {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
-  const config = loadConfig(opts.env ?? process.env);
+  const config = loadConfig(opts.env);
   const database = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir });
   try {
     const user = await findUser(database.db, username);

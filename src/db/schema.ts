@@ -54,7 +54,6 @@ export const messages = pgTable(
     reviewReason: text('review_reason'),
     errorCode: text('error_code'),
     bodyText: text('body_text').notNull().default(''),
-    bodyHtml: text('body_html'),
     parsed: jsonb('parsed'),
     authVerdict: text('auth_verdict').$type<AuthVerdict>().notNull().default('none'),
     // What the verdict rests on, e.g. "mx.orebro.se: dmarc=fail dkim=none" (no personal data).
@@ -255,7 +254,8 @@ export const auditEvents = pgTable(
     caseId: integer('case_id'),
     personId: integer('person_id'),
     taskId: integer('task_id'),
-    messageId: integer('message_id'),
+    /** The row id of the message (messages.id); every other message_id is an RFC Message-ID. */
+    messageRowId: integer('message_row_id'),
     before: jsonb('before'),
     after: jsonb('after'),
   },

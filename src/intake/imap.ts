@@ -3,7 +3,7 @@ import { ImapFlow } from 'imapflow';
 import type { AppContext } from '../context';
 import { messages } from '../db/schema';
 import { Backoff, IMAP_RECONNECT } from '../backoff';
-import { errorCode, errorMessage } from '../errors';
+import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
 import { ingestRaw, type Folder } from './process';
@@ -22,12 +22,11 @@ export interface IntakeStatus {
  * UID in the database, never \Seen. IDLE makes new mail land at once; reconnects back off.
  */
 export class ImapIntake {
-  readonly name = 'imap';
   private client: ImapFlow | null = null;
   private connecting: Promise<ImapFlow> | null = null;
   private stopped = false;
   private readonly polling = new Coalescer(
-    () => this.pollOnce(),
+    () => this.scanMailbox(),
     (err) => {
       this.status.detail = `poll failed: ${errorMessage(err)}`;
       this.ctx.log.error({ component: 'imap', err }, 'IMAP poll failed');
@@ -90,13 +89,16 @@ export class ImapIntake {
       this.status.detail = 'connection closed';
       if (!this.stopped) this.scheduleReconnect();
     });
-    await client.connect().catch((err: unknown) => Promise.reject(this.tokens ? this.tokens.refused(err) : err)); // a refused token is fetched anew next time
+    // a refused token is fetched anew next time
+    await client.connect().catch((err: unknown) => {
+      throw this.tokens ? this.tokens.refused(err) : err;
+    });
     try {
       // Folders for processed, review and ignored mail, created when missing.
       const existing = new Set((await client.list()).map((m) => m.path));
       for (const folder of Object.values(imap.folders)) {
         if (!existing.has(folder))
-          await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err: errorMessage(err) }, 'cannot create folder'));
+          await client.mailboxCreate(folder).catch((err: unknown) => log.warn({ folder, err }, 'cannot create folder'));
       }
       // Select the mailbox so IDLE watches it.
       await client.mailboxOpen(imap.mailbox);
@@ -144,7 +146,7 @@ export class ImapIntake {
     return this.polling.run();
   }
 
-  private async pollOnce(): Promise<void> {
+  private async scanMailbox(): Promise<void> {
     if (this.stopped) return;
     this.lastFailures = -1;
     let failures = 0;

@@ -13,7 +13,6 @@ import { ingestRaw, type Folder } from './process';
 export const SETTLE_MS = 1000;
 
 export class MaildropIntake {
-  readonly name = 'maildrop';
   private stopped = false;
   /** Asked before each file: false (lease lost, shutting down) ends the pass there. */
   gate: () => boolean = () => true;

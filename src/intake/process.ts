@@ -7,7 +7,7 @@ import { senderStanding } from '../cases/sender-check';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
 import { mailboxState, messages, type MessageKind, type MessageStatus } from '../db/schema';
-import type { ParsedMail } from '../parse';
+import type { ParseOutcome } from '../parse';
 import { parsePoolFor, unparsed } from '../parse-pool';
 import { parseSeconds } from '../metrics';
 import { errorCode, errorMessage } from '../errors';
@@ -107,7 +107,7 @@ async function ingestAttempt(
   // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
   const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
   const endParse = parseSeconds.startTimer();
-  const parsed: ParsedMail =
+  const parsed: ParseOutcome =
     attempt > MAX_ATTEMPTS
       ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
       : tooLarge
@@ -144,8 +144,8 @@ async function ingestAttempt(
   } catch (err) {
     if (isConnectionError(err)) throw err;
     // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
-    log.error({ code: errorCode(err), err: errorMessage(err) }, 'message cannot be stored as parsed; kept for review');
-    const bare: ParsedMail = {
+    log.error({ code: errorCode(err), err }, 'message cannot be stored as parsed; kept for review');
+    const bare: ParseOutcome = {
       ...parsed,
       mail: null,
       bodyText: '',
@@ -174,7 +174,7 @@ interface StoreInput {
   hash: string;
   size: number;
   tooLarge: boolean;
-  parsed: ParsedMail;
+  parsed: ParseOutcome;
   kind: MessageKind;
   status: MessageStatus;
   reviewReason: string | null;
@@ -214,7 +214,6 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         reviewReason,
         errorCode: tooLarge ? 'MAIL_TOO_LARGE' : (result.error?.code ?? null),
         bodyText: maskPersonnummerInText(parsed.bodyText.slice(0, 200_000)),
-        bodyHtml: null,
         parsed: stored,
         authVerdict: auth.verdict,
         authDetail: auth.detail,
@@ -247,11 +246,7 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
         await tx.update(messages).set({ status, reviewReason }).where(eq(messages.id, messageRowId));
       }
     }
-    await audit(
-      tx,
-      { actor: 'worker', action: `message.${status}`, caseId, messageId: messageRowId, after: { kind, reason: reviewReason } },
-      now,
-    );
+    await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
     await recordProgress(ctx, source, tx);
     return { messageRowId, status, caseId, folder: folderFor(status) };
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
-import type { ParsedMail, ParseOptions } from '../parse';
+import type { ParseOutcome, ParseOptions } from '../parse';
 import { readMail } from '../parse/read-mail';
 import type { Rules } from '../rules/load';
 
@@ -22,7 +22,7 @@ interface Job {
   id: number;
   raw: Buffer;
   opts: ParseOptions;
-  resolve: (p: ParsedMail) => void;
+  resolve: (p: ParseOutcome) => void;
 }
 
 /** The thread's entry: compiled JavaScript beside this file, or the TypeScript source through tsx. */
@@ -49,7 +49,7 @@ export class ParsePool {
   ) {}
 
   /** Never rejects: a mail that cannot be parsed in budget comes back with `result.error`. */
-  parse(raw: Buffer, opts: ParseOptions = {}): Promise<ParsedMail> {
+  parse(raw: Buffer, opts: ParseOptions = {}): Promise<ParseOutcome> {
     return new Promise((resolve) => {
       this.queue.push({ id: this.nextId++, raw, opts, resolve });
       this.pump();
@@ -68,7 +68,7 @@ export class ParsePool {
       stderr: false,
     });
     w.unref();
-    w.on('message', (msg: { id: number; parsed: ParsedMail } | { ready: true }) => {
+    w.on('message', (msg: { id: number; parsed: ParseOutcome } | { ready: true }) => {
       if ('ready' in msg) {
         if (this.worker === w) {
           this.ready = true;
@@ -147,7 +147,7 @@ export class ParsePool {
 }
 
 /** Buffers come back from the thread as plain Uint8Arrays. */
-function revive(parsed: ParsedMail): ParsedMail {
+function revive(parsed: ParseOutcome): ParseOutcome {
   if (!parsed.mail) return parsed;
   return {
     ...parsed,
@@ -164,7 +164,7 @@ function headerEnd(raw: Buffer): number {
  * A mail kept for review without its body parsed: the headers (bounded) give Message-ID, sender
  * and subject for the review list and dedupe; the text shown is the raw start.
  */
-export async function unparsed(raw: Buffer, code: ErrorCode, message: string): Promise<ParsedMail> {
+export async function unparsed(raw: Buffer, code: ErrorCode, message: string): Promise<ParseOutcome> {
   const head = await readMail(raw.subarray(0, headerEnd(raw))).catch(() => null);
   return {
     result: {
@@ -187,7 +187,7 @@ const pools = new WeakMap<Rules, Map<string, ParsePool>>();
 /** One pool per rules and limits (contexts that share them share the thread). */
 export function parsePoolFor(rules: Rules, limits: ParseLimits, log: Logger): ParsePool {
   let byLimits = pools.get(rules);
-  if (!byLimits) pools.set(rules, (byLimits = new Map()));
+  if (!byLimits) pools.set(rules, (byLimits = new Map<string, ParsePool>()));
   const key = `${limits.timeoutMs}:${limits.memoryMb}`;
   let pool = byLimits.get(key);
   if (!pool) byLimits.set(key, (pool = new ParsePool(rules, limits, log)));

@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
-import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import Papa from 'papaparse';
+import readXlsxFile, { type CellValue } from 'read-excel-file/node';
 import type { MailInput } from './read-mail';
 
 /** Text of a CSV attachment: UTF-8 when it decodes cleanly, otherwise Windows-1252 (Excel's default). */
@@ -29,15 +29,11 @@ export function csvTables(mail: MailInput): string[][][] {
 
 const XLSX = /^application\/vnd\.openxmlformats-officedocument\.spreadsheetml\.sheet$/;
 
-function cellText(v: ExcelJS.CellValue): string {
+/** A cell as text: a date as YYYY-MM-DD, a formula by its cached result (read-excel-file gives that). */
+function cellText(v: CellValue | null): string {
   if (v == null) return '';
-  if (typeof v === 'object') {
-    if ('richText' in v) return v.richText.map((r) => r.text).join('');
-    if ('text' in v && typeof v.text === 'string') return v.text;
-    if ('result' in v) return String(v.result ?? '');
-    if (v instanceof Date) return v.toISOString().slice(0, 10);
-  }
-  return String(v);
+  if (v instanceof Date) return v.toISOString().slice(0, 10);
+  return typeof v === 'object' ? '' : String(v);
 }
 
 /** What a workbook may expand to before it is read (a person list is a few kilobytes). */
@@ -46,11 +42,11 @@ export const XLSX_LIMITS = { entries: 500, uncompressedBytes: 8 * 1024 * 1024, c
 /**
  * Zip-bomb check: walks the zip's central directory and inflates every entry for real (declared
  * sizes can lie) within the byte budget, counting the cells of the sheets. Returns the reason the
- * workbook is refused, or null. Entries, bytes and cells are bounded before exceljs sees it.
+ * workbook is refused, or null. Entries, bytes and cells are bounded before read-excel-file sees it.
  */
 export function xlsxTooLarge(buf: Buffer, limits = XLSX_LIMITS): string | null {
   const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]), Math.max(0, buf.length - 22));
-  if (eocd < 0 || eocd + 22 > buf.length) return null; // not a zip: exceljs refuses it below
+  if (eocd < 0 || eocd + 22 > buf.length) return null; // not a zip: read-excel-file refuses it below
   const entries = buf.readUInt16LE(eocd + 10);
   let at = buf.readUInt32LE(eocd + 16);
   if (entries === 0xffff || at === 0xffffffff) return 'zip64';
@@ -94,16 +90,10 @@ export async function xlsxTables(mail: MailInput): Promise<string[][][]> {
   for (const a of mail.attachments.filter((x) => XLSX.test(x.contentType) || /\.xlsx$/i.test(x.filename ?? ''))) {
     if (xlsxTooLarge(a.content)) continue;
     try {
-      const wb = new ExcelJS.Workbook();
-      await wb.xlsx.load(a.content as unknown as ArrayBuffer);
-      wb.eachSheet((sheet) => {
-        const rows: string[][] = [];
-        sheet.eachRow({ includeEmpty: false }, (row) => {
-          const values = Array.isArray(row.values) ? row.values.slice(1) : [];
-          rows.push(values.map((v) => cellText(v as ExcelJS.CellValue).trim()));
-        });
-        tables.push(rows);
-      });
+      for (const sheet of await readXlsxFile(a.content)) {
+        const rows = sheet.data.map((row) => row.map((v) => cellText(v).trim()));
+        tables.push(rows.filter((row) => row.some((c) => c !== '')));
+      }
     } catch {
       // Not a workbook after all: the mail's other parts still count.
     }

@@ -39,7 +39,7 @@ function cleanLine(line: string): string {
     line
       .replace(/\u00a0/g, ' ')
       // Emoji and pictographs mark list items and moods, never values.
-      .replace(/[\p{Extended_Pictographic}\u{FE0F}\u{200D}\u{20E3}\u{2705}\u{2714}\u{274C}]+\s*/gu, ' ')
+      .replace(/(?:[\p{Extended_Pictographic}\u{2705}\u{2714}\u{274C}]|\u{FE0F}|\u{200D}|\u{20E3})+\s*/gu, ' ')
       .replace(/^\s+(?=\S)/, (m) => (m.includes('\t') ? m : ''))
       // "SE5593184061 - NH2270": an HSA-id with spaces around its dash is one value.
       .replace(/\b(SE\s?(?:16)?\d{10})\s+[-–]\s+([A-Za-z0-9]{1,24})\b/gi, '$1-$2')

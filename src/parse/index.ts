@@ -21,7 +21,7 @@ import { validatePerson, type RawPerson } from './validate';
 export type { ParseResult } from './types';
 
 /** The parse stage's full outcome: the public result plus what later stages need of the mail. */
-export interface ParsedMail {
+export interface ParseOutcome {
   result: ParseResult;
   mail: MailInput | null;
   automatedReason: string | null;
@@ -98,7 +98,7 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
     b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
   if (
     !sameName ||
-    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f]!.toLowerCase() !== b[f]!.toLowerCase())
+    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f].toLowerCase() !== b[f].toLowerCase())
   )
     return false;
   for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];
@@ -283,7 +283,7 @@ async function personsOf(
 }
 
 /** Raw RFC 5322 bytes → classified, extracted and validated persons. Never throws. */
-export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = {}): Promise<ParsedMail> {
+export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = {}): Promise<ParseOutcome> {
   let mail: MailInput;
   try {
     mail = await readMail(raw);

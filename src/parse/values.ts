@@ -8,7 +8,7 @@ export function cleanValue(field: FieldName, value: string): string | null {
     .replace(/\u00a0/g, ' ')
     .replace(/\*+/g, '')
     .trim();
-  v = v.replace(/^["'“”‘’«»<\[]+|["'“”‘’«»>\]]+$/g, '').trim();
+  v = v.replace(/^["'“”‘’«»<[]+|["'“”‘’«»>\]]+$/g, '').trim();
   // Brackets only when they do not close something the value opened: "Team leader (Gruppledare)" stays whole.
   if (/^\(/.test(v) && !/\)/.test(v.slice(1))) v = v.slice(1).trim();
   if (/^\(.*\)$/.test(v)) v = v.slice(1, -1).trim();

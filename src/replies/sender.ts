@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { and, asc, eq, getTableColumns, inArray, ne, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, ne, sql } from 'drizzle-orm';
 import { Backoff, DB_RETRY, REPLY_RETRY, SMTP_PROBE, backoffDelay } from '../backoff';
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
@@ -335,16 +335,5 @@ export class OutboxSender {
       );
     }, delay);
     this.probeTimer.unref();
-  }
-
-  /** Earliest time a pending reply is due (for tests and the poll loop). */
-  async nextDue(): Promise<Date | null> {
-    const [row] = await this.ctx.database.db
-      .select({ at: outbox.nextAttemptAt })
-      .from(outbox)
-      .where(eq(outbox.status, 'pending'))
-      .orderBy(asc(outbox.nextAttemptAt))
-      .limit(1);
-    return row?.at ?? null;
   }
 }

@@ -2,12 +2,11 @@ import { and, desc, eq, gte, inArray, ne, or } from 'drizzle-orm';
 import { audit } from '../audit';
 import { actorName } from '../cases/persons';
 import { maskPersonnummerInText } from '../cases/sanitize';
-import { refreshCaseStatus } from '../cases/tasks';
+import { refreshCaseStatus } from '../cases/create-tasks';
 import type { Config } from '../config';
 import type { Db, Tx } from '../db/client';
 import { auditEvents, cases, messages, outbox, persons, tasks } from '../db/schema';
 import { AppError } from '../errors';
-import { subjectInfo } from '../parse/thread';
 import { confirmDone, rejectionReply, type ReplyEnv } from '../cases/replies';
 import type { Rules } from '../rules/load';
 
@@ -322,7 +321,7 @@ export async function settleMessage(
           actor,
           action: 'message.not_relevant',
           caseId: m.caseId,
-          messageId,
+          messageRowId: messageId,
           before,
           after: { status: 'settled', caseId: m.caseId, reviewReason: 'ej relevant' },
         },
@@ -350,7 +349,7 @@ export async function settleMessage(
         actor,
         action: 'message.assigned',
         caseId: c.id,
-        messageId,
+        messageRowId: messageId,
         before,
         after: { status: 'settled', caseId: c.id, reviewReason: m.reviewReason },
       },

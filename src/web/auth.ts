@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { and, eq, gt, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { audit } from '../audit';
-import type { Db, DbOrTx } from '../db/client';
+import type { Db } from '../db/client';
 import { sessions, users, type StaffRole } from '../db/schema';
 import { dummyPasswordHash, findUser, verifyPassword } from '../users';
 
@@ -181,9 +181,4 @@ async function lockAccount(db: Db, userId: number, until: Date, now: Date): Prom
     .update(users)
     .set({ failedLogins: 0, lockedUntil: until })
     .where(and(eq(users.id, userId), notLocked(now)));
-}
-
-/** Ends every session of a user (password changed, account disabled, role changed). */
-export async function endSessions(db: DbOrTx, userId: number): Promise<void> {
-  await db.delete(sessions).where(eq(sessions.userId, userId));
 }

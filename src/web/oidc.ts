@@ -113,7 +113,7 @@ export class OidcClient {
         expectedNonce: p.nonce,
         idTokenExpected: true,
       });
-      claims = (tokens.claims() ?? {}) as Record<string, unknown>;
+      claims = tokens.claims() ?? {};
     } catch {
       return { ok: false, reason: 'failed' };
     }

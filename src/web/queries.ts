@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import { maskPersonnummerInText } from '../cases/sanitize';
 import type { Db } from '../db/client';
 import { auditEvents, cases, messages, outbox, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
@@ -274,8 +274,6 @@ export async function caseDetail(db: Db, caseId: number) {
   };
 }
 
-export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
-
 export interface BoardFilter {
   status?: TaskStatus | null;
   action?: 'grant' | 'revoke' | null;
@@ -294,6 +292,7 @@ function boardWhere(f: BoardFilter): SQL[] {
   return conds;
 }
 
+/** The board: the oldest open and started tasks (they wait longest), the latest done ones; at most `perColumn` each. */
 /**
  * The board: removals first and apart (open and started, oldest first), then the grants' open and
  * started columns (they wait longest first) and the latest done tasks; at most `perColumn` each.
@@ -344,8 +343,6 @@ export async function taskBoard(db: Db, perColumn = 100, filter: BoardFilter = {
     providers: providerRows.map((r) => r.provider).filter((p) => p !== ''),
   };
 }
-
-export type TaskRowView = Awaited<ReturnType<typeof taskBoard>>['open'][number];
 
 /** Tasks in board order, grouped by case (a case's group sits where its first task would). */
 export function groupByCase<T extends { caseId: number; caseRef: string; providerName: string | null; sender: string | null }>(

@@ -32,7 +32,7 @@ function filterFrom(query: unknown): AuditFilter {
   const q = (query ?? {}) as Record<string, unknown>;
   const text = (k: string, max = 100) =>
     typeof q[k] === 'string'
-      ? (q[k] as string)
+      ? q[k]
           .replace(/[\u0000-\u001f]/g, ' ')
           .trim()
           .slice(0, max)
@@ -72,7 +72,7 @@ async function searchAudit(db: Db, f: AuditFilter, limit: number, offset: number
       caseRef: cases.ref,
       personId: auditEvents.personId,
       taskId: auditEvents.taskId,
-      messageId: auditEvents.messageId,
+      messageId: auditEvents.messageRowId,
       before: auditEvents.before,
       after: auditEvents.after,
       total: sql<number>`count(*) over()`.mapWith(Number),

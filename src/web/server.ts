@@ -63,7 +63,7 @@ const STATIC_FILES: Record<string, string> = { 'app.css': 'text/css; charset=utf
 const ADMIN_ONLY = /^\/replies\/\d+\/(hold|release|send-anyway)(\?|$)/;
 
 /** Where an AppError code sends the user. */
-function statusFor(code: string): number {
+function httpStatusFor(code: string): number {
   switch (code) {
     case 'NOT_FOUND':
       return 404;
@@ -169,7 +169,7 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
     const code = errorCode(err);
     const status =
       err instanceof AppError
-        ? statusFor(err.code)
+        ? httpStatusFor(err.code)
         : err.statusCode && err.statusCode >= 400 && err.statusCode < 500
           ? err.statusCode
           : 500;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Eta } from 'eta';
 import type { FastifyReply } from 'fastify';
 import { FIELDS } from '../parse/types';
+import { envVariable } from '../config';
 import type { Staff } from './auth';
 import { ageDays, dayOf } from './dates';
 import * as L from './labels';
@@ -13,7 +14,7 @@ import * as L from './labels';
 
 export const VIEWS_DIR = path.join(__dirname, 'views');
 
-const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: process.env.NODE_ENV !== 'development', autoTrim: [false, 'nl'] });
+const eta = new Eta({ views: VIEWS_DIR, autoEscape: true, cache: envVariable('NODE_ENV') !== 'development', autoTrim: [false, 'nl'] });
 
 const dateFmt = new Intl.DateTimeFormat('sv-SE', {
   timeZone: 'Europe/Stockholm',
@@ -126,7 +127,6 @@ function mailBlocks(text: string): Array<{ kind: 'text'; text: string } | { kind
 }
 
 export const helpers = { date: formatDate, day: dayOf, age, actor: actorLabel, changes: auditChanges, qs, pager, mailBlocks, FIELDS, L };
-export type Helpers = typeof helpers;
 
 export interface PageData {
   title: string;

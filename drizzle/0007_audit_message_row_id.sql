@@ -1,0 +1,1 @@
+ALTER TABLE "audit_events" RENAME COLUMN "message_id" TO "message_row_id";
