@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
-import { cases, messages, persons } from '../db/schema';
+import { cases, persons } from '../db/schema';
 import type { MailInput } from '../parse/read-mail';
 import { detectIntent } from '../parse/intent';
 import { subjectInfo } from '../parse/thread';
@@ -138,7 +138,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
   } else {
     await mergeInto(w, w.case, review);
   }
-  await tx.update(messages).set({ caseId: w.case.id }).where(eq(messages.id, messageRowId));
+  // The mail's row is written by intake after the steps, with the case they chose.
 };
 
 async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_review'; reviewReason?: string }): Promise<void> {
@@ -275,8 +275,7 @@ export async function attachOtherMail(
   if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
   const decision = kind === 'automated' ? ({ ok: true } as const) : checkSender(proposed, input.standing);
   if (!decision.ok) return { caseId: null, review: decision.reason };
-  // The mail itself waits in the review queue, linked to its case; the case keeps waiting for the
+  // The mail itself waits in the review queue, linked to its case (intake writes the link); the case keeps waiting for the
   // provider (an out-of-office answer or our own request echoed back must not take it off that path).
-  await tx.update(messages).set({ caseId: proposed.id }).where(eq(messages.id, input.messageRowId));
   return { caseId: proposed.id, review: null };
 }
