@@ -50,6 +50,8 @@ export interface MailWork {
   mailReview: string | null;
   tasksCreated: number[];
   status: string;
+  /** The case was opened by this mail (step 5). */
+  opened: boolean;
 }
 
 export type CaseStep = (w: MailWork) => Promise<'stop' | void>;
@@ -119,6 +121,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
       })
       .returning();
     w.case = created!;
+    w.opened = true;
     await audit(
       tx,
       {
@@ -204,9 +207,10 @@ const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUs
 
 const step6MakeTasks: CaseStep = async (w) => {
   const c = w.case!;
-  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now);
+  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now, c);
   w.status = await refreshCaseStatus(w.tx, c.id, w.now);
-  if (w.status !== 'waiting') await withdrawStaleRequests(w.tx, c.id);
+  // A case this mail opened has no replies yet: nothing to withdraw.
+  if (w.status !== 'waiting' && !w.opened) await withdrawStaleRequests(w.tx, c.id);
 };
 
 const step7ChooseReplies: CaseStep = async (w) => {
@@ -254,6 +258,7 @@ export async function handleNotification(
     mailReview: null,
     tasksCreated: [],
     status: '',
+    opened: false,
   };
   for (const s of NOTIFICATION_STEPS) if ((await s(w)) === 'stop') break;
   if (w.mailReview)
