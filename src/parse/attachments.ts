@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import Papa from 'papaparse';
 import type { MailInput } from './read-mail';
@@ -94,7 +94,9 @@ export async function xlsxTables(mail: MailInput): Promise<string[][][]> {
   for (const a of mail.attachments.filter((x) => XLSX.test(x.contentType) || /\.xlsx$/i.test(x.filename ?? ''))) {
     if (xlsxTooLarge(a.content)) continue;
     try {
-      const wb = new ExcelJS.Workbook();
+      // Loaded on the first workbook (26 MB the worker does not hold otherwise).
+      const { Workbook } = (await import('exceljs')).default;
+      const wb = new Workbook();
       await wb.xlsx.load(a.content as unknown as ArrayBuffer);
       wb.eachSheet((sheet) => {
         const rows: string[][] = [];
