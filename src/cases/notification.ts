@@ -9,6 +9,7 @@ import { subjectInfo } from '../parse/thread';
 import type { PersonRecord } from '../parse/types';
 import { withdrawStaleRequests } from '../replies/enqueue';
 import { proposeCase, type CaseRow } from './find-case';
+import { unsureReason } from '../parse/unsure';
 import { hsaOrgNote } from './hsa-org';
 import { insertPerson, matchPerson, mergeValues, statusFor, type PersonRow } from './persons';
 import { nextCaseRef } from './refs';
@@ -165,7 +166,7 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
     }
     taken.add(match.id);
     if (match.status !== 'incomplete' && match.status !== 'needs_review') continue;
-    const merged = mergeValues(match, r, w.ctx.rules);
+    const merged = { ...mergeValues(match, r, w.ctx.rules), ...(r.unsure ? { unsure: r.unsure } : {}) };
     await tx
       .update(persons)
       .set({
@@ -175,7 +176,7 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
         treservaUser: merged.treservaUser,
         problems: merged.problems,
         status: review.status ?? statusFor(merged),
-        reviewReason: review.reviewReason ?? match.reviewReason,
+        reviewReason: review.reviewReason ?? (statusFor(merged) === 'needs_review' ? unsureReason(merged) : match.reviewReason),
         hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, merged.hsaId),
         sourceMessageIds: [...new Set([...match.sourceMessageIds, messageRowId])],
         updatedAt: now,

@@ -8,6 +8,7 @@ import { FIELDS, type FieldName, type PersonRecord } from '../parse/types';
 import type { Rules } from '../rules/load';
 import { withdrawStaleRequests } from '../replies/enqueue';
 import { hsaOrgNote } from './hsa-org';
+import { unsureReason } from '../parse/unsure';
 import { checkPerson } from './sanitize';
 import { createTasksForCase, refreshCaseStatus } from './tasks';
 
@@ -47,8 +48,15 @@ export function matchPerson(existing: PersonRow[], incoming: PersonRecord, taken
   return null;
 }
 
-export function statusFor(record: PersonRecord): 'complete' | 'incomplete' {
-  return record.problems.length === 0 ? 'complete' : 'incomplete';
+/** Complete, incomplete (the provider is asked), or for IT staff when the reader was unsure of a value the mail may show. */
+export function statusFor(record: PersonRecord): 'complete' | 'incomplete' | 'needs_review' {
+  if (record.problems.length === 0) return 'complete';
+  return unsureOf(record) ? 'needs_review' : 'incomplete';
+}
+
+/** The reader's doubt that still matters: candidates for a field that is still missing or wrong. */
+function unsureOf(record: PersonRecord): boolean {
+  return (record.unsure ?? []).some((u) => record.problems.some((p) => p.field === u.field));
 }
 
 /**
@@ -145,7 +153,7 @@ export async function insertPerson(
       problems: record.problems,
       intent: record.intent,
       status: extra.status ?? statusFor(record),
-      reviewReason: extra.reviewReason ?? null,
+      reviewReason: extra.reviewReason ?? (unsureOf(record) ? unsureReason(record) : null),
       hsaNote: extra.hsaNote ?? null,
       sourceMessageIds: [messageRowId],
       createdAt: now,

@@ -3,7 +3,7 @@ import { LabelMatcher } from './labels';
 import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
-import { cleanValue, isNoise, plausibleBare } from './values';
+import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
 import { hasValue, type RawPerson } from './validate';
 
 /**
@@ -101,6 +101,11 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
       continue;
     }
     if (!columns) continue;
+    // "Konsult | Roll | HSA-ID | Treserva": with no name column, a column whose cells are names is it.
+    if (!columns.includes('name') && lexicon) {
+      const k = row.findIndex((c, i) => columns![i] === null && plausibleName(c.trim(), lexicon));
+      if (k >= 0) columns = columns.map((f, i) => (i === k ? 'name' : f));
+    }
     // A note under the table ("Sammanställt av …") is one long cell, not a person.
     const filledCells = row.filter((c) => c.trim() !== '');
     if (filledCells.length < 2 && !(filledCells[0] && /^SE\s?\d/i.test(filledCells[0]))) continue;
@@ -225,6 +230,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
           if (splitCells(lines[j + 1] ?? '')?.delimiter === split.delimiter) continue;
           break;
         }
+        // "|------|------|" or "-------": a rule under the header row, not the table's end.
+        if (/^[\s|+:=_-]{3,}$/.test(next) && /-{3}|={3}/.test(next)) continue;
         const cells = splitCells(next);
         if (!cells || cells.delimiter !== split.delimiter) break;
         rows.push(cells.cells);
@@ -306,7 +313,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
         consumed.add(i + 1);
         i = i + 1;
       } else continue;
-    } else if (!hit.separated && !plausibleBare(hit.field, cleanValue(hit.field, value) ?? '')) {
+    } else if (!hit.separated && (!plausibleBare(hit.field, cleanValue(hit.field, value) ?? '') || labels.match(value, true))) {
+      // "Treserva username": a label of two words, not a label and its value.
       continue;
     }
     consumed.add(i);
@@ -314,6 +322,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (cleaned !== null && isNoise(cleaned, hit.field)) continue;
     // A value tells its field where a label is ambiguous ("Användare: noalin" is a username).
     const field = hit.field === 'name' && cleaned !== null && looksLikeUsername(cleaned, lexicon) ? 'treservaUser' : hit.field;
+    // "Behörig: Åsa Öberg (undersköterska)": the function in brackets after the name.
+    const role = field === 'name' ? /\(([^()]{2,40})\)\s*$/.exec(value)?.[1] : undefined;
+    if (role && lexicon.isRole(role)) out.set('function', cleanValue('function', role), i);
     if (cleaned === null) out.touch(field);
     else out.set(field, cleaned, i);
   }
@@ -325,6 +336,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (greeted) out.persons[0]!.name = greeted;
   }
 
+  // "Jag heter Johanna … efter Anders, som har gått i pension": the writer introducing herself is not a leaver.
+  const selfIntro = (p: RawPerson) => p.treservaUser == null && p.at != null && SELF_INTRO.test(lines[p.at] ?? '');
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
   const prose = extractProse(rest, rules);
@@ -346,17 +359,19 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const match = persons.find((l) => same(l, p));
     if (match) {
       for (const f of FIELDS) if (match[f] == null && p[f] != null) match[f] = p[f];
-    } else if (p.name != null && (p.hsaId != null || p.intent === 'revoke')) persons.push(p);
+    } else if (p.name != null && (p.hsaId != null || (p.intent === 'revoke' && !selfIntro(p)))) persons.push(p);
   }
   return persons.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 }
 
+const SELF_INTRO = /(?<![\p{L}])(?:jag heter|mitt namn är|my name is|i am the|jag är ny)(?![\p{L}])/iu;
 const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d[ \t]?-[ \t]?[A-Za-z0-9]{1,24}$/i;
 const USER_CELL = /^[A-Za-z0-9][A-Za-z0-9._\\@-]{1,39}$/;
 const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
 /** A name: capitalised words, or a known given name and one or two more words in any case. */
 export function plausibleName(v: string, lexicon: Lexicon): boolean {
+  if (firmLike(v)) return false;
   // Particles ("Ingrid Wallin de Vries", "Elin von Schantz") between capitalised words.
   const withoutParticles = v.replace(/\s(?:af|von|van|de|der|da|di|du|la|le|el|al|bin|ibn)(?=\s\p{Lu})/gu, '');
   if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
@@ -384,11 +399,15 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     .split(/\s*(?:[,;\t|]|\s[-–—/]\s|[–—])\s*/)
     .map((c) => c.trim())
     .filter(Boolean);
-  if (cells.length < 2 || cells.length > 5) return null;
   const lexicon = Lexicon.for(rules);
-  // "Lena Ohlsson (enhetschef)": a name and its function in one cell.
-  const paren = /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]!);
-  if (paren && plausibleName(paren[1]!, lexicon) && lexicon.isRole(paren[2]!)) cells.splice(0, 1, paren[1]!, paren[2]!);
+  // "Lena Ohlsson (enhetschef)", "Rebecka Lind (SE…)": a name and its function or id in one cell.
+  const paren = cells[0] ? /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]) : null;
+  if (paren && plausibleName(paren[1]!, lexicon) && (lexicon.isRole(paren[2]!) || HSA_CELL.test(paren[2]!.trim())))
+    cells.splice(0, 1, paren[1]!, paren[2]!.trim());
+  // "Ahmed Yusuf – ahmyus": a name and a username built from it.
+  if (cells.length === 2 && plausibleName(cells[0]!, lexicon) && USER_CELL.test(cells[1]!) && builtFromName(cells[1]!, cells[0]!))
+    return { name: cleanValue('name', cells[0]!), treservaUser: cleanValue('treservaUser', cells[1]!) };
+  if (cells.length < 2 || cells.length > 5) return null;
   // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
   const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{6}/.test(c));
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));

@@ -15,6 +15,7 @@ import { LabelMatcher } from './labels';
 import { readMail, type MailInput } from './read-mail';
 import { splitThread, subjectInfo } from './thread';
 import type { ParseResult } from './types';
+import { markUnreadAttachments, markUnsure } from './unsure';
 import { validatePerson, type RawPerson } from './validate';
 
 export type { ParseResult } from './types';
@@ -55,8 +56,22 @@ const MAX_LINE = 2000;
 function fromSignature(person: RawPerson, fresh: string[], signature: string[], fromName: string | null, rules: Rules): void {
   if ((person.name != null && person.function != null) || !FIRST_PERSON.test(fresh.join(' '))) return;
   const lexicon = Lexicon.for(rules);
-  const lines = signature
-    .slice(1)
+  // "Jag jobbar som undersköterska", "Jag är enhetschef": the writer's own function, when the person is the writer.
+  if (person.function == null && (person.name == null || person.name === fromName)) {
+    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+      const m = FIRST_PERSON.test(sentence) ? mention(sentence, rules) : {};
+      if (m.function && (!m.name || m.name === person.name || person.name == null)) {
+        person.function = m.function;
+        break;
+      }
+    }
+  }
+  // The sign-off may carry the name itself ("Mvh Karin Lundqvist").
+  const signOff =
+    /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
+      signature[0] ?? '',
+    );
+  const lines = [...(signOff ? [signOff[1]!] : []), ...signature.slice(1)]
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(0, 4);
@@ -159,7 +174,38 @@ function joinInlineAnswers(lines: string[]): string[] {
   return out;
 }
 
-function fromBody(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null): RawPerson[] {
+const sameName = (a: string | null | undefined, b: string | null | undefined) =>
+  a != null && b != null && a.toLowerCase().replace(/\s+/g, ' ') === b.toLowerCase().replace(/\s+/g, ' ');
+
+/**
+ * A person written on top of our quoted form that the provider also typed into ("Rätt HSA-id för
+ * Nils är SE…" above a form with a changed HSA-id) is that form's person: the words on top are the
+ * newer. A form nobody typed into stays our words: it fills nothing (blind-corpus rules).
+ */
+function withOurForms(fresh: RawPerson[], typed: RawPerson[]): RawPerson[] {
+  if (typed.length === 0) return fresh;
+  const out = typed.map((p) => ({ ...p }));
+  const rest: RawPerson[] = [];
+  const only = <T>(xs: T[]) => (fresh.length === 1 && xs.length === 1 ? xs[0]! : undefined);
+  for (const p of fresh) {
+    const target = out.find((t) => sameName(t.name, p.name)) ?? (p.name == null ? only(out) : undefined);
+    if (target) {
+      for (const f of FIELDS) if (p[f] != null) target[f] = p[f];
+      if (p.intent) target.intent = p.intent;
+      continue;
+    }
+    rest.push(p);
+  }
+  return [...out, ...rest];
+}
+
+/** One body's persons, and the lines it read as the provider's (for the unsure check). */
+interface BodyRead {
+  persons: RawPerson[];
+  lines: string[];
+}
+
+function fromBody(text: string, subject: string, reply: boolean, rules: Rules, labels: LabelMatcher, fromName: string | null): BodyRead {
   const own = takeOwnWords(
     joinInlineAnswers(
       visibleText(text)
@@ -169,9 +215,11 @@ function fromBody(text: string, subject: string, reply: boolean, rules: Rules, l
     ),
     rules,
   );
-  const persons = fromThread(own.rest.join('\n'), subject, reply || own.persons.length > 0, rules, labels, fromName);
+  const replying = reply || own.persons.length > 0;
+  const persons = fromThread(own.rest.join('\n'), subject, replying, rules, labels, fromName);
   assignIntent(own.persons, own.rest, rules, mailIntent([subject], rules));
-  return [...own.persons, ...persons];
+  // A reply's quoted text is old; a forward's is read.
+  return { persons: withOurForms(persons, own.persons), lines: replying ? splitThread(own.rest.join('\n')).fresh : own.rest };
 }
 
 async function personsOf(
@@ -179,14 +227,17 @@ async function personsOf(
   rules: Rules,
   labels: LabelMatcher,
   depth: number,
-): Promise<{ persons: RawPerson[]; bodyText: string }> {
+): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[] }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
-  let persons = mail.text.trim() ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName) : [];
+  let body: BodyRead = mail.text.trim()
+    ? fromBody(mail.text, mail.subject, reply, rules, labels, mail.fromName)
+    : { persons: [], lines: [] };
   if (htmlText) {
     const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels, mail.fromName);
-    if (filled(fromHtml) > filled(persons)) persons = fromHtml;
+    if (filled(fromHtml.persons) > filled(body.persons)) body = fromHtml;
   }
+  let persons = body.persons;
   // Attachment rows carry no phrases of their own: the mail's words (subject, then body) decide.
   const fallback = mailIntent([mail.subject], rules) ?? mailIntent([mail.text || htmlText || ''], rules);
   for (const rows of [...csvTables(mail), ...(await xlsxTables(mail))]) {
@@ -225,7 +276,7 @@ async function personsOf(
     seen.add(key);
     return true;
   });
-  return { persons, bodyText: mail.text.trim() ? mail.text : (htmlText ?? '') };
+  return { persons, bodyText: mail.text.trim() ? mail.text : (htmlText ?? ''), lines: body.lines };
 }
 
 /** Raw RFC 5322 bytes → classified, extracted and validated persons. Never throws. */
@@ -260,11 +311,19 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
         bodyText: mail.text || (mail.html ? htmlToText(mail.html) : ''),
       };
     }
-    const { persons, bodyText } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
+    const { persons, bodyText, lines } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));
-    const kind = records.length > 0 ? 'notification' : 'other';
+    markUnsure(records, lines);
+    markUnreadAttachments(records, lines, mail.attachments);
+    // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
+    const question =
+      records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
+    const kind = records.length > 0 && !question ? 'notification' : 'other';
+    if (kind === 'other') records.length = 0;
+    // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.
+    const asks = records.some((p) => p.problems.length > 0 && !p.unsure?.length);
     return {
-      result: { ...base, kind, persons: records, autoReply: kind === 'notification' && records.some((p) => p.problems.length > 0) },
+      result: { ...base, kind, persons: records, autoReply: kind === 'notification' && asks },
       mail,
       automatedReason: null,
       bodyText,

@@ -10,6 +10,8 @@ import type { RawPerson } from './validate';
  * words decide: the subject, then the text as a whole, when they speak only of removal.
  */
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 interface LineCue {
   line: number;
   kind: Intent;
@@ -64,8 +66,13 @@ export function assignIntent(persons: RawPerson[], lines: readonly string[], rul
     if (own.some((c) => c.kind === 'revoke')) p.intent = 'revoke';
     else if (own.length > 0) p.intent = 'grant';
     else {
+      // "Sara har slutat hos oss." under her block: a phrase on a line of nobody's that names her.
+      const first = p.name?.split(/\s+/)[0];
+      const naming = first
+        ? cues.filter((c) => !inSpan(c.line) && new RegExp(`(?<![\\p{L}])${escape(first)}(?![\\p{L}])`, 'iu').test(lines[c.line]!))
+        : [];
       const heading = cues.filter((c) => c.line < span.from && !inSpan(c.line) && !mixed.has(c.line)).pop();
-      p.intent = heading?.kind ?? otherwise ?? 'grant';
+      p.intent = naming.some((c) => c.kind === 'revoke') ? 'revoke' : naming.length > 0 ? 'grant' : (heading?.kind ?? otherwise ?? 'grant');
     }
   });
 }

@@ -2,7 +2,7 @@ import type { Rules } from '../rules/load';
 import { Lexicon } from './lexicon';
 import type { FieldName } from './types';
 import { hasValue, type RawPerson } from './validate';
-import { cleanValue } from './values';
+import { builtFromName, cleanValue, isFirmWord } from './values';
 
 /**
  * Persons in free prose, in any case and hurry: "Vår nya enhetschef Lisa Berg har fått sitt
@@ -39,7 +39,7 @@ const USER_PATTERNS: RegExp[] = [
     'giu',
   ),
   new RegExp(
-    String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`,
+    String.raw`(?<![\p{L}])(?:i|på)[ \t]+${SYSTEM}[ \t]+(?:heter|är|har)[ \t]+(?:hon|han|hen|jag|den|det|användarnamnet)?[ \t]*(?:fått[ \t]+)?${VALUE}`,
     'giu',
   ),
 ];
@@ -112,7 +112,7 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
   const isRoleWord = (i: number) => roleSpans.some(([a, b]) => i >= a && i < b);
   const usable = (i: number) => {
     const w = bare(words[i] ?? '');
-    return w !== '' && isWordish(w) && !STOP.has(w.toLowerCase()) && !NOT_NAME.test(w) && !isRoleWord(i);
+    return w !== '' && isWordish(w) && !STOP.has(w.toLowerCase()) && !NOT_NAME.test(w) && !isFirmWord(w) && !isRoleWord(i);
   };
   for (let i = 0; i < words.length; i++) {
     if (!usable(i)) continue;
@@ -172,6 +172,8 @@ interface Event {
   value: string;
 }
 
+const words0 = (text: string) => [...text.matchAll(/\S+/g)].map((m) => m[0]);
+
 /** Every value in a sentence, in the order written. */
 function events(text: string, lexicon: Lexicon): Event[] {
   const out: Event[] = [];
@@ -181,10 +183,16 @@ function events(text: string, lexicon: Lexicon): Event[] {
     for (const m of text.matchAll(HSA_TOKEN)) {
       out.push({ pos: m.index, field: 'hsaId', value: m[0] });
       hsaSpans.push([m.index, m.index + m[0].length]);
-      // "Ali Rezaei undersköterska SE…-AR7T alirez": a bare token right after the id, ending the record, is the username.
-      const after = /^[ \t]+([a-z][a-z0-9._-]{2,29})[.!]?$/.exec(text.slice(m.index + m[0].length));
-      if (after && !STOP.has(after[1]!) && !lexicon.isRole(after[1]!))
-        out.push({ pos: m.index + m[0].length + after[0].indexOf(after[1]!), field: 'treservaUser', value: after[1]! });
+      // "Ali Rezaei undersköterska SE…-AR7T alirez": a bare token right after the id, ending the record, is the username;
+      // after "och" or a comma ("(HSA SE…, emmjoh)", "SE… och linstr") or mid-sentence, only when built from a name there.
+      const tail = text.slice(m.index + m[0].length);
+      const after = /^[ \t]*(,[ \t]*|[ \t](?:och|and)[ \t]+|[ \t]+)([a-z][a-z0-9._-]{1,28}[a-z0-9])(?=[).!,;]*(?:\s|$))/.exec(tail);
+      if (after && !STOP.has(after[2]!) && !lexicon.isRole(after[2]!)) {
+        const ends = /^[ \t]+$/.test(after[1]!) && /^[.!]?$/.test(tail.slice(after[0].length));
+        const v = after[2]!;
+        if (ends || names(words0(text), lexicon, []).some((n) => builtFromName(v, n.value)))
+          out.push({ pos: m.index + m[0].length + after[0].length - v.length, field: 'treservaUser', value: v });
+      }
     }
     for (const m of text.matchAll(HSA_LABELLED)) {
       const v = m[1]!;

@@ -16,6 +16,14 @@ export interface PersonRecord {
   treservaUser: string | null;
   intent: Intent;
   problems: Problem[];
+  /** Where the reader is unsure: value-shaped tokens of the mail it could not place (the person goes to review). */
+  unsure?: Unsure[];
+}
+
+/** Candidates for one field of a person, shown to IT staff instead of an automatic "saknas". */
+export interface Unsure {
+  field: FieldName;
+  candidates: string[];
 }
 
 /** The `parse` command's line for one file: a public contract. */

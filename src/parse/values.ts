@@ -47,3 +47,43 @@ export function isNoise(v: string, field?: FieldName): boolean {
     (/^\+?\d[\d\s-]{6,}$/.test(v) && !/^\d{6,8}[-+]\d{4}$/.test(v))
   );
 }
+
+const fold = (s: string) =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
+
+/**
+ * Whether a username is built from the name, as Treserva usernames usually are: the start of the
+ * given name then the start of the surname ("lejhod" for Lejla Hodzic, "petsjo" for Petra Sjöberg),
+ * the other way round, or an initial and the surname; digits may follow. A check true of this
+ * domain, used to accept a bare token as the username only when it fits the person.
+ */
+export function builtFromName(user: string, name: string): boolean {
+  const u = fold(user).replace(/\d+$/, '');
+  const words = fold(name)
+    .split(/[\s-]+/)
+    .filter((w) => /^[a-z']{2,}$/.test(w));
+  if (u.length < 4 || words.length < 2 || !/^[a-z]+$/.test(u)) return false;
+  const [first, last] = [words[0]!, words[words.length - 1]!];
+  const joins = (a: string, b: string) => {
+    for (let i = 1; i <= Math.min(a.length, u.length - 1); i++) {
+      if (u.slice(0, i) !== a.slice(0, i)) break;
+      const rest = u.slice(i);
+      if (rest.length >= 1 && b.startsWith(rest) && (i >= 2 || rest.length >= 3)) return true;
+    }
+    return false;
+  };
+  return joins(first, last) || joins(last, first);
+}
+
+/** Words that make a "name" a firm or a place ("Varberga Hemtjänst AB", "Omsorgshuset Norrliden"). */
+const FIRM_WORD =
+  /^(?:ab|hb|kb|aktiebolag|ekonomisk|förening|stiftelse|(?:omsorg|hemtjänst|hemomsorg|vårdpool|assistans|äldreomsorg|kommun|region|bemanning)\p{L}*|\p{L}*(?:omsorg|omsorgen|hemtjänst|hemtjänsten|assistans))$/iu;
+
+export const isFirmWord = (w: string) => FIRM_WORD.test(w.replace(/[.,]/g, ''));
+
+export function firmLike(v: string): boolean {
+  return v.split(/\s+/).some(isFirmWord);
+}
