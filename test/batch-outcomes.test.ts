@@ -79,6 +79,9 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
   const ref = (id: number | null) => (id == null ? null : (caseRef.get(id) ?? `?${id}`));
   const msgUid = new Map((await db.select({ id: messages.id, uid: messages.uid }).from(messages)).map((m) => [m.id, m.uid]));
   const uidsOf = (ids: number[]) => ids.map((id) => msgUid.get(id));
+  // Rows in a content order: a case's complete persons get their tasks in the order the database returns them (no order asked).
+  const byContent = <T>(rows: T[]) =>
+    rows.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
   return {
     outcomes,
     messages: (await db.select().from(messages).orderBy(asc(messages.uid))).map((m) => ({
@@ -101,12 +104,14 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
         from: uidsOf(sourceMessageIds),
       }),
     ),
-    tasks: (await db.select().from(tasks).orderBy(asc(tasks.id))).map(
-      ({ id: _id, personId: _p, caseId, createdAt: _c, sourceMessageIds, ...t }) => ({
-        ...t,
-        case: ref(caseId),
-        from: uidsOf(sourceMessageIds),
-      }),
+    tasks: byContent(
+      (await db.select().from(tasks).orderBy(asc(tasks.id))).map(
+        ({ id: _id, personId: _p, caseId, createdAt: _c, sourceMessageIds, ...t }) => ({
+          ...t,
+          case: ref(caseId),
+          from: uidsOf(sourceMessageIds),
+        }),
+      ),
     ),
     replies: (await db.select().from(outbox).orderBy(asc(outbox.id))).map((o) => ({
       case: ref(o.caseId),
@@ -119,11 +124,13 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
       suppressReason: o.suppressReason,
       inReplyTo: o.inReplyTo,
     })),
-    audit: (await db.select().from(auditEvents).orderBy(asc(auditEvents.id))).map((a) => ({
-      action: a.action,
-      case: ref(a.caseId),
-      message: a.messageId == null ? null : msgUid.get(a.messageId),
-    })),
+    audit: byContent(
+      (await db.select().from(auditEvents).orderBy(asc(auditEvents.id))).map((a) => ({
+        action: a.action,
+        case: ref(a.caseId),
+        message: a.messageId == null ? null : msgUid.get(a.messageId),
+      })),
+    ),
   };
 }
 
