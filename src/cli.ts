@@ -10,6 +10,8 @@ import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
 import { AppError, errorCode, errorMessage } from './errors';
 import { ingestRaw } from './intake/process';
+import { reprocess } from './cases/reprocess';
+import { reprocessText } from './commands/listings';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { applyRetention } from './retention';
 import { serveCommand } from './commands/serve';
@@ -178,6 +180,29 @@ program
       process.exitCode = failed > 0 ? 1 : 0;
     }),
   );
+
+program
+  .command('reprocess')
+  .description('run the current reader and rules over stored mail (one, all in review, or since a date); --dry-run shows what would change')
+  .option('--message <id>', 'one stored message (its number in the UI)')
+  .option('--review', 'every message in the review queue')
+  .option('--since <date>', 'every message received since this date (YYYY-MM-DD)')
+  .option('--dry-run', 'change nothing, print what would change')
+  .option('--json', 'one JSON object per message (with the values that would change)')
+  .action((opts: { message?: string; review?: boolean; since?: string; dryRun?: boolean; json?: boolean }) => {
+    const given = [opts.message, opts.review, opts.since].filter((v) => v !== undefined).length;
+    if (given !== 1) fail(new AppError('INVALID_INPUT', 'give exactly one of --message ID, --review, --since DATE'));
+    const since = opts.since ? new Date(`${opts.since}T00:00:00Z`) : null;
+    if (since && (!/^\d{4}-\d{2}-\d{2}$/.test(opts.since!) || Number.isNaN(since.getTime())))
+      fail(new AppError('INVALID_INPUT', `--since wants a date YYYY-MM-DD, got "${opts.since}"`));
+    if (opts.message !== undefined && !/^[1-9][0-9]{0,8}$/.test(opts.message))
+      fail(new AppError('INVALID_INPUT', '--message wants a number'));
+    const select = opts.message ? { messageId: Number(opts.message) } : opts.review ? ({ review: true } as const) : { since: since! };
+    return withContext(async (ctx) => {
+      const changes = await reprocess(ctx, select, { dryRun: opts.dryRun === true, actor: 'cli' });
+      out(opts.json ? changes.map((c) => JSON.stringify(c) + '\n').join('') : reprocessText(changes, opts.dryRun === true));
+    });
+  });
 
 program
   .command('cases')

@@ -234,13 +234,14 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   // Correct it: re-validated, the problem is gone and a task is created.
   await hsaInput.fill('se2321000016-4hk5');
   await card.getByRole('button', { name: 'Spara och kontrollera' }).click();
-  await page.waitForURL(/\/cases\/\d+\?ok=task-created/);
-  expect(await page.locator('.notice').textContent()).toContain('en uppgift är skapad');
+  await page.waitForURL(/\/cases\/\d+\?at=person-\d+&ok=task-created/);
+  expect(await card.locator('.notice').textContent()).toContain('ett uppdrag är skapat');
   const after = page.locator(`#person-${person!.id}`);
   expect(await after.locator('.problem').count()).toBe(0);
   expect(await after.textContent()).not.toContain(checksum);
-  expect(await after.textContent()).toContain('Uppgift skapad');
-  expect(await after.textContent()).toContain('SE2321000016-4HK5');
+  expect(await after.textContent()).toContain('Uppdrag skapat');
+  // The task is not done yet: the person can still be corrected (the task follows), so the value is in the form.
+  expect(await after.getByLabel('HSA-id').inputValue()).toBe('SE2321000016-4HK5');
   const [task] = await db.select().from(tasks).where(eq(tasks.personId, person!.id));
   expect(task).toMatchObject({ status: 'open', hsaId: 'SE2321000016-4HK5', treservaUser: 'lisber', name: 'Lisa Berg' });
   expect(await after.getByRole('link', { name: `nr ${task!.id}` }).getAttribute('href')).toBe(`/tasks#task-${task!.id}`);
@@ -267,7 +268,7 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   // copy.js ran (script-src 'self') and shows the copy buttons
   await expect(taskCard.getByRole('button', { name: 'Kopiera HSA-id för Lisa Berg' }).isVisible()).resolves.toBe(true);
   expect(await taskCard.getByRole('button', { name: 'Kopiera HSA-id för Lisa Berg' }).getAttribute('data-copy')).toBe('SE2321000016-4HK5');
-  await taskCard.getByRole('button', { name: 'Ta uppgiften' }).click();
+  await taskCard.getByRole('button', { name: 'Ta uppdraget' }).click();
   await page.waitForURL(/ok=taken/);
   const inProgress = page.locator('section', { has: page.locator('#col-progress') }).locator(`#task-${task!.id}`);
   expect(await inProgress.textContent()).toContain(USER);
@@ -298,10 +299,7 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
   expect((await db.select().from(cases).where(eq(cases.id, ids.caseA)))[0]!.status).toBe('done');
 
   // CSV export through the link.
-  const [download] = await Promise.all([
-    page.waitForEvent('download'),
-    page.getByRole('link', { name: /Exportera alla uppgifter/ }).click(),
-  ]);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /Exportera alla uppdrag/ }).click()]);
   const csv = await fsp.readFile((await download.path())!, 'utf8');
   const lines = csv
     .replace(/^\ufeff/, '')
@@ -309,15 +307,15 @@ test('sign in, correct an HSA-id, the problem vanishes and the task appears; tak
     .split('\r\n');
   // Issue 8 added the last three columns (action, sender verified, done by).
   expect(lines[0]).toBe(
-    'Uppgift;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning;Åtgärd;Avsändare verifierad;Gjord av',
+    'Uppdrag;Ärende;Status;Namn;Funktion;HSA-id;Användarnamn i Treserva/TES;Utförare;Avsändare;Tilldelad;Skapad;Tagen;Klar;Anteckning;Åtgärd;Avsändare verifierad;Gjord av',
   );
   const line = lines.find((l) => l.startsWith(`${task!.id};`))!;
   expect(line).toContain(
-    `${ids.refA};Klar;Lisa Berg;Enhetschef;SE2321000016-4HK5;lisber;Omsorgshuset i Örebro AB;anna.ek@omsorgshuset.se;${USER};`,
+    `${ids.refA};Klart;Lisa Berg;Enhetschef;SE2321000016-4HK5;lisber;Omsorgshuset i Örebro AB;anna.ek@omsorgshuset.se;${USER};`,
   );
   expect(line).toMatch(new RegExp(`;Lägg upp behörighet;nej;${USER}$`));
   expect(lines).toHaveLength(4); // header + Lisa Berg + Karin Holm (the complete hostile mail) + Vera Verifierad
-  expect(download.suggestedFilename()).toMatch(/^uppgifter-alla-\d{4}-\d{2}-\d{2}\.csv$/);
+  expect(download.suggestedFilename()).toMatch(/^uppdrag-alla-\d{4}-\d{2}-\d{2}\.csv$/);
 
   // The case page again: done, and the reply is listed with its time.
   await page.goto(`${server.url}/cases/${ids.caseA}`);

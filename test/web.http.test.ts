@@ -226,10 +226,10 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
 
     const res = await c.post(`/persons/${person!.id}`, { ...form, _csrf: token }, { origin: server.url, 'sec-fetch-site': 'same-origin' });
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe(`/cases/${caseId}?ok=task-created#person-${person!.id}`);
+    expect(res.headers.get('location')).toBe(`/cases/${caseId}?at=person-${person!.id}&ok=task-created#person-${person!.id}`);
     expect((await db().select().from(persons).where(eq(persons.id, person!.id)))[0]!.status).toBe('task_created');
     const page = await (await c.get(`/cases/${caseId}?ok=task-created`)).text();
-    expect(page).toContain('Personen är komplett och en uppgift är skapad.');
+    expect(page).toContain('Sparat. Uppgifterna är kompletta och ett uppdrag är skapat.');
     expect(page).toContain('Person rättad');
     expect(page).toContain(`av ${USER}`);
   });
@@ -335,7 +335,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const [rp] = await db().select().from(persons).where(eq(persons.caseId, caseId));
     expect(
       (await c.post(`/persons/${rp!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt1' })).headers.get('location'),
-    ).toBe(`/cases/${caseId}?err=case-closed#person-${rp!.id}`);
+    ).toBe(`/cases/${caseId}?at=person-${rp!.id}&err=case-closed#person-${rp!.id}`);
     const other = await ingestRaw(
       ctx,
       mail(INCOMPLETE.toString('utf8').replace('<inc1@attendo.se>', '<inc9@attendo.se>').replace('Johan Ström', 'Jon Ström')),
@@ -344,7 +344,7 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     const [op] = await db().select().from(persons).where(eq(persons.caseId, other.caseId!));
     expect(
       (await c.post(`/persons/${op!.id}`, { _csrf: token, caseId: String(caseId), treservaUser: 'nytt2' })).headers.get('location'),
-    ).toBe(`/cases/${caseId}?err=NOT_FOUND#person-${op!.id}`);
+    ).toBe(`/cases/${caseId}?at=person-${op!.id}&err=NOT_FOUND#person-${op!.id}`);
     expect((await db().select().from(persons).where(eq(persons.id, op!.id)))[0]!.treservaUser).toBeNull();
 
     // Every change above is an audit event by this user; reading the case is one too.
@@ -375,9 +375,9 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     ).toBe(`/tasks?err=CONFLICT#task-${task!.id}`);
     const csv = await c.get('/tasks.csv?status=done');
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="uppgifter-done-\d{4}-\d{2}-\d{2}\.csv"$/);
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="uppdrag-done-\d{4}-\d{2}-\d{2}\.csv"$/);
     const text = Buffer.from(await csv.arrayBuffer()).toString('utf8'); // (Response.text() would drop the BOM)
-    expect(text.startsWith('\ufeffUppgift;Ärende;Status;')).toBe(true);
+    expect(text.startsWith('\ufeffUppdrag;Ärende;Status;')).toBe(true);
     expect(text).toContain(';Eva Nilsson;Sjuksköterska;SE2321000016-9EV1;evanil;Vardaga;olle@vardaga.se;erik.it;');
     const exported = await db().select().from(auditEvents).where(eq(auditEvents.action, 'tasks.exported'));
     expect(exported.at(-1)).toMatchObject({ actor: `user:${USER}` });

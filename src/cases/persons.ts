@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { Db, DbOrTx } from '../db/client';
-import { cases, persons, type PersonStatus } from '../db/schema';
+import { cases, persons, tasks, type PersonStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { foldLabel } from '../parse/labels';
 import { FIELDS, type FieldName, type PersonRecord } from '../parse/types';
@@ -71,7 +71,7 @@ export async function correctPerson(
   actor: string,
   now: Date = new Date(),
   opts: { caseId?: number; intent?: PersonRow['intent'] } = {},
-): Promise<{ person: PersonRow; tasksCreated: number[] }> {
+): Promise<{ person: PersonRow; tasksCreated: number[]; taskUpdated?: number }> {
   return db.transaction(async (tx) => {
     const [before] = await tx.select().from(persons).where(eq(persons.id, personId)).for('update');
     if (!before) throw new AppError('NOT_FOUND', `person ${personId} not found`, { personId });
@@ -90,8 +90,15 @@ export async function correctPerson(
         reason: 'case-closed',
       });
     }
-    if (before.status === 'task_created' || before.status === 'rejected') {
-      throw new AppError('CONFLICT', 'a person with a task or a rejected person cannot be edited', { personId, status: before.status });
+    if (before.status === 'rejected') {
+      throw new AppError('CONFLICT', 'a rejected person cannot be edited', { personId, status: before.status });
+    }
+    // A person with a task may still be corrected while the task is not done: the task follows.
+    const [task] = before.status === 'task_created' ? await tx.select().from(tasks).where(eq(tasks.personId, personId)).for('update') : [];
+    if (before.status === 'task_created') {
+      if (!task || task.status === 'cancelled')
+        throw new AppError('CONFLICT', 'a person whose task was cancelled cannot be edited', { personId, status: before.status });
+      if (task.status === 'done') throw new AppError('CONFLICT', 'the task is done', { personId, reason: 'task-done' });
     }
     const next: FieldValues = pick(before);
     for (const f of FIELDS) if (values[f] !== undefined) next[f] = values[f] === '' ? null : values[f];
@@ -99,6 +106,7 @@ export async function correctPerson(
     const record = checkPerson({ ...next, intent }, rules);
     const changed = FIELDS.some((f) => record[f] !== before[f]) || intent !== before.intent;
     const staff = actorName(actor);
+    if (task) return followTask(tx, rules, before, task, record, intent, changed, staff, actor, now, c.providerName);
     const [person] = await tx
       .update(persons)
       .set({
@@ -133,6 +141,94 @@ export async function correctPerson(
 }
 
 /** "user:anna" → "anna"; other actors ("cli", "worker") as they are. */
+type TaskRow = typeof tasks.$inferSelect;
+
+/**
+ * The correction of a person whose task is open or started: only a complete, valid result is
+ * taken (a task must never carry a wrong value), and the task gets the new values and action in
+ * the same transaction, audited as `task.updated`. An HSA-id that another live task of the same
+ * action already has is refused.
+ */
+async function followTask(
+  tx: DbOrTx,
+  rules: Rules,
+  before: PersonRow,
+  task: TaskRow,
+  record: PersonRecord,
+  intent: PersonRow['intent'],
+  changed: boolean,
+  staff: string,
+  actor: string,
+  now: Date,
+  providerName: string | null,
+): Promise<{ person: PersonRow; tasksCreated: number[]; taskUpdated?: number }> {
+  if (record.problems.length > 0 || statusFor(record) !== 'complete')
+    throw new AppError('CONFLICT', 'a person with a task takes only complete values', {
+      personId: before.id,
+      reason: 'task-needs-complete',
+    });
+  if (!changed) return { person: before, tasksCreated: [] };
+  const hsaId = record.hsaId ?? '';
+  if (hsaId) {
+    const [other] = await tx
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(
+        and(
+          eq(tasks.hsaId, hsaId),
+          eq(tasks.action, intent),
+          ne(tasks.id, task.id),
+          inArray(tasks.status, ['open', 'in_progress', 'done']),
+        ),
+      )
+      .limit(1);
+    if (other) throw new AppError('CONFLICT', 'another task has this HSA-id', { personId: before.id, reason: 'hsa-duplicate' });
+  }
+  const correctedBy = before.correctedBy.includes(staff) ? before.correctedBy : [...before.correctedBy, staff];
+  const hsaNote = hsaOrgNote(rules, providerName, record.hsaId);
+  const [person] = await tx
+    .update(persons)
+    .set({ ...pick(record), problems: [], intent, hsaNote, correctedBy, reviewReason: null, updatedAt: now })
+    .where(eq(persons.id, before.id))
+    .returning();
+  const values = { name: record.name ?? '', function: record.function ?? '', hsaId, treservaUser: record.treservaUser ?? '' };
+  await tx
+    .update(tasks)
+    .set({
+      ...values,
+      action: intent,
+      hsaNote,
+      correctedBy: task.correctedBy.includes(staff) ? task.correctedBy : [...task.correctedBy, staff],
+    })
+    .where(eq(tasks.id, task.id));
+  await audit(
+    tx,
+    {
+      actor,
+      action: 'person.corrected',
+      caseId: before.caseId,
+      personId: before.id,
+      before: { ...pick(before), intent: before.intent, status: before.status },
+      after: { ...pick(record), intent, status: before.status },
+    },
+    now,
+  );
+  await audit(
+    tx,
+    {
+      actor,
+      action: 'task.updated',
+      caseId: before.caseId,
+      personId: before.id,
+      taskId: task.id,
+      before: { name: task.name, function: task.function, hsaId: task.hsaId, treservaUser: task.treservaUser, action: task.action },
+      after: { ...values, action: intent },
+    },
+    now,
+  );
+  return { person: person!, tasksCreated: [], taskUpdated: task.id };
+}
+
 export function actorName(actor: string): string {
   return actor.startsWith('user:') ? actor.slice(5) : actor;
 }

@@ -1,3 +1,4 @@
+import type { ReprocessChange } from '../cases/reprocess';
 import { asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { cases, persons, tasks, type CaseStatus, type TaskStatus } from '../db/schema';
@@ -101,4 +102,25 @@ export function tasksText(list: Awaited<ReturnType<typeof listTasks>>): string {
       )
       .join('\n') + '\n'
   );
+}
+
+/** `reprocess` as text: one line per message, counts and field names (the values only with --json). */
+export function reprocessText(changes: ReprocessChange[], dryRun: boolean): string {
+  const lines = changes.map((c) => {
+    const head = `message ${c.messageRowId}: ${c.before.kind} → ${c.after.kind}`;
+    const fields = [...new Set(c.fields.filter((f) => f.after !== f.before).map((f) => f.field))].join(', ');
+    switch (c.action) {
+      case 'case':
+        return `${head}: case ${c.caseId}, ${c.personsAdded} persons, ${c.tasksCreated} tasks, ${c.repliesQueued} replies`;
+      case 'persons':
+        return `${head}: case ${c.caseId}, ${c.personsUpdated} persons filled (${fields}), ${c.personsAdded} new, ${c.tasksCreated} tasks`;
+      case 'not-applied':
+        return `${head}: not applied (${c.note})`;
+      default:
+        return `${head}: unchanged`;
+    }
+  });
+  const changed = changes.filter((c) => c.action === 'case' || c.action === 'persons').length;
+  lines.push(`${changes.length} messages read, ${changed} ${dryRun ? 'would change (dry run: nothing changed)' : 'changed'}`);
+  return lines.join('\n') + '\n';
 }

@@ -187,7 +187,7 @@ export const tasks = pgTable(
   ],
 );
 
-export type OutboxKind = 'missing_info' | 'receipt' | 'removal_receipt' | 'acknowledgement' | 'done_confirmation';
+export type OutboxKind = 'missing_info' | 'receipt' | 'removal_receipt' | 'acknowledgement' | 'done_confirmation' | 'manual';
 export type OutboxStatus = 'pending' | 'held' | 'sending' | 'sent' | 'failed' | 'suppressed';
 
 /** Replies, written in the same transaction as the records they answer; sent by the outbox loop. */

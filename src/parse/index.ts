@@ -276,7 +276,10 @@ async function personsOf(
     seen.add(key);
     return true;
   });
-  return { persons, bodyText: mail.text.trim() ? mail.text : (htmlText ?? ''), lines: body.lines };
+  // The text kept and shown: the HTML's own reading when it holds a table (rows as tab-separated
+  // lines, shown as a table in the UI) and the plain text lost the columns.
+  const tableText = htmlText !== null && /\t/.test(htmlText) && !/\t/.test(mail.text);
+  return { persons, bodyText: mail.text.trim() && !tableText ? mail.text : (htmlText ?? ''), lines: body.lines };
 }
 
 /** Raw RFC 5322 bytes → classified, extracted and validated persons. Never throws. */

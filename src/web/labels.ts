@@ -5,7 +5,7 @@ import type { CaseStatus, FieldName, MessageKind, MessageStatus, OutboxKind, Out
 
 export const CASE_STATUS: Record<CaseStatus, string> = {
   waiting: 'Väntar på utförare',
-  complete: 'Komplett',
+  complete: 'Redo för IT',
   review: 'Behöver granskas',
   done: 'Klar',
   rejected: 'Avvisad',
@@ -14,18 +14,18 @@ export const CASE_STATUSES = Object.keys(CASE_STATUS) as CaseStatus[];
 
 export const PERSON_STATUS: Record<PersonStatus, string> = {
   incomplete: 'Uppgifter saknas',
-  complete: 'Komplett',
-  task_created: 'Uppgift skapad',
+  complete: 'Uppgifterna kompletta',
+  task_created: 'Uppdrag skapat',
   needs_review: 'Behöver granskas',
   duplicate: 'Dubblett',
   rejected: 'Avvisad',
 };
 
 export const TASK_STATUS: Record<TaskStatus, string> = {
-  open: 'Öppen',
+  open: 'Öppet',
   in_progress: 'Pågår',
-  done: 'Klar',
-  cancelled: 'Avbruten',
+  done: 'Klart',
+  cancelled: 'Avbrutet',
 };
 
 export const MESSAGE_STATUS: Record<MessageStatus, string> = {
@@ -48,6 +48,7 @@ export const OUTBOX_KIND: Record<OutboxKind, string> = {
   removal_receipt: 'Mottagningskvitto (borttagning)',
   acknowledgement: 'Neutral bekräftelse (utan personuppgifter)',
   done_confirmation: 'Besked om klar behörighet',
+  manual: 'Eget svar från handläggare',
 };
 
 export const OUTBOX_STATUS: Record<OutboxStatus, string> = {
@@ -92,16 +93,26 @@ export const AUDIT_ACTION: Record<string, string> = {
   'person.corrected': 'Person rättad',
   'person.merged': 'Person kompletterad från nytt meddelande',
   'person.duplicate': 'Person markerad som dubblett',
-  'task.created': 'Uppgift skapad',
-  'task.taken': 'Uppgift tagen',
-  'task.done': 'Uppgift klar',
-  'task.released': 'Uppgift lämnad tillbaka',
+  'task.created': 'Uppdrag skapat',
+  'task.taken': 'Uppdrag taget',
+  'task.done': 'Uppdrag klart',
+  'task.released': 'Uppdrag lämnat tillbaka',
   'task.sender_confirmed': 'Avsändaren kontrollerad med utföraren',
-  'task.cancelled': 'Uppgift avbruten',
+  'task.cancelled': 'Uppdrag avbrutet',
+  'task.updated': 'Uppdraget följde rättelsen',
+  'person.rejected': 'Person avvisad',
+  'case.note': 'Intern anteckning',
+  'case.created_from_message': 'Ärendet skapades från ett meddelande att granska',
+  'reply.manual': 'Eget svar till utföraren köat',
+  'audit.exported': 'Händelselogg exporterad (CSV)',
+  'stats.exported': 'Statistik exporterad (CSV)',
+  'user.role_changed': 'Roll ändrad',
+  'user.disabled': 'Konto avstängt',
+  'user.enabled': 'Konto aktiverat',
   'reply.held': 'Svar hålls inne',
   'reply.released': 'Svar släppt för att skickas',
   'reply.requeued': 'Misslyckat svar skickas igen',
-  'tasks.exported': 'Uppgifter exporterade (CSV)',
+  'tasks.exported': 'Uppdrag exporterade (CSV)',
   'user.signed_in': 'Inloggning',
   'user.sign_in_failed': 'Misslyckad inloggning',
   'user.locked': 'Konto låst efter misslyckade inloggningar',
@@ -117,7 +128,7 @@ export const AUDIT_KEY: Record<string, string> = {
   caseId: 'Ärende',
   reviewReason: 'Granskningsorsak',
   outboxId: 'Svar',
-  taskId: 'Uppgift',
+  taskId: 'Uppdrag',
   kind: 'Typ',
   intent: 'Åtgärd',
   action: 'Åtgärd',
@@ -127,8 +138,13 @@ export const AUDIT_KEY: Record<string, string> = {
 
 /** Short notices after a form post (`?ok=` codes). */
 export const NOTICE: Record<string, string> = {
-  corrected: 'Personen är sparad.',
-  'task-created': 'Personen är komplett och en uppgift är skapad.',
+  corrected: 'Sparat. Uppgifterna är kompletta.',
+  'task-created': 'Sparat. Uppgifterna är kompletta och ett uppdrag är skapat.',
+  'task-updated': 'Sparat. Uppdraget har fått de rättade uppgifterna.',
+  'person-rejected': 'Personen är avvisad; ett öppet uppdrag för den är avbrutet.',
+  'note-added': 'Anteckningen är sparad.',
+  'manual-reply': 'Svaret ligger för utskick och skickas med nästa utskick.',
+  'case-created': 'Ett ärende är skapat från meddelandet.',
   rejected: 'Ärendet är avvisat.',
   assigned: 'Meddelandet är kopplat till ärendet.',
   'not-relevant': 'Meddelandet är markerat som ej relevant.',
@@ -136,11 +152,12 @@ export const NOTICE: Record<string, string> = {
   held: 'Svaret hålls inne.',
   released: 'Svaret skickas med nästa utskick.',
   requeued: 'Svaret försöks skickas igen.',
-  taken: 'Du har tagit uppgiften.',
-  'task-released': 'Uppgiften är tillbaka bland de öppna.',
-  done: 'Uppgiften är klar.',
-  'done-mail': 'Uppgiften är klar och ett besked till utföraren ligger för utskick.',
+  taken: 'Du har tagit uppdraget.',
+  'task-released': 'Uppdraget är tillbaka bland de öppna.',
+  done: 'Uppdraget är klart.',
+  'done-mail': 'Uppdraget är klart och ett besked till utföraren ligger för utskick.',
   'signed-out': 'Du är utloggad.',
+  reprocessed: 'Meddelandet är tolkat igen med nuvarande regler.',
 };
 
 /** Error codes to messages (`?err=`). */
@@ -150,10 +167,43 @@ export const ERROR_NOTICE: Record<string, string> = {
   'case-not-found': 'Det finns inget ärende med det numret.',
   'reason-required': 'Skriv en anledning.',
   INVALID_INPUT: 'Uppgifterna i formuläret är inte giltiga.',
-  'taken-by-other': 'Uppgiften har redan tagits av någon annan. Sidan visar nu vem.',
-  'not-yours': 'Uppgiften är tagen av någon annan: bara den som tagit den kan lämna tillbaka eller markera den som klar.',
+  'taken-by-other': 'Uppdraget har redan tagits av någon annan. Sidan visar nu vem.',
+  'not-yours': 'Uppdraget är taget av någon annan: bara den som tagit det kan lämna tillbaka eller markera det som klart.',
   'confirm-required':
-    'Avsändaren är inte verifierad: kontrollera uppgifterna med utföraren och kryssa i "kontrollerat med utföraren" innan uppgiften markeras som klar.',
-  'four-eyes': 'Du har rättat uppgifterna: någon annan måste markera uppgiften som klar (fyra ögon).',
+    'Avsändaren är inte verifierad: kontrollera uppgifterna med utföraren och kryssa i "kontrollerat med utföraren" innan uppdraget markeras som klart.',
+  'four-eyes': 'Du har rättat uppgifterna: någon annan måste markera uppdraget som klart (fyra ögon).',
   'case-closed': 'Ärendet är avvisat eller klart och kan inte ändras.',
+  'task-done': 'Uppdraget för personen är redan klart: uppgifterna kan inte längre ändras. Skriv en intern anteckning i stället.',
+  'task-needs-complete':
+    'Personen har ett uppdrag: spara bara fullständiga och giltiga uppgifter, annars blir uppdraget fel. Ingenting sparades.',
+  'hsa-duplicate': 'Det HSA-id:t har redan ett levande uppdrag i ett annat ärende. Ingenting sparades.',
+  'note-required': 'Skriv en anteckning.',
+  'still-problems': 'Inte klart: uppgifterna har fel (se fälten). Ändringen är sparad, men inget uppdrag skapas förrän felen är rättade.',
+  'saved-review': 'Sparat, men personen behöver granskas (se orsaken på kortet). Inget uppdrag skapades.',
+  'reply-required': 'Skriv ett meddelande.',
+  'no-sender': 'Ärendet har ingen avsändaradress att svara till.',
+  'none-selected': 'Välj minst ett uppdrag.',
 };
+
+/** Why a reply was not sent (`outbox.suppress_reason`), in Swedish; unknown reasons are shown as a generic text, never raw. */
+export const SUPPRESS_REASON: Record<string, string> = {
+  'rate-limit-case': 'gränsen för automatiska svar per ärende och dygn är nådd',
+  'rate-limit-recipient': 'gränsen för automatiska svar per mottagare och timme är nådd',
+};
+
+export function suppressReason(reason: string | null | undefined): string {
+  if (!reason) return '';
+  if (reason in SUPPRESS_REASON) return SUPPRESS_REASON[reason]!;
+  // Reasons written in Swedish by the pipeline ("okänd avsändare") are shown; codes (a-z and dashes) are not.
+  return /^[a-z0-9-]+$/.test(reason) ? 'stoppat av en regel för utskick' : reason;
+}
+
+/** Person status as shown: a person whose task is done shows the outcome, not "Uppdrag skapat". */
+export function personStatus(status: PersonStatus, task: { status: TaskStatus; action: TaskAction } | null | undefined): string {
+  if (status === 'task_created' && task) {
+    if (task.status === 'done') return task.action === 'revoke' ? 'Behörighet borttagen' : 'Behörighet klar';
+    if (task.status === 'in_progress') return 'Uppdrag pågår';
+    if (task.status === 'cancelled') return 'Uppdrag avbrutet';
+  }
+  return PERSON_STATUS[status];
+}

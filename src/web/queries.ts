@@ -13,10 +13,21 @@ export function likePattern(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+export const CASE_SORTS = ['ref', 'status', 'provider', 'persons', 'subject', 'received', 'age', 'updated'] as const;
+export type CaseSort = (typeof CASE_SORTS)[number];
+
 export interface CaseListQuery {
   status: CaseStatus | null;
   q: string;
   page: number;
+  /** Column to sort by (default: updated, newest first). */
+  sort?: CaseSort;
+  dir?: 'asc' | 'desc';
+  /** Received (case created) on or after / before this instant. */
+  from?: Date | null;
+  to?: Date | null;
+  /** Only cases with a task taken by or done by this staff member ("mina uppdrag"). */
+  mine?: string | null;
 }
 
 export interface CaseListRow {
@@ -30,6 +41,7 @@ export interface CaseListRow {
   sender: string | null;
   subject: string;
   updatedAt: Date;
+  createdAt: Date;
   persons: Array<{ name: string | null; hsaId: string | null; status: string }>;
 }
 
@@ -44,7 +56,35 @@ const listColumns = {
   sender: cases.sender,
   subject: cases.subject,
   updatedAt: cases.updatedAt,
+  createdAt: cases.createdAt,
 };
+
+const personCount = sql`(select count(*) from ${persons} where ${persons.caseId} = ${cases.id})`;
+
+/** ORDER BY for a sort column; `age` is the received date reversed (oldest = greatest age). */
+function caseOrder(sort: CaseSort, dir: 'asc' | 'desc'): SQL[] {
+  const by = (col: SQL | typeof cases.ref, d: 'asc' | 'desc') => (d === 'asc' ? sql`${col} asc nulls last` : sql`${col} desc nulls last`);
+  const flip = dir === 'asc' ? 'desc' : 'asc';
+  const tie = dir === 'asc' ? asc(cases.id) : desc(cases.id);
+  switch (sort) {
+    case 'ref':
+      return [by(sql`${cases.ref}`, dir), tie];
+    case 'status':
+      return [by(sql`${cases.status}`, dir), desc(cases.updatedAt), tie];
+    case 'provider':
+      return [by(sql`lower(coalesce(${cases.providerName}, ${cases.sender}))`, dir), tie];
+    case 'persons':
+      return [by(personCount, dir), tie];
+    case 'subject':
+      return [by(sql`lower(${cases.subject})`, dir), tie];
+    case 'received':
+      return [by(sql`${cases.createdAt}`, dir), tie];
+    case 'age':
+      return [by(sql`${cases.createdAt}`, flip), tie];
+    default:
+      return [by(sql`${cases.updatedAt}`, dir), tie];
+  }
+}
 
 /**
  * One page of cases, most recently changed first. A search matches, case-insensitively and
@@ -62,16 +102,24 @@ export async function listCases(
   if (q) {
     const pat = likePattern(q.toLowerCase());
     const caseText = sql`lower(${cases.ref} || chr(10) || coalesce(${cases.providerName}, '') || chr(10) || coalesce(${cases.sender}, ''))`;
-    const personText = sql`lower(coalesce(${persons.name}, '') || chr(10) || coalesce(${persons.hsaId}, ''))`;
-    conds.push(sql`(${caseText} like ${pat} or ${cases.id} in (select ${persons.caseId} from ${persons} where ${personText} like ${pat}))`);
+    const personText = sql`lower(coalesce(${persons.name}, '') || chr(10) || coalesce(${persons.hsaId}, '') || chr(10) || coalesce(${persons.treservaUser}, ''))`;
+    conds.push(
+      sql`(${caseText} like ${pat} or ${cases.id} in (select ${persons.caseId} from ${persons} where ${personText} like ${pat}) or ${cases.id} in (select ${messages.caseId} from ${messages} where ${messages.caseId} is not null and lower(${messages.subject} || chr(10) || ${messages.bodyText}) like ${pat}))`,
+    );
   }
+  if (query.from) conds.push(sql`${cases.createdAt} >= ${query.from.toISOString()}`);
+  if (query.to) conds.push(sql`${cases.createdAt} < ${query.to.toISOString()}`);
+  if (query.mine)
+    conds.push(
+      sql`${cases.id} in (select ${tasks.caseId} from ${tasks} where ${tasks.assignee} = ${query.mine} or ${tasks.doneBy} = ${query.mine})`,
+    );
   const where = conds.length ? and(...conds) : undefined;
-  const order = [desc(cases.updatedAt), desc(cases.id)];
+  const order = caseOrder(query.sort ?? 'updated', query.dir ?? 'desc');
 
   let page = Math.max(1, query.page);
   let total: number;
   let rows: Array<Omit<CaseListRow, 'persons'>>;
-  if (q) {
+  if (q || query.mine) {
     const windowed = () =>
       db
         .select({ ...listColumns, total: sql<number>`count(*) over()`.mapWith(Number) })
@@ -128,6 +176,7 @@ export async function listCases(
       sender: r.sender,
       subject: r.subject,
       updatedAt: r.updatedAt,
+      createdAt: r.createdAt,
       persons: byCase.get(r.id) ?? [],
     })),
     total,
@@ -213,30 +262,55 @@ export async function caseDetail(db: Db, caseId: number) {
 
 export type CaseDetail = NonNullable<Awaited<ReturnType<typeof caseDetail>>>;
 
-/** The board: the oldest open and started tasks (they wait longest), the latest done ones; at most `perColumn` each. */
+export interface BoardFilter {
+  status?: TaskStatus | null;
+  action?: 'grant' | 'revoke' | null;
+  /** Provider name as shown on the card (or the sender when there is none). */
+  provider?: string | null;
+  /** Only tasks taken or done by this staff member. */
+  mine?: string | null;
+}
+
+function boardWhere(f: BoardFilter): SQL[] {
+  const conds: SQL[] = [];
+  if (f.status) conds.push(eq(tasks.status, f.status));
+  if (f.action) conds.push(eq(tasks.action, f.action));
+  if (f.provider) conds.push(sql`coalesce(${tasks.providerName}, ${tasks.sender}, '') = ${f.provider}`);
+  if (f.mine) conds.push(sql`(${tasks.assignee} = ${f.mine} or ${tasks.doneBy} = ${f.mine})`);
+  return conds;
+}
+
 /**
  * The board: removals first and apart (open and started, oldest first), then the grants' open and
  * started columns (they wait longest first) and the latest done tasks; at most `perColumn` each.
+ * The filter narrows every column.
  */
-export async function taskBoard(db: Db, perColumn = 100) {
+export async function taskBoard(db: Db, perColumn = 100, filter: BoardFilter = {}) {
+  const extra = boardWhere(filter);
   const column = (status: TaskStatus, action?: 'grant') =>
     db
       .select()
       .from(tasks)
-      .where(action ? and(eq(tasks.status, status), eq(tasks.action, action)) : eq(tasks.status, status))
+      .where(and(eq(tasks.status, status), ...(action ? [eq(tasks.action, action)] : []), ...extra))
       .orderBy(...(status === 'done' ? [desc(tasks.doneAt), desc(tasks.id)] : [asc(tasks.createdAt), asc(tasks.id)]))
       .limit(perColumn);
   const removalsQuery = db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.action, 'revoke'), inArray(tasks.status, ['open', 'in_progress'])))
+    .where(and(eq(tasks.action, 'revoke'), inArray(tasks.status, ['open', 'in_progress']), ...extra))
     .orderBy(asc(tasks.createdAt), asc(tasks.id))
     .limit(perColumn);
-  const [removals, open, inProgress, done] = await Promise.all([
+  const [removals, open, inProgress, done, providerRows] = await Promise.all([
     removalsQuery,
     column('open', 'grant'),
     column('in_progress', 'grant'),
     column('done'),
+    db
+      .selectDistinct({ provider: sql<string>`coalesce(${tasks.providerName}, ${tasks.sender}, '')` })
+      .from(tasks)
+      .where(ne(tasks.status, 'cancelled'))
+      .orderBy(sql`1`)
+      .limit(500),
   ]);
   const [counts] = await db
     .select({
@@ -246,14 +320,47 @@ export async function taskBoard(db: Db, perColumn = 100) {
       done: sql<number>`count(*) filter (where ${tasks.status} = 'done')::int`,
     })
     .from(tasks)
-    .where(ne(tasks.status, 'cancelled'));
-  return { removals, open, inProgress, done, counts: counts ?? { removals: 0, open: 0, inProgress: 0, done: 0 } };
+    .where(and(ne(tasks.status, 'cancelled'), ...extra));
+  return {
+    removals,
+    open,
+    inProgress,
+    done,
+    counts: counts ?? { removals: 0, open: 0, inProgress: 0, done: 0 },
+    providers: providerRows.map((r) => r.provider).filter((p) => p !== ''),
+  };
 }
 
-export async function tasksForExport(db: Db, status: TaskStatus | null) {
+export type TaskRowView = Awaited<ReturnType<typeof taskBoard>>['open'][number];
+
+/** Tasks in board order, grouped by case (a case's group sits where its first task would). */
+export function groupByCase<T extends { caseId: number; caseRef: string; providerName: string | null; sender: string | null }>(
+  list: T[],
+): Array<{ caseId: number; caseRef: string; provider: string; tasks: T[] }> {
+  const groups = new Map<number, { caseId: number; caseRef: string; provider: string; tasks: T[] }>();
+  for (const t of list) {
+    let g = groups.get(t.caseId);
+    if (!g) {
+      g = { caseId: t.caseId, caseRef: t.caseRef, provider: t.providerName || t.sender || '–', tasks: [] };
+      groups.set(t.caseId, g);
+    }
+    g.tasks.push(t);
+  }
+  return [...groups.values()];
+}
+
+export async function tasksForExport(
+  db: Db,
+  status: TaskStatus | null,
+  range: { from: Date | null; to: Date | null } = { from: null, to: null },
+) {
+  const conds: SQL[] = [];
+  if (status) conds.push(eq(tasks.status, status));
+  if (range.from) conds.push(sql`${tasks.createdAt} >= ${range.from.toISOString()}`);
+  if (range.to) conds.push(sql`${tasks.createdAt} < ${range.to.toISOString()}`);
   return db
     .select()
     .from(tasks)
-    .where(status ? eq(tasks.status, status) : undefined)
+    .where(conds.length ? and(...conds) : undefined)
     .orderBy(asc(tasks.id));
 }

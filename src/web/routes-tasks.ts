@@ -3,11 +3,13 @@ import Papa from 'papaparse';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
 import type { TaskStatus } from '../db/schema';
-import { maskPersonnummerInText } from '../cases/sanitize';
+import { AppError } from '../errors';
 import { finishTask, releaseTask, takeTask } from '../tasks/actions';
 import { formField, notFound, parseId } from './http';
 import { TASK_ACTION, TASK_STATUS } from './labels';
-import { reviewQueueCount, taskBoard, tasksForExport } from './queries';
+import { csvCell } from './csv';
+import { dateRange } from './dates';
+import { groupByCase, reviewQueueCount, taskBoard, tasksForExport, type BoardFilter } from './queries';
 import { act, notices } from './routes-cases';
 import { helpers, sendPage } from './views';
 
@@ -16,7 +18,7 @@ import { helpers, sendPage } from './views';
 const TASK_STATUSES = Object.keys(TASK_STATUS) as TaskStatus[];
 
 export const CSV_COLUMNS = [
-  'Uppgift',
+  'Uppdrag',
   'Ärende',
   'Status',
   'Namn',
@@ -35,27 +37,102 @@ export const CSV_COLUMNS = [
   'Gjord av',
 ] as const;
 
-/**
- * A cell Excel or LibreOffice must never run: a value (or any line of a multi-line value) starting
- * with =, +, -, @, tab or carriage return gets a leading apostrophe. Personnummer are masked.
- */
-export function csvCell(value: string | number): string | number {
-  if (typeof value === 'number') return value;
-  return maskPersonnummerInText(value).replace(/(^|\n)([=+\-@\t\r])/g, "$1'$2");
+export { csvCell };
+
+const BULK_MAX = 200;
+
+/** The board's filter from the query string (status, action, provider, mine). */
+function boardFilter(query: unknown, me: string): BoardFilter & { view: Record<string, string | null> } {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const status = typeof q.status === 'string' && (TASK_STATUSES as string[]).includes(q.status) ? (q.status as TaskStatus) : null;
+  const action = q.action === 'grant' || q.action === 'revoke' ? q.action : null;
+  const provider = typeof q.provider === 'string' && q.provider.trim() ? q.provider.trim().slice(0, 200) : null;
+  const mine = q.mine === '1';
+  return {
+    status,
+    action,
+    provider,
+    mine: mine ? me : null,
+    view: { status, action, provider, mine: mine ? '1' : null },
+  };
 }
+
+/** Back to the board with the same filter (only known keys, so the redirect stays on /tasks). */
+function boardUrl(body: unknown, extra: Record<string, string | number>, hash = ''): string {
+  const keep: Record<string, string> = {};
+  for (const k of ['status', 'action', 'provider', 'mine']) {
+    const v = formField(body, `f_${k}`);
+    if (v) keep[k] = v.slice(0, 200);
+  }
+  const qs = new URLSearchParams({ ...keep, ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, String(v)])) }).toString();
+  return `/tasks${qs ? `?${qs}` : ''}${hash}`;
+}
+
+function idsFrom(body: unknown): number[] {
+  const raw = body && typeof body === 'object' ? (body as Record<string, unknown>).ids : undefined;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  const ids = new Set<number>();
+  for (const v of list) {
+    const id = parseId(v);
+    if (id != null) ids.add(id);
+    if (ids.size >= BULK_MAX) break;
+  }
+  return [...ids];
+}
+
+/** Swedish words for why one task of a bulk action was left as it was. */
+const BULK_REASON: Record<string, string> = {
+  'taken-by-other': 'tagna av någon annan',
+  'not-yours': 'tagna av någon annan',
+  'confirm-required': 'kräver "kontrollerat med utföraren"',
+  'four-eyes': 'rättade av dig (fyra ögon)',
+  CONFLICT: 'inte längre öppna',
+  NOT_FOUND: 'finns inte',
+};
 
 export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void {
   const db = ctx.database.db;
 
   app.get('/tasks', async (req, reply) => {
-    const [board, reviewCount] = await Promise.all([taskBoard(db), reviewQueueCount(db)]);
+    const filter = boardFilter(req.query, req.staff!.username);
+    const [board, reviewCount] = await Promise.all([taskBoard(db, 100, filter), reviewQueueCount(db)]);
+    const q = req.query as { bulk?: unknown; n?: unknown; skipped?: unknown; why?: unknown };
+    let bulkNotice: string | null = null;
+    let bulkError: string | null = null;
+    if ((q.bulk === 'take' || q.bulk === 'done') && typeof q.n === 'string' && /^\d{1,4}$/.test(q.n)) {
+      const n = Number(q.n);
+      const skipped = typeof q.skipped === 'string' && /^\d{1,4}$/.test(q.skipped) ? Number(q.skipped) : 0;
+      bulkNotice =
+        q.bulk === 'take' ? `Du har tagit ${n} uppdrag.` : `${n} uppdrag ${n === 1 ? 'markerat som klart' : 'markerade som klara'}.`;
+      if (skipped > 0) {
+        const why =
+          typeof q.why === 'string'
+            ? q.why
+                .split(',')
+                .map((w) => BULK_REASON[w])
+                .filter(Boolean)
+            : [];
+        bulkError = `${skipped} uppdrag ändrades inte${why.length ? ` (${[...new Set(why)].join(', ')})` : ''}.`;
+      }
+    }
+    const base = notices(req);
     return sendPage(reply, 'tasks', {
-      title: 'Uppgifter',
+      title: 'Uppdrag',
       staff: req.staff,
       nav: 'tasks',
       reviewCount,
-      ...notices(req),
+      notice: bulkNotice ?? base.notice,
+      error: bulkError ?? base.error,
       board,
+      groups: {
+        removals: groupByCase(board.removals),
+        open: groupByCase(board.open),
+        inProgress: groupByCase(board.inProgress),
+        done: groupByCase(board.done),
+      },
+      filter,
+      view: filter.view,
+      statuses: TASK_STATUSES.filter((x) => x !== 'cancelled'),
       confirm: ctx.config.replies.doneConfirmation,
       fourEyes: ctx.config.taskFourEyes,
     });
@@ -90,12 +167,41 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
     });
   });
 
+  /** Bulk take / done: each task in its own transaction with its own audit event, as if taken one by one. */
+  for (const kind of ['take', 'done'] as const) {
+    app.post(`/tasks/bulk/${kind}`, async (req, reply) => {
+      const ids = idsFrom(req.body);
+      if (ids.length === 0) return reply.redirect(boardUrl(req.body, { err: 'none-selected' }), 303);
+      const note = formField(req.body, 'note');
+      const confirmedWithProvider = formField(req.body, 'confirmedWithProvider') === 'true';
+      let n = 0;
+      const why = new Set<string>();
+      for (const id of ids) {
+        try {
+          if (kind === 'take') await takeTask(db, id, req.staff!.actor, ctx.now());
+          else await finishTask(db, ctx.config, ctx.rules, id, req.staff!.actor, note, ctx.now(), { confirmedWithProvider });
+          n++;
+        } catch (e) {
+          if (!(e instanceof AppError) || (e.code !== 'CONFLICT' && e.code !== 'NOT_FOUND')) throw e;
+          why.add(typeof e.context.reason === 'string' ? e.context.reason : e.code);
+        }
+      }
+      const skipped = ids.length - n;
+      return reply.redirect(boardUrl(req.body, { bulk: kind, n, ...(skipped ? { skipped, why: [...why].join(',') } : {}) }), 303);
+    });
+  }
+
   app.get('/tasks.csv', async (req, reply) => {
     const q = req.query as { status?: unknown };
     const status = typeof q.status === 'string' && (TASK_STATUSES as string[]).includes(q.status) ? (q.status as TaskStatus) : null;
-    const rows = await tasksForExport(db, status);
+    const range = dateRange(req.query);
+    const rows = await tasksForExport(db, status, range);
     const now = ctx.now();
-    await audit(db, { actor: req.staff!.actor, action: 'tasks.exported', after: { status, count: rows.length } }, now);
+    await audit(
+      db,
+      { actor: req.staff!.actor, action: 'tasks.exported', after: { status, count: rows.length, from: range.fromText, to: range.toText } },
+      now,
+    );
     const csv = Papa.unparse(
       {
         fields: [...CSV_COLUMNS],
@@ -127,7 +233,10 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: AppContext): void 
     const day = now.toISOString().slice(0, 10);
     return reply
       .type('text/csv; charset=utf-8')
-      .header('Content-Disposition', `attachment; filename="uppgifter-${status ?? 'alla'}-${day}.csv"`)
+      .header(
+        'Content-Disposition',
+        `attachment; filename="uppdrag-${status ?? 'alla'}${range.fromText ? `-fran-${range.fromText}` : ''}${range.toText ? `-till-${range.toText}` : ''}-${day}.csv"`,
+      )
       .send(`\ufeff${csv}\r\n`);
   });
 }

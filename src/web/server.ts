@@ -11,8 +11,11 @@ import { createMetricsRegistry } from '../metrics';
 import { SECRET_WARN_DAYS, secretDaysLeft } from '../oauth';
 import { loadSession, sameToken, SESSION_COOKIE, type Staff } from './auth';
 import { registerAdminRoutes } from './routes-admin';
+import { registerAuditRoutes } from './routes-audit';
 import { registerAuthRoutes } from './routes-auth';
 import { registerCaseRoutes } from './routes-cases';
+import { registerReprocessRoutes } from './routes-reprocess';
+import { registerStatsRoutes } from './routes-stats';
 import { registerTaskRoutes } from './routes-tasks';
 import { sendPage } from './views';
 
@@ -265,8 +268,11 @@ export async function buildWebApp(ctx: AppContext, opts: WebServerOptions = {}):
 
   registerAuthRoutes(app, ctx);
   registerCaseRoutes(app, ctx);
+  registerReprocessRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerStatsRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   return app;
 }
 

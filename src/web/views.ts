@@ -3,6 +3,7 @@ import { Eta } from 'eta';
 import type { FastifyReply } from 'fastify';
 import { FIELDS } from '../parse/types';
 import type { Staff } from './auth';
+import { ageDays, dayOf } from './dates';
 import * as L from './labels';
 
 /**
@@ -88,14 +89,50 @@ function pager(page: number, pages: number): Array<number | null> {
   return out;
 }
 
-export const helpers = { date: formatDate, actor: actorLabel, changes: auditChanges, qs, pager, FIELDS, L };
+/** "i dag", "1 dag", "12 dagar": how long since `since`. */
+function age(since: Date | string, now: Date): string {
+  const d = ageDays(since instanceof Date ? since : new Date(since), now);
+  return d === 0 ? 'i dag' : d === 1 ? '1 dag' : `${d} dagar`;
+}
+
+/**
+ * A mail's text as blocks: runs of two or more tab-separated lines (Outlook tables, as html.ts
+ * writes them) become tables of cells, the rest stays text. Rendered escaped by the template.
+ */
+function mailBlocks(text: string): Array<{ kind: 'text'; text: string } | { kind: 'table'; rows: string[][] }> {
+  const lines = text.split('\n');
+  const out: Array<{ kind: 'text'; text: string } | { kind: 'table'; rows: string[][] }> = [];
+  let buf: string[] = [];
+  const flush = () => {
+    if (buf.length) out.push({ kind: 'text', text: buf.join('\n') });
+    buf = [];
+  };
+  for (let i = 0; i < lines.length;) {
+    let j = i;
+    while (j < lines.length && j - i < 500 && lines[j]!.includes('\t') && lines[j]!.trim() !== '') j++;
+    if (j - i >= 2) {
+      flush();
+      const rows = lines.slice(i, j).map((l) => l.split('\t').map((c) => c.trim()));
+      const width = Math.max(...rows.map((r) => r.length));
+      out.push({ kind: 'table', rows: rows.map((r) => [...r, ...Array<string>(width - r.length).fill('')]) });
+      i = j;
+    } else {
+      buf.push(lines[i]!);
+      i++;
+    }
+  }
+  flush();
+  return out;
+}
+
+export const helpers = { date: formatDate, day: dayOf, age, actor: actorLabel, changes: auditChanges, qs, pager, mailBlocks, FIELDS, L };
 export type Helpers = typeof helpers;
 
 export interface PageData {
   title: string;
   staff: Staff | null;
   /** Which menu entry is current: cases | review | tasks. */
-  nav?: 'cases' | 'review' | 'tasks' | 'users' | null;
+  nav?: 'cases' | 'review' | 'tasks' | 'stats' | 'audit' | 'users' | null;
   reviewCount?: number;
   notice?: string | null;
   error?: string | null;

@@ -1,4 +1,5 @@
 // Copy buttons on the task board: <button data-copy="value">. Shown only when this script runs.
+// Also focuses the result of the last form post ([data-result]) so it is read out and seen.
 'use strict';
 (function () {
   var status = null;
@@ -33,6 +34,15 @@
       button.textContent = label;
     }, 1500);
   }
+
+  // The result of the form just sent: focused once the page (and its #fragment scroll) is done, so a
+  // screen reader reads it and the officer sees it where they are.
+  window.addEventListener('load', function () {
+    window.setTimeout(function () {
+      var result = document.querySelector('[data-result]');
+      if (result && typeof result.focus === 'function') result.focus();
+    }, 0);
+  });
 
   document.addEventListener('DOMContentLoaded', function () {
     status = document.getElementById('copy-status');
