@@ -1,4 +1,4 @@
-import type { DNSResolver } from 'mailauth';
+import { dkimVerify, dmarc, type DNSResolver } from 'mailauth';
 import type { AuthVerdict } from '../db/schema';
 import type { MailInput } from '../parse/read-mail';
 
@@ -113,8 +113,6 @@ async function verifyLocally(raw: Buffer, fromDomain: string, opts: AuthOptions)
   try {
     return await withTimeout(
       (async (): Promise<AuthResult> => {
-        // mailauth is loaded on the first mail checked here (22 MB an idle worker does not hold).
-        const { dkimVerify, dmarc } = await import('mailauth');
         const dkim = await dkimVerify(raw, resolver);
         const results: MethodResult[] = dkim.results.map((r) => ({
           method: 'dkim',
