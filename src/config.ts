@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { validate as validateCron } from 'node-cron';
@@ -96,6 +97,8 @@ export const configSchema = z
     SEND_CLAIM_STALE_SECONDS: int(120, 5, 86_400),
     PARSE_TIMEOUT_MS: int(10_000, 100, 600_000),
     PARSE_MEMORY_MB: int(256, 32, 8192),
+    PARSE_THREADS: int(0, 0, 64),
+    INTAKE_BATCH: int(50, 1, 500),
     LEASE_SECONDS: int(30, 2, 3600),
     SHUTDOWN_TIMEOUT_MS: int(8_000, 100, 600_000),
     RETENTION_DAYS: int(365, 0, 36500),
@@ -237,7 +240,12 @@ function toConfig(c: RawConfig) {
       claimStaleMs: c.SEND_CLAIM_STALE_SECONDS * 1000,
     },
     reminders: { afterDays: c.REMINDER_AFTER_DAYS, max: c.REMINDER_MAX, cron: c.REMINDER_CRON },
-    parse: { timeoutMs: c.PARSE_TIMEOUT_MS, memoryMb: c.PARSE_MEMORY_MB },
+    parse: {
+      timeoutMs: c.PARSE_TIMEOUT_MS,
+      memoryMb: c.PARSE_MEMORY_MB,
+      threads: c.PARSE_THREADS || Math.min(4, os.availableParallelism()),
+    },
+    intakeBatch: c.INTAKE_BATCH,
     leaseMs: c.LEASE_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     retentionDays: c.RETENTION_DAYS,

@@ -159,7 +159,7 @@ export class Worker {
 
 /**
  * Runs everything waiting once, sends due replies, and returns (`poll`). Safe beside a
- * running worker: it reads the mailbox only when it gets the lease; replies are claimed row by row.
+ * running worker: it reads the mailbox only when it gets the lease; replies are claimed in small batches (skip locked).
  */
 export async function pollOnce(ctx: AppContext): Promise<{ sent: number; mailbox: 'read' | 'leased-elsewhere' }> {
   const pieces = createMailPieces(ctx);

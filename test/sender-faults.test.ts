@@ -213,7 +213,8 @@ describe('outbox sender', () => {
     };
     const sender = new OutboxSender(ctx, faulty);
     try {
-      expect(await sender.runOnce()).toBe(1);
+      // The claimed batch is sent (each journaled), then its mark fails: nothing more until it succeeds.
+      expect(await sender.runOnce()).toBe(4);
       expect(sender.status.ok).toBe(false);
       // Runs while the database is away send nothing (the unmarked reply is not sent again).
       expect(await sender.runOnce()).toBe(0);
@@ -231,7 +232,7 @@ describe('outbox sender', () => {
       const after = await rows(ids);
       expect(after.every((r) => r.status === 'sent')).toBe(true);
       for (const r of after) expect(received([r.messageId])).toBe(1);
-      expect(sent).toBe(3);
+      expect(sent).toBe(0);
     } finally {
       await proxy.restore().catch(() => {});
       await sender.stop();

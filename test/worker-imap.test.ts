@@ -557,7 +557,8 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
       const killEnv = {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? os.tmpdir(),
-        ...env(U.kill, { DATABASE_URL: killPg.url, LOG_LEVEL: 'info', REPLY_MAX_PER_RECIPIENT_PER_HOUR: '10000' }),
+        // Batches of 5 (one transaction each): the kill lands between committed batches and inside one.
+        ...env(U.kill, { DATABASE_URL: killPg.url, LOG_LEVEL: 'info', REPLY_MAX_PER_RECIPIENT_PER_HOUR: '10000', INTAKE_BATCH: '5' }),
       };
       const smtpBefore = smtp.messages.length;
       const start = (): ChildProcess => {

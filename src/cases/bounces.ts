@@ -1,6 +1,6 @@
 import { eq, inArray } from 'drizzle-orm';
 import type { Tx } from '../db/client';
-import { messages, outbox } from '../db/schema';
+import { outbox } from '../db/schema';
 import type { MailInput } from '../parse/read-mail';
 
 /**
@@ -79,7 +79,7 @@ export function looksLikeBounce(mail: MailInput): boolean {
 export async function recordBounce(
   tx: Tx,
   input: { mail: MailInput; text: string; raw?: Buffer; messageRowId: number; now: Date },
-): Promise<number | null> {
+): Promise<{ caseId: number; detail: string } | null> {
   if (!looksLikeBounce(input.mail)) return null;
   const { ids, detail } = readBounce(input.mail, input.text, input.raw);
   if (ids.length === 0) return null;
@@ -90,9 +90,6 @@ export async function recordBounce(
   if (rows.length === 0) return null;
   const hit = ids.map((id) => rows.find((r) => r.messageId === id)).find((r) => r !== undefined)!;
   await tx.update(outbox).set({ bounce: detail, bouncedAt: input.now }).where(eq(outbox.id, hit.id));
-  await tx
-    .update(messages)
-    .set({ caseId: hit.caseId, status: 'review', reviewReason: `studsat svar: ${detail}` })
-    .where(eq(messages.id, input.messageRowId));
-  return hit.caseId;
+  // Intake writes the mail's row with its case, in review ("studsat svar: …").
+  return { caseId: hit.caseId, detail };
 }

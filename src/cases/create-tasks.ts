@@ -9,8 +9,15 @@ import { cases, persons, tasks, type PersonStatus } from '../db/schema';
  * no second one: the person is flagged `duplicate` for review instead. A removal cancels the open
  * or started grant tasks for the same HSA-id (or username), audited. Returns the ids of tasks created.
  */
-export async function createTasksForCase(tx: DbOrTx, caseId: number, actor: string, now: Date): Promise<number[]> {
-  const [c] = await tx.select().from(cases).where(eq(cases.id, caseId));
+export async function createTasksForCase(
+  tx: DbOrTx,
+  caseId: number,
+  actor: string,
+  now: Date,
+  /** The case row when the caller holds it current (intake's case steps): not read again. */
+  known?: typeof cases.$inferSelect,
+): Promise<number[]> {
+  const [c] = known?.id === caseId ? [known] : await tx.select().from(cases).where(eq(cases.id, caseId));
   // Never a task in a rejected or finished case.
   if (!c || c.status === 'rejected' || c.status === 'done' || c.erasedAt) return [];
   const ready = await tx

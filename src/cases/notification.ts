@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
-import { cases, messages, persons } from '../db/schema';
+import { cases, persons } from '../db/schema';
 import type { MailInput } from '../parse/read-mail';
 import { detectIntent } from '../parse/intent';
 import { subjectInfo } from '../parse/thread';
@@ -52,6 +52,8 @@ export interface MailWork {
   mailReview: string | null;
   tasksCreated: number[];
   status: string;
+  /** The case was opened by this mail (step 5). */
+  opened: boolean;
 }
 
 export type CaseStep = (w: MailWork) => Promise<'stop' | void>;
@@ -121,6 +123,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
       })
       .returning();
     w.case = created!;
+    w.opened = true;
     await audit(
       tx,
       {
@@ -140,7 +143,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
   } else {
     await mergeInto(w, w.case, review);
   }
-  await tx.update(messages).set({ caseId: w.case.id }).where(eq(messages.id, messageRowId));
+  // The mail's row is written by intake after the steps, with the case they chose.
 };
 
 async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_review'; reviewReason?: string }): Promise<void> {
@@ -207,9 +210,10 @@ const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUs
 
 const step6MakeTasks: CaseStep = async (w) => {
   const c = w.case!;
-  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now);
+  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now, c);
   w.status = await refreshCaseStatus(w.tx, c.id, w.now);
-  if (w.status !== 'waiting') await withdrawStaleRequests(w.tx, c.id);
+  // A case this mail opened has no replies yet: nothing to withdraw.
+  if (w.status !== 'waiting' && !w.opened) await withdrawStaleRequests(w.tx, c.id);
 };
 
 const step7ChooseReplies: CaseStep = async (w) => {
@@ -257,6 +261,7 @@ export async function handleNotification(
     mailReview: null,
     tasksCreated: [],
     status: '',
+    opened: false,
   };
   for (const s of NOTIFICATION_STEPS) if ((await s(w)) === 'stop') break;
   if (w.mailReview)
@@ -283,27 +288,26 @@ export async function attachOtherMail(
     ctx: AppContext;
     kind: 'other' | 'automated';
   },
-): Promise<{ caseId: number | null; review: string | null }> {
+): Promise<{ caseId: number | null; review: string | null; bounce?: string }> {
   const { mail, kind } = input;
   if (kind === 'automated') {
     // A bounce of one of our replies: on that reply and its case, in Att granska.
-    const caseId = await recordBounce(tx, {
+    const bounced = await recordBounce(tx, {
       mail,
       text: input.text,
       ...(input.raw ? { raw: input.raw } : {}),
       messageRowId: input.messageRowId,
       now: input.now,
     });
-    if (caseId !== null) return { caseId, review: null };
+    if (bounced) return { caseId: bounced.caseId, review: null, bounce: bounced.detail };
   }
   const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
   if (!proposed) return { caseId: null, review: null };
   if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
   const decision = kind === 'automated' ? ({ ok: true } as const) : checkSender(proposed, input.standing);
   if (!decision.ok) return { caseId: null, review: decision.reason };
-  // The mail itself waits in the review queue, linked to its case; the case keeps waiting for the
+  // The mail itself waits in the review queue, linked to its case (intake writes the link); the case keeps waiting for the
   // provider (an out-of-office answer or our own request echoed back must not take it off that path).
-  await tx.update(messages).set({ caseId: proposed.id }).where(eq(messages.id, input.messageRowId));
   // Every provider mail gets an answer: what is still missing, or an acknowledgement of a question.
   if (kind === 'other')
     await answerOtherMail(tx, input.ctx, {

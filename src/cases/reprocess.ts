@@ -111,7 +111,8 @@ async function reprocessOne(ctx: AppContext, id: number, opts: { dryRun: boolean
         const status: MessageStatus = done.review ? 'review' : 'processed';
         await tx
           .update(messages)
-          .set({ kind, status, reviewReason: done.review, parsed: result, errorCode: null })
+          // The case steps leave the mail's row to their caller: the case they chose is written here.
+          .set({ kind, status, reviewReason: done.review, parsed: result, errorCode: null, caseId: done.caseId })
           .where(eq(messages.id, id));
         change.caseId = done.caseId;
         if (done.caseId) {

@@ -19,6 +19,12 @@ export interface Database {
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../drizzle');
 
+/**
+ * PGlite's memory: PostgreSQL's defaults (shared_buffers 128 MB and the rest) live in the WASM heap,
+ * which never shrinks. A mailbox's database is small, so the buffers are too (measured in README, Memory).
+ */
+const PGLITE_CONF = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'temp_buffers = 1MB', 'work_mem = 4MB', 'maintenance_work_mem = 16MB'];
+
 export interface OpenOptions {
   /** postgres:// URL; when absent the embedded PGlite database in `pgliteDir` is used. */
   url?: string | undefined;
@@ -100,7 +106,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const unlock = dir.startsWith('memory://') ? () => {} : lockFolder(dir);
     const { PGlite } = await import('@electric-sql/pglite');
     const { drizzle } = await import('drizzle-orm/pglite');
-    const client = new PGlite(dir);
+    const client = new PGlite(dir, { postgresqlconf: PGLITE_CONF });
     try {
       await client.waitReady;
     } catch (err) {

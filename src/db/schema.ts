@@ -187,6 +187,9 @@ export const tasks = pgTable(
       .on(t.action, t.hsaId)
       .where(sql`status <> 'cancelled' and hsa_id <> ''`),
     index('tasks_status_idx').on(t.status, t.createdAt),
+    // Hot path (intake): a live task for this HSA-id and action (the partial index above cannot serve a generic plan); a leaver's grants by username.
+    index('tasks_hsa_action_idx').on(t.hsaId, t.action),
+    index('tasks_treserva_idx').on(t.treservaUser),
   ],
 );
 
@@ -238,6 +241,8 @@ export const outbox = pgTable(
     uniqueIndex('outbox_message_id_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
     index('outbox_to_idx').on(t.toAddr, t.createdAt),
+    // The per-case rate limit and the withdrawal of stale requests.
+    index('outbox_case_idx').on(t.caseId, t.createdAt),
     // The per-recipient rate limit counts by mailbox: a+1@x and a+2@x are a@x.
     index('outbox_mailbox_idx').on(sql`regexp_replace(lower(${t.toAddr}), '[+][^@]*@', '@')`, t.createdAt),
   ],

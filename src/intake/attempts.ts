@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { AppContext } from '../context';
 import { processingAttempts } from '../db/schema';
 
@@ -25,5 +25,31 @@ export async function endAttempt(ctx: AppContext, hash: string): Promise<void> {
   await ctx.database.db
     .delete(processingAttempts)
     .where(eq(processingAttempts.contentHash, hash))
+    .catch(() => {});
+}
+
+/**
+ * A batch's attempts in one statement, before it is parsed: new hashes are recorded (1); a hash
+ * already recorded is left as it is and its count returned (a process died while it was being
+ * parsed: the caller parses it alone, counting it with `startAttempt`). Map of hash → earlier count (0: new).
+ */
+export async function recordAttempts(ctx: AppContext, hashes: string[]): Promise<Map<string, number>> {
+  const unique = [...new Set(hashes)];
+  if (unique.length === 0) return new Map();
+  const now = ctx.now();
+  const rows = await ctx.database.db
+    .insert(processingAttempts)
+    .values(unique.map((h) => ({ contentHash: h, attempts: 1, lastAt: now })))
+    .onConflictDoUpdate({ target: processingAttempts.contentHash, set: { lastAt: now } })
+    .returning({ hash: processingAttempts.contentHash, attempts: processingAttempts.attempts, inserted: sql<boolean>`(xmax = 0)` });
+  return new Map(rows.map((r) => [r.hash, r.inserted ? 0 : r.attempts]));
+}
+
+/** The batch is parsed: its attempts are removed in one statement. */
+export async function endAttempts(ctx: AppContext, hashes: string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  await ctx.database.db
+    .delete(processingAttempts)
+    .where(inArray(processingAttempts.contentHash, [...new Set(hashes)]))
     .catch(() => {});
 }

@@ -6,9 +6,29 @@ import { Backoff, IMAP_RECONNECT } from '../backoff';
 import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
-import { ingestRaw, type Folder } from './process';
+import { ingestBatch, type Folder } from './process';
 
-const BATCH = 50;
+/** A batch's sources are held in memory together: at most this many bytes (a larger mail goes alone). */
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+/** The batch cut where its sources would pass BATCH_BYTES (a mail over the limit counts as its first 64 KiB). */
+function byBytes<T extends { size?: number }>(list: T[], max: number): T[][] {
+  const groups: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const m of list) {
+    const n = (m.size ?? 0) > max ? 65_536 : (m.size ?? 0);
+    if (cur.length > 0 && bytes + n > BATCH_BYTES) {
+      groups.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += n;
+  }
+  if (cur.length) groups.push(cur);
+  return groups;
+}
 
 export interface IntakeStatus {
   ok: boolean;
@@ -158,8 +178,9 @@ export class ImapIntake {
       if (!mailbox) return;
       const uidValidity = Number(mailbox.uidValidity);
       const uids = ((await client.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
-      for (let i = 0; i < uids.length && !this.stopped && this.gate(); i += BATCH) {
-        const batch = uids.slice(i, i + BATCH);
+      const size = this.ctx.config.intakeBatch;
+      for (let i = 0; i < uids.length && !this.stopped && this.gate(); i += size) {
+        const batch = uids.slice(i, i + size);
         const moves: Record<Folder, number[]> = { processed: [], review: [], ignored: [] };
         // UIDs already recorded (a crash before the move): only move them.
         const done = await this.ctx.database.db
@@ -170,31 +191,49 @@ export class ImapIntake {
         for (const [uid, status] of doneUids)
           moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
         const todo = batch.filter((u) => !doneUids.has(u));
-        if (todo.length > 0) {
-          const sizes = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
-          for (const meta of sizes) {
-            if (this.stopped || !this.gate()) break;
-            const uid = meta.uid;
-            try {
-              const tooLarge = (meta.size ?? 0) > this.ctx.config.maxMailBytes;
-              const msg = await client.fetchOne(
-                String(uid),
-                { uid: true, source: tooLarge ? { start: 0, maxLength: 65_536 } : true },
-                { uid: true },
-              );
-              if (!msg || !msg.source) throw new Error('message source missing');
-              const outcome = await ingestRaw(
-                this.ctx,
-                msg.source,
-                { kind: 'imap', mailbox: this.mailboxKey, uidValidity, uid },
-                { size: meta.size },
-              );
-              moves[outcome.folder].push(uid);
-            } catch (err) {
-              // Left in place; the next poll tries it again. The mails behind it still go through.
-              failures++;
-              log.error({ uid, err }, 'message not processed; will retry');
+        if (todo.length > 0 && !this.stopped && this.gate()) {
+          const all = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
+          const max = this.ctx.config.maxMailBytes;
+          for (const sizes of byBytes(all, max)) {
+            const large = sizes.filter((m) => (m.size ?? 0) > max);
+            const whole = sizes.filter((m) => (m.size ?? 0) <= max);
+            // The sources of the batch in one FETCH each (whole mails; the start of mails over the limit).
+            const sources = new Map<number, Buffer>();
+            for (const [list, source] of [
+              [whole, true],
+              [large, { start: 0, maxLength: 65_536 }],
+            ] as const) {
+              if (list.length === 0) continue;
+              const got = await client.fetchAll(list.map((m) => m.uid).join(','), { uid: true, source }, { uid: true });
+              for (const m of got) if (m.source) sources.set(m.uid, m.source);
             }
+            const items = sizes.flatMap((meta) => {
+              const raw = sources.get(meta.uid);
+              if (raw)
+                return [
+                  {
+                    uid: meta.uid,
+                    item: { raw, source: { kind: 'imap' as const, mailbox: this.mailboxKey, uidValidity, uid: meta.uid }, size: meta.size },
+                  },
+                ];
+              failures++;
+              log.error({ uid: meta.uid, err: new Error('message source missing') }, 'message not processed; will retry');
+              return [];
+            });
+            sources.clear();
+            const results = await ingestBatch(
+              this.ctx,
+              items.map((x) => x.item),
+            );
+            results.forEach((r, n) => {
+              const uid = items[n]!.uid;
+              if (r.ok) moves[r.outcome.folder].push(uid);
+              else {
+                // Left in place; the next poll tries it again. The mails beside it still go through.
+                failures++;
+                log.error({ uid, err: r.error }, 'message not processed; will retry');
+              }
+            });
           }
         }
         for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>) {

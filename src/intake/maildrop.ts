@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../context';
-import { ingestRaw, type Folder } from './process';
+import { ingestBatch, type Folder } from './process';
 
 /**
  * Embedded default mailbox: `.eml` files dropped in a folder are processed in name order, then
@@ -14,7 +14,7 @@ export const SETTLE_MS = 1000;
 
 export class MaildropIntake {
   private stopped = false;
-  /** Asked before each file: false (lease lost, shutting down) ends the pass there. */
+  /** Asked before each batch: false (lease lost, shutting down) ends the pass there. */
   gate: () => boolean = () => true;
 
   constructor(
@@ -36,21 +36,46 @@ export class MaildropIntake {
     let processed = 0;
     let failed = 0;
     let deferred = 0;
+    // Settled files in batches: read, parsed in parallel and stored together (see ingestBatch).
+    const ready: string[] = [];
     for (const name of files) {
-      if (this.stopped || !this.gate()) break;
-      const file = path.join(this.dir, name);
       try {
-        if (Date.now() - (await fs.stat(file)).mtimeMs < SETTLE_MS) {
-          deferred++;
-          continue;
-        }
-        const raw = await fs.readFile(file);
-        const outcome = await ingestRaw(this.ctx, raw, { kind: 'maildrop' });
-        await this.moveTo(file, outcome.folder);
-        processed++;
+        if (Date.now() - (await fs.stat(path.join(this.dir, name))).mtimeMs < SETTLE_MS) deferred++;
+        else ready.push(name);
       } catch (err) {
         failed++;
         log.error({ file: name, err }, 'maildrop file not processed; will retry');
+      }
+    }
+    for (let i = 0; i < ready.length && !this.stopped && this.gate(); i += this.ctx.config.intakeBatch) {
+      const names = ready.slice(i, i + this.ctx.config.intakeBatch);
+      const read = await Promise.all(
+        names.map((name) =>
+          fs.readFile(path.join(this.dir, name)).then(
+            (raw) => ({ name, raw }),
+            (err: unknown) => {
+              failed++;
+              log.error({ file: name, err }, 'maildrop file not processed; will retry');
+              return null;
+            },
+          ),
+        ),
+      );
+      const got = read.filter((x) => x !== null);
+      const results = await ingestBatch(
+        this.ctx,
+        got.map((g) => ({ raw: g.raw, source: { kind: 'maildrop' as const } })),
+      );
+      for (const [n, r] of results.entries()) {
+        const name = got[n]!.name;
+        try {
+          if (!r.ok) throw r.error;
+          await this.moveTo(path.join(this.dir, name), r.outcome.folder);
+          processed++;
+        } catch (err) {
+          failed++;
+          log.error({ file: name, err }, 'maildrop file not processed; will retry');
+        }
       }
     }
     return { processed, failed, deferred };

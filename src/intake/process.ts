@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import { and, eq, or } from 'drizzle-orm';
-import { audit } from '../audit';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { audit, collectAudit, flushAudit } from '../audit';
 import { attachOtherMail, handleNotification } from '../cases/notification';
 import { maskPersonnummerInText } from '../cases/sanitize';
 import { senderStanding } from '../cases/sender-check';
@@ -11,7 +11,7 @@ import type { ParseOutcome } from '../parse';
 import { parsePoolFor, unparsed } from '../parse-pool';
 import { parseSeconds } from '../metrics';
 import { errorCode, errorMessage } from '../errors';
-import { MAX_ATTEMPTS, endAttempt, startAttempt } from './attempts';
+import { MAX_ATTEMPTS, endAttempt, endAttempts, recordAttempts, startAttempt } from './attempts';
 import { authenticateSender, type AuthResult } from './authenticate';
 
 /**
@@ -42,85 +42,310 @@ export function contentHash(raw: Buffer): string {
   return crypto.createHash('sha256').update(raw).digest('hex');
 }
 
-/** A message already stored: same bytes or same mailbox UID, or (once parsed) same Message-ID from the same sender. */
-async function findExisting(ctx: AppContext, by: { hash: string; source: Source } | { messageId: string | null; from: string | null }) {
-  const conds = [];
-  if ('hash' in by) {
-    conds.push(eq(messages.contentHash, by.hash));
-    const { mailbox, uidValidity, uid } = by.source;
-    if (mailbox && uidValidity != null && uid != null) {
-      conds.push(and(eq(messages.mailbox, mailbox), eq(messages.uidValidity, uidValidity), eq(messages.uid, uid))!);
-    }
-  } else if (by.messageId && by.from) {
-    conds.push(and(eq(messages.messageId, by.messageId), eq(messages.fromAddr, by.from))!);
+type Existing = { id: number; status: MessageStatus; caseId: number | null };
+
+/** One mail handed to intake: its bytes and where it came from (`size`: the server's, when only the start was fetched). */
+export interface IntakeItem {
+  raw: Buffer;
+  source: Source;
+  size?: number;
+}
+
+/** Per mail of a batch: its outcome, or the error that left it in place (tried again later). */
+export type BatchResult = { ok: true; outcome: IngestOutcome } | { ok: false; error: unknown };
+
+const imapKey = (s: Source) =>
+  s.mailbox && s.uidValidity != null && s.uid != null ? `${s.mailbox}\u0000${s.uidValidity}\u0000${s.uid}` : null;
+const senderKey = (messageId: string | null, from: string | null) => (messageId && from ? `${messageId}\u0000${from}` : null);
+
+/** Messages already stored with these bytes or these mailbox UIDs: one query for the batch. */
+async function findKnown(ctx: AppContext, hashes: string[], sources: Source[]): Promise<Map<string, Existing>> {
+  const uids = sources.filter((s) => imapKey(s) !== null);
+  const conds = [inArray(messages.contentHash, [...new Set(hashes)])];
+  for (const [mailbox, list] of groupBy(uids, (s) => `${s.mailbox}\u0000${s.uidValidity}`)) {
+    const [box, validity] = mailbox.split('\u0000');
+    conds.push(
+      and(
+        eq(messages.mailbox, box!),
+        eq(messages.uidValidity, Number(validity)),
+        inArray(
+          messages.uid,
+          list.map((s) => s.uid!),
+        ),
+      )!,
+    );
   }
-  if (conds.length === 0) return null;
-  const [row] = await ctx.database.db
-    .select({ id: messages.id, status: messages.status, caseId: messages.caseId })
+  const rows = await ctx.database.db
+    .select({
+      id: messages.id,
+      status: messages.status,
+      caseId: messages.caseId,
+      contentHash: messages.contentHash,
+      mailbox: messages.mailbox,
+      uidValidity: messages.uidValidity,
+      uid: messages.uid,
+    })
     .from(messages)
-    .where(or(...conds))
-    .limit(1);
-  return row ?? null;
+    .where(or(...conds));
+  const known = new Map<string, Existing>();
+  for (const r of rows) {
+    const e = { id: r.id, status: r.status, caseId: r.caseId };
+    known.set(`hash:${r.contentHash}`, e);
+    const k = imapKey({ kind: 'imap', mailbox: r.mailbox ?? undefined, uidValidity: r.uidValidity ?? undefined, uid: r.uid ?? undefined });
+    if (k) known.set(`uid:${k}`, e);
+  }
+  return known;
 }
 
+/** Messages already stored with these Message-IDs from these senders (re-delivered with other headers): one query. */
+async function findResent(ctx: AppContext, keys: Array<{ messageId: string; from: string }>): Promise<Map<string, Existing>> {
+  const found = new Map<string, Existing>();
+  if (keys.length === 0) return found;
+  const rows = await ctx.database.db
+    .select({
+      id: messages.id,
+      status: messages.status,
+      caseId: messages.caseId,
+      messageId: messages.messageId,
+      fromAddr: messages.fromAddr,
+    })
+    .from(messages)
+    .where(
+      and(
+        inArray(messages.messageId, [...new Set(keys.map((k) => k.messageId))]),
+        inArray(messages.fromAddr, [...new Set(keys.map((k) => k.from))]),
+      ),
+    )
+    .orderBy(messages.id);
+  for (const r of rows) {
+    const k = senderKey(r.messageId, r.fromAddr);
+    if (k && !found.has(k)) found.set(k, { id: r.id, status: r.status, caseId: r.caseId });
+  }
+  return found;
+}
+
+function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of list) {
+    const k = key(x);
+    const g = m.get(k);
+    if (g) g.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
+}
+
+/** One mail through the batched path (the `ingest` command, tests); throws what would leave it in place. */
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
-  // Recorded before parsing, cleared once parsed: a mail whose parsing ended the process is known at the next start.
-  const hash = contentHash(raw);
-  const attempt = await startAttempt(ctx, hash);
-  let ended = false;
-  const parsedNow = async () => {
-    if (!ended) await endAttempt(ctx, hash);
-    ended = true;
+  const [r] = await ingestBatch(ctx, [{ raw, source, ...(opts.size !== undefined ? { size: opts.size } : {}) }]);
+  if (!r!.ok) throw r!.error;
+  return r!.outcome;
+}
+
+interface Prepared {
+  index: number;
+  item: IntakeItem;
+  input: StoreInput;
+}
+
+/**
+ * A batch of mails: known ones found in one query, the rest parsed in parallel (the parse pool),
+ * deduped by Message-ID in one query, then stored in one transaction in the batch's order (the
+ * case steps see the mails before them). When that transaction fails, each mail is stored in a
+ * transaction of its own, so one bad mail fails alone. Progress (`mailbox_state`) once per batch.
+ */
+export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise<BatchResult[]> {
+  const results: Array<BatchResult | undefined> = new Array(items.length);
+  const log = ctx.log.child({ component: 'process' });
+  const hashes = items.map((i) => contentHash(i.raw));
+  const known = items.length
+    ? await findKnown(
+        ctx,
+        hashes,
+        items.map((i) => i.source),
+      )
+    : new Map<string, Existing>();
+  const duplicate = (i: number, existing: Existing): void => {
+    log.info({ uid: items[i]!.source.uid, messageRowId: existing.id }, 'message already stored; not processed again');
+    results[i] = {
+      ok: true,
+      outcome: { messageRowId: existing.id, status: 'duplicate', caseId: existing.caseId, folder: folderFor(existing.status) },
+    };
   };
+  // Same bytes or same mailbox UID: known without parsing. The same bytes twice in the batch: the later one waits for the first.
+  const firstOfHash = new Map<string, number>();
+  const laterSame = new Map<number, number>();
+  const toParse: number[] = [];
+  items.forEach((item, i) => {
+    const k = imapKey(item.source);
+    const seen = known.get(`hash:${hashes[i]}`) ?? (k ? known.get(`uid:${k}`) : undefined);
+    if (seen) return duplicate(i, seen);
+    const first = firstOfHash.get(hashes[i]!);
+    if (first !== undefined) laterSame.set(i, first);
+    else {
+      firstOfHash.set(hashes[i]!, i);
+      toParse.push(i);
+    }
+  });
+
+  const parsed = new Map<number, ParseOutcome>();
   try {
-    return await ingestAttempt(ctx, raw, source, opts, attempt, parsedNow);
+    await parseAll(ctx, items, hashes, toParse, parsed);
+  } catch (err) {
+    for (const i of toParse) results[i] ??= { ok: false, error: err };
+  }
+
+  // Same Message-ID from the same sender (re-delivered with other headers): one query.
+  const parsedIdx = toParse.filter((i) => parsed.has(i));
+  const keyed = parsedIdx.flatMap((i) => {
+    const r = parsed.get(i)!.result;
+    return r.messageId && r.from ? [{ messageId: r.messageId, from: r.from }] : [];
+  });
+  let resent = new Map<string, Existing>();
+  try {
+    resent = await findResent(ctx, keyed);
+  } catch (err) {
+    for (const i of parsedIdx) results[i] ??= { ok: false, error: err };
+  }
+  const prepared: Prepared[] = [];
+  const auths = await Promise.all(parsedIdx.map((i) => (results[i] ? null : prepare(ctx, items[i]!, hashes[i]!, parsed.get(i)!))));
+  parsedIdx.forEach((i, n) => {
+    if (results[i]) return;
+    const r = parsed.get(i)!.result;
+    const k = senderKey(r.messageId, r.from);
+    const seen = k ? resent.get(k) : undefined;
+    if (seen) return duplicate(i, seen);
+    prepared.push({ index: i, item: items[i]!, input: auths[n]! });
+  });
+
+  const progress = (list: number[]) => list.filter((i) => results[i]?.ok).map((i) => items[i]!.source);
+  const dupsBefore = items.map((_, i) => i).filter((i) => results[i]?.ok);
+  if (prepared.length > 0) {
+    try {
+      const outcomes = await ctx.database.db.transaction(async (tx) => {
+        collectAudit(tx);
+        const ids = await allocateIds(tx, prepared.length);
+        const byKey = new Map<string, IngestOutcome>();
+        const out: IngestOutcome[] = [];
+        for (const [n, p] of prepared.entries()) {
+          const r = p.input.parsed.result;
+          const k = senderKey(r.messageId, r.from);
+          const earlier = k ? byKey.get(k) : undefined;
+          if (earlier) {
+            out.push({ ...earlier, status: 'duplicate' });
+            continue;
+          }
+          const o = await storeIn(tx, ctx, p.item.raw, p.item.source, p.input, ids[n]!);
+          if (k) byKey.set(k, o);
+          out.push(o);
+        }
+        await flushAudit(tx);
+        await recordProgress(ctx, [...progress(dupsBefore), ...prepared.map((p) => p.item.source)], tx);
+        return out;
+      });
+      prepared.forEach((p, n) => {
+        results[p.index] = { ok: true, outcome: outcomes[n]! };
+        logStored(ctx, p.item.source, outcomes[n]!, p.input.kind);
+      });
+    } catch (err) {
+      if (isConnectionError(err)) {
+        for (const p of prepared) results[p.index] = { ok: false, error: err };
+      } else {
+        // Each mail on its own: the one that fails is kept raw for review, the others are stored as parsed.
+        log.warn({ code: errorCode(err), mails: prepared.length }, 'batch not stored in one transaction; storing mail by mail');
+        const byKey = new Map<string, IngestOutcome>();
+        for (const p of prepared) {
+          const r = p.input.parsed.result;
+          const k = senderKey(r.messageId, r.from);
+          const earlier = k ? byKey.get(k) : undefined;
+          if (earlier) {
+            results[p.index] = { ok: true, outcome: { ...earlier, status: 'duplicate' } };
+            continue;
+          }
+          try {
+            const o = await storeAlone(ctx, p.item, p.input);
+            if (k) byKey.set(k, o);
+            results[p.index] = { ok: true, outcome: o };
+          } catch (e) {
+            results[p.index] = { ok: false, error: e };
+          }
+        }
+      }
+    }
+  } else if (dupsBefore.length > 0) {
+    await recordProgress(ctx, progress(dupsBefore)).catch((err: unknown) => {
+      for (const i of dupsBefore) results[i] = { ok: false, error: err };
+    });
+  }
+  // The same bytes again in this batch: a duplicate of the first.
+  for (const [i, first] of laterSame) {
+    const r = results[first];
+    if (r?.ok && r.outcome.messageRowId != null)
+      duplicate(i, {
+        id: r.outcome.messageRowId,
+        status: r.outcome.status === 'duplicate' ? 'processed' : r.outcome.status,
+        caseId: r.outcome.caseId,
+      });
+    else results[i] = r ?? { ok: false, error: new Error('not processed') };
+  }
+  return results.map((r) => r ?? { ok: false, error: new Error('not processed') });
+}
+
+/**
+ * Parsing, with the attempt protocol: the batch's attempts are written in one statement before and
+ * removed in one after. A mail already recorded (a process died while the batch it was in was being
+ * parsed) is counted again and parsed alone, so only a mail that ends the process itself, twice,
+ * goes to review unparsed.
+ */
+async function parseAll(ctx: AppContext, items: IntakeItem[], hashes: string[], toParse: number[], parsed: Map<number, ParseOutcome>) {
+  if (toParse.length === 0) return;
+  const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
+  const opts = { ownDomain: ownDomain(ctx) };
+  const one = async (i: number): Promise<ParseOutcome> => {
+    const { raw } = items[i]!;
+    const size = Math.max(items[i]!.size ?? 0, raw.length);
+    const endParse = parseSeconds.startTimer();
+    const p =
+      size > ctx.config.maxMailBytes
+        ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), opts)
+        : await pool.parse(raw, opts);
+    endParse();
+    return p;
+  };
+  const before = await recordAttempts(
+    ctx,
+    toParse.map((i) => hashes[i]!),
+  );
+  const fresh = toParse.filter((i) => (before.get(hashes[i]!) ?? 0) === 0);
+  const suspects = toParse.filter((i) => (before.get(hashes[i]!) ?? 0) > 0);
+  try {
+    for (const i of suspects) {
+      const attempt = await startAttempt(ctx, hashes[i]!);
+      parsed.set(
+        i,
+        attempt > MAX_ATTEMPTS
+          ? await unparsed(items[i]!.raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
+          : await one(i),
+      );
+      await endAttempt(ctx, hashes[i]!);
+    }
+    const got = await Promise.all(fresh.map(one));
+    fresh.forEach((i, n) => parsed.set(i, got[n]!));
   } finally {
-    await parsedNow();
+    await endAttempts(
+      ctx,
+      fresh.map((i) => hashes[i]!),
+    );
   }
 }
 
-async function ingestAttempt(
-  ctx: AppContext,
-  raw: Buffer,
-  source: Source,
-  opts: { size?: number },
-  attempt: number,
-  parsedNow: () => Promise<void>,
-): Promise<IngestOutcome> {
-  const log = ctx.log.child({ component: 'process', uid: source.uid });
+/** What a parsed mail becomes before it is stored: its kind, status, review reason and sender verdict. */
+async function prepare(ctx: AppContext, item: IntakeItem, hash: string, parsed: ParseOutcome): Promise<StoreInput> {
   const now = ctx.now();
-  const hash = contentHash(raw);
-  // `size` is the server's size when only the start of a large mail was fetched.
-  const size = Math.max(opts.size ?? 0, raw.length);
+  const { raw } = item;
+  const size = Math.max(item.size ?? 0, raw.length);
   const tooLarge = size > ctx.config.maxMailBytes;
-
-  const duplicate = async (existing: { id: number; status: MessageStatus; caseId: number | null }): Promise<IngestOutcome> => {
-    log.info({ messageRowId: existing.id }, 'message already stored; not processed again');
-    await recordProgress(ctx, source);
-    return { messageRowId: existing.id, status: 'duplicate', caseId: existing.caseId, folder: folderFor(existing.status) };
-  };
-  // Same bytes or same mailbox UID: known without parsing.
-  const seen = await findExisting(ctx, { hash, source });
-  if (seen) return duplicate(seen);
-
-  // Parsed in a thread with a time and memory budget. Too large: the headers only. A mail that
-  // ended the process MAX_ATTEMPTS times: not parsed again, kept raw for review.
-  const pool = parsePoolFor(ctx.rules, ctx.config.parse, ctx.log);
-  const endParse = parseSeconds.startTimer();
-  const parsed: ParseOutcome =
-    attempt > MAX_ATTEMPTS
-      ? await unparsed(raw, 'PARSE_ABORTED', `processing ended the process ${attempt - 1} times`)
-      : tooLarge
-        ? await pool.parse(raw.subarray(0, Math.min(raw.length, headerEnd(raw))), { ownDomain: ownDomain(ctx) })
-        : await pool.parse(raw, { ownDomain: ownDomain(ctx) });
-  endParse();
-  await parsedNow();
   const result = parsed.result;
-
-  // Same Message-ID from the same sender (re-delivered with other headers).
-  const resent = await findExisting(ctx, { messageId: result.messageId, from: result.from });
-  if (resent) return duplicate(resent);
-
   let kind: MessageKind = result.kind;
   if (parsed.automatedReason === 'own-mail') kind = 'own';
   let status: MessageStatus = kind === 'notification' ? 'processed' : kind === 'other' ? 'review' : 'ignored';
@@ -138,30 +363,46 @@ async function ingestAttempt(
     parsed.mail && !tooLarge
       ? await authenticateSender(raw, parsed.mail, { ...ctx.config.auth, ...(ctx.resolver ? { resolver: ctx.resolver } : {}) })
       : { verdict: 'none', detail: 'inte kontrollerat' };
+  return { hash, size, tooLarge, parsed, kind, status, reviewReason, now, auth };
+}
 
+/** A mail in a transaction of its own; when it cannot be stored as parsed it is kept raw, for review, so it never blocks the queue. */
+async function storeAlone(ctx: AppContext, item: IntakeItem, input: StoreInput): Promise<IngestOutcome> {
+  const { raw, source } = item;
+  const once = (inp: StoreInput) =>
+    ctx.database.db.transaction(async (tx) => {
+      collectAudit(tx);
+      const [id] = await allocateIds(tx, 1);
+      const o = await storeIn(tx, ctx, raw, source, inp, id!);
+      await flushAudit(tx);
+      await recordProgress(ctx, [source], tx);
+      return o;
+    });
   try {
-    return await store(ctx, raw, source, { hash, size, tooLarge, parsed, kind, status, reviewReason, now, auth });
+    const o = await once(input);
+    logStored(ctx, source, o, input.kind);
+    return o;
   } catch (err) {
     if (isConnectionError(err)) throw err;
-    // This mail cannot be stored as parsed: keep it raw, for review, so it never blocks the queue.
-    log.error({ code: errorCode(err), err }, 'message cannot be stored as parsed; kept for review');
+    ctx.log
+      .child({ component: 'process', uid: source.uid })
+      .error({ code: errorCode(err), err }, 'message cannot be stored as parsed; kept for review');
+    const { parsed } = input;
     const bare: ParseOutcome = {
       ...parsed,
       mail: null,
       bodyText: '',
-      result: { ...result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } },
+      result: { ...parsed.result, subject: '', persons: [], error: { code: 'STORE_FAILED', message: errorMessage(err) } },
     };
-    return store(ctx, raw, source, {
-      hash,
-      size,
-      tooLarge,
+    const o = await once({
+      ...input,
       parsed: bare,
       kind: 'other',
       status: 'review',
       reviewReason: `kunde inte sparas (${errorCode(err)})`,
-      now,
-      auth,
     });
+    logStored(ctx, source, o, 'other');
+    return o;
   }
 }
 
@@ -182,8 +423,24 @@ interface StoreInput {
   auth: AuthResult;
 }
 
-/** The one transaction: message row, case work, audit, progress. */
-async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreInput): Promise<IngestOutcome> {
+/** Ids for the batch's message rows in one statement (the case steps name the mail before its row is written). */
+async function allocateIds(tx: Tx, n: number): Promise<number[]> {
+  const rows = await tx.execute<{ id: number | string }>(
+    sql`select nextval(pg_get_serial_sequence('messages', 'id')) as id from generate_series(1, ${n}::int)`,
+  );
+  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: Array<{ id: number | string }> }).rows;
+  return list.map((r) => Number(r.id));
+}
+
+/** One mail inside the batch's transaction: the case steps, then its message row with what they made of it. */
+async function storeIn(
+  tx: Tx,
+  ctx: AppContext,
+  raw: Buffer,
+  source: Source,
+  input: StoreInput,
+  messageRowId: number,
+): Promise<IngestOutcome> {
   const { hash, size, tooLarge, parsed, kind, now, auth } = input;
   let { status, reviewReason } = input;
   const result = parsed.result;
@@ -191,88 +448,90 @@ async function store(ctx: AppContext, raw: Buffer, source: Source, input: StoreI
   const cap = ctx.config.caps.personsPerMail;
   const stored =
     result.persons.length > cap ? { ...result, persons: result.persons.slice(0, cap), personsTotal: result.persons.length } : result;
-  const log = ctx.log.child({ component: 'process', uid: source.uid });
-  const outcome = await ctx.database.db.transaction(async (tx) => {
-    const [msg] = await tx
-      .insert(messages)
-      .values({
-        source: source.kind,
-        mailbox: source.mailbox ?? null,
-        uidValidity: source.uidValidity ?? null,
-        uid: source.uid ?? null,
-        messageId: result.messageId,
-        contentHash: hash,
-        raw: tooLarge ? raw.subarray(0, headerEnd(raw)) : raw,
-        size,
-        fromAddr: result.from,
-        subject: result.subject,
-        sentAt: parsed.mail?.date ?? null,
-        inReplyTo: parsed.mail?.inReplyTo ?? null,
-        references: parsed.mail?.references ?? [],
-        kind,
-        status,
-        reviewReason,
-        errorCode: tooLarge ? 'MAIL_TOO_LARGE' : (result.error?.code ?? null),
-        bodyText: maskPersonnummerInText(parsed.bodyText.slice(0, 200_000)),
-        parsed: stored,
-        authVerdict: auth.verdict,
-        authDetail: auth.detail,
-        receivedAt: now,
-      })
-      .returning({ id: messages.id });
-    const messageRowId = msg!.id;
-    let caseId: number | null = null;
+  let caseId: number | null = null;
 
-    if (parsed.mail && !tooLarge && !result.error) {
-      const standing = senderStanding(ctx.rules, parsed.mail.from, auth.verdict);
-      const done =
-        kind === 'notification'
-          ? await handleNotification(tx, ctx, {
-              mail: parsed.mail,
-              text: parsed.bodyText,
-              records: result.persons,
-              standing,
-              messageRowId,
-              now,
-            })
-          : kind === 'other' || kind === 'automated'
-            ? await attachOtherMail(tx, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
-            : { caseId: null, review: null };
-      caseId = done.caseId;
-      if (done.review) {
-        // The case steps sent the mail to review (over a cap, or it refers to a case it may not change).
-        if (kind === 'notification') status = 'review';
-        reviewReason = reviewReason ? `${reviewReason}; ${done.review}` : done.review;
-        await tx.update(messages).set({ status, reviewReason }).where(eq(messages.id, messageRowId));
-      }
+  if (parsed.mail && !tooLarge && !result.error) {
+    const standing = senderStanding(ctx.rules, parsed.mail.from, auth.verdict);
+    const done =
+      kind === 'notification'
+        ? await handleNotification(tx, ctx, {
+            mail: parsed.mail,
+            text: parsed.bodyText,
+            records: result.persons,
+            standing,
+            messageRowId,
+            now,
+          })
+        : kind === 'other' || kind === 'automated'
+          ? await attachOtherMail(tx, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
+          : { caseId: null, review: null };
+    caseId = done.caseId;
+    if ('bounce' in done && done.bounce) {
+      // A bounce of our reply: on its case, in Att granska.
+      status = 'review';
+      reviewReason = `studsat svar: ${done.bounce}`;
     }
-    await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
-    await recordProgress(ctx, source, tx);
-    return { messageRowId, status, caseId, folder: folderFor(status) };
+    if (done.review) {
+      // The case steps sent the mail to review (over a cap, or it refers to a case it may not change).
+      if (kind === 'notification') status = 'review';
+      reviewReason = reviewReason ? `${reviewReason}; ${done.review}` : done.review;
+    }
+  }
+  await tx.insert(messages).values({
+    id: messageRowId,
+    source: source.kind,
+    mailbox: source.mailbox ?? null,
+    uidValidity: source.uidValidity ?? null,
+    uid: source.uid ?? null,
+    messageId: result.messageId,
+    contentHash: hash,
+    raw: tooLarge ? raw.subarray(0, headerEnd(raw)) : raw,
+    size,
+    fromAddr: result.from,
+    subject: result.subject,
+    sentAt: parsed.mail?.date ?? null,
+    inReplyTo: parsed.mail?.inReplyTo ?? null,
+    references: parsed.mail?.references ?? [],
+    kind,
+    status,
+    reviewReason,
+    errorCode: tooLarge ? 'MAIL_TOO_LARGE' : (result.error?.code ?? null),
+    bodyText: maskPersonnummerInText(parsed.bodyText.slice(0, 200_000)),
+    parsed: stored,
+    authVerdict: auth.verdict,
+    authDetail: auth.detail,
+    caseId,
+    receivedAt: now,
   });
-  log.info({ messageRowId: outcome.messageRowId, kind, status, caseId: outcome.caseId }, 'message processed');
-  return outcome;
+  await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
+  return { messageRowId, status, caseId, folder: folderFor(status) };
 }
 
-/** Progress for IMAP: the highest UID done under this UIDVALIDITY (in the caller's transaction when given). */
-async function recordProgress(ctx: AppContext, source: Source, tx?: Tx): Promise<void> {
-  if (source.kind !== 'imap' || !source.mailbox || source.uidValidity == null || source.uid == null) return;
+function logStored(ctx: AppContext, source: Source, o: IngestOutcome, kind: MessageKind): void {
+  ctx.log
+    .child({ component: 'process', uid: source.uid })
+    .info({ messageRowId: o.messageRowId, kind, status: o.status, caseId: o.caseId }, 'message processed');
+}
+
+/** Progress for IMAP: the highest UID done under this UIDVALIDITY, one statement for the batch (in the caller's transaction when given). */
+async function recordProgress(ctx: AppContext, sources: Source[], tx?: Tx): Promise<void> {
   const db = tx ?? ctx.database.db;
-  const [row] = await db.select().from(mailboxState).where(eq(mailboxState.mailbox, source.mailbox));
-  if (!row) {
+  const imap = sources.filter((s) => s.kind === 'imap' && s.mailbox && s.uidValidity != null && s.uid != null);
+  for (const [box, list] of groupBy(imap, (s) => s.mailbox!)) {
+    // The last UIDVALIDITY seen wins (as mail by mail did), with its highest UID.
+    const validity = list[list.length - 1]!.uidValidity!;
+    const lastUid = Math.max(...list.filter((s) => s.uidValidity === validity).map((s) => s.uid!));
     await db
       .insert(mailboxState)
-      .values({ mailbox: source.mailbox, uidValidity: source.uidValidity, lastUid: source.uid, updatedAt: ctx.now() })
-      .onConflictDoNothing();
-  } else if (row.uidValidity !== source.uidValidity || row.lastUid < source.uid) {
-    await db
-      .update(mailboxState)
-      .set({
-        uidValidity: source.uidValidity,
-        lastUid: Math.max(source.uid, row.uidValidity === source.uidValidity ? row.lastUid : 0),
-        updatedAt: ctx.now(),
-      })
-      .where(eq(mailboxState.mailbox, source.mailbox));
+      .values({ mailbox: box, uidValidity: validity, lastUid, updatedAt: ctx.now() })
+      .onConflictDoUpdate({
+        target: mailboxState.mailbox,
+        set: {
+          uidValidity: validity,
+          lastUid: sql`case when ${mailboxState.uidValidity} = ${validity} then greatest(${mailboxState.lastUid}, ${lastUid}) else ${lastUid} end`,
+          updatedAt: ctx.now(),
+        },
+      });
   }
 }
 

@@ -16,6 +16,8 @@ import type { Rules } from '../rules/load';
 export interface ParseLimits {
   timeoutMs: number;
   memoryMb: number;
+  /** Parse threads (a batch is parsed in parallel); default 1. */
+  threads?: number;
 }
 
 interface Job {
@@ -32,11 +34,24 @@ function threadScript(): string {
   return `require('tsx/cjs'); require(${JSON.stringify(path.join(__dirname, 'thread.ts'))});`;
 }
 
-export class ParsePool {
-  private worker: Worker | null = null;
+/** A thread beyond the first that has had nothing to do this long is ended (idle memory). */
+const SPARE_IDLE_MS = 10_000;
+
+/** One parse thread: one mail at a time, its own budget timer. */
+interface Slot {
+  worker: Worker | null;
   /** The thread has loaded the parser (its start-up is not counted in a mail's budget). */
-  private ready = false;
-  private current: { job: Job; timer: NodeJS.Timeout } | null = null;
+  ready: boolean;
+  current: { job: Job; timer: NodeJS.Timeout } | null;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Up to `threads` parse threads share one queue, so a batch is parsed in parallel; each mail keeps
+ * its own time budget and the memory cap of its thread.
+ */
+export class ParsePool {
+  private readonly slots: Slot[];
   private readonly queue: Job[] = [];
   private nextId = 1;
   /** Threads ended for being over budget, out of memory or crashed (for the logs and tests). */
@@ -46,7 +61,15 @@ export class ParsePool {
     private readonly rules: Rules,
     private readonly limits: ParseLimits,
     private readonly log: Logger,
-  ) {}
+    threads = 1,
+  ) {
+    this.slots = Array.from({ length: Math.max(1, threads) }, () => ({ worker: null, ready: false, current: null, idleTimer: null }));
+  }
+
+  /** How many mails can be parsed at once. */
+  get size(): number {
+    return this.slots.length;
+  }
 
   /** Never rejects: a mail that cannot be parsed in budget comes back with `result.error`. */
   parse(raw: Buffer, opts: ParseOptions = {}): Promise<ParseOutcome> {
@@ -56,7 +79,7 @@ export class ParsePool {
     });
   }
 
-  private spawn(): Worker {
+  private spawn(slot: Slot): Worker {
     const w = new Worker(threadScript(), {
       eval: true,
       workerData: { rules: this.rules },
@@ -69,57 +92,79 @@ export class ParsePool {
     });
     w.unref();
     w.on('message', (msg: { id: number; parsed: ParseOutcome } | { ready: true }) => {
+      if (slot.worker !== w) return;
       if ('ready' in msg) {
-        if (this.worker === w) {
-          this.ready = true;
-          this.pump();
-        }
+        slot.ready = true;
+        this.pump();
         return;
       }
-      const cur = this.current;
+      const cur = slot.current;
       if (!cur || cur.job.id !== msg.id) return;
       clearTimeout(cur.timer);
-      this.current = null;
+      slot.current = null;
       w.unref();
       cur.job.resolve(revive(msg.parsed));
       this.pump();
     });
     w.on('error', (err: Error & { code?: string }) => {
-      this.fail(w, err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'PARSE_MEMORY' : 'PARSE_CRASHED', errorMessage(err));
+      this.fail(slot, w, err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'PARSE_MEMORY' : 'PARSE_CRASHED', errorMessage(err));
     });
     w.on('exit', (code) => {
-      if (this.worker === w) this.fail(w, 'PARSE_CRASHED', `parse thread exited (${code})`);
+      if (slot.worker === w) this.fail(slot, w, 'PARSE_CRASHED', `parse thread exited (${code})`);
     });
     return w;
   }
 
   private pump(): void {
-    if (this.current || this.queue.length === 0) return;
-    if (!this.worker) {
-      this.ready = false;
-      this.worker = this.spawn();
+    // The first slot is always used first; further threads start only when mails wait.
+    for (let i = 0; i < this.slots.length && this.queue.length > 0; i++) {
+      const slot = this.slots[i]!;
+      if (slot.current) continue;
+      if (slot.idleTimer) {
+        clearTimeout(slot.idleTimer);
+        slot.idleTimer = null;
+      }
+      if (!slot.worker) {
+        slot.ready = false;
+        slot.worker = this.spawn(slot);
+      }
+      const w = slot.worker;
+      w.ref();
+      if (!slot.ready) continue; // pumped again when the thread says it is ready
+      const job = this.queue.shift()!;
+      const timer = setTimeout(
+        () => this.fail(slot, w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`),
+        this.limits.timeoutMs,
+      );
+      slot.current = { job, timer };
+      w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
     }
-    const w = this.worker;
-    w.ref();
-    if (!this.ready) return; // pumped again when the thread says it is ready
-    const job = this.queue.shift()!;
-    const timer = setTimeout(
-      () => this.fail(w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`),
-      this.limits.timeoutMs,
-    );
-    this.current = { job, timer };
-    w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
+    // Spare threads with nothing to do are ended after a while (the first one stays warm).
+    for (let i = 1; i < this.slots.length; i++) {
+      const slot = this.slots[i]!;
+      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0) {
+        slot.idleTimer = setTimeout(() => {
+          slot.idleTimer = null;
+          if (slot.current || !slot.worker) return;
+          const w = slot.worker;
+          slot.worker = null;
+          slot.ready = false;
+          void w.terminate();
+        }, SPARE_IDLE_MS);
+        slot.idleTimer.unref();
+      }
+    }
   }
 
   /** Ends the thread; the mail in hand comes back unparsed with `code`. */
-  private fail(w: Worker, code: Extract<ErrorCode, 'PARSE_TIMEOUT' | 'PARSE_MEMORY' | 'PARSE_CRASHED'>, message: string): void {
-    if (this.worker !== w) return;
-    this.worker = null;
-    this.ready = false;
+  private fail(slot: Slot, w: Worker, code: Extract<ErrorCode, 'PARSE_TIMEOUT' | 'PARSE_MEMORY' | 'PARSE_CRASHED'>, message: string): void {
+    if (slot.worker !== w) return;
+    slot.worker = null;
     void w.terminate();
     // A thread that dies before it is ready takes the first waiting mail with it (no respawn loop).
-    const cur = this.current ?? (this.queue.length ? { job: this.queue.shift()!, timer: setTimeout(() => {}, 0) } : null);
-    this.current = null;
+    const cur = slot.current ?? (!slot.ready && this.queue.length ? { job: this.queue.shift()!, timer: setTimeout(() => {}, 0) } : null);
+    slot.ready = false;
+    slot.current = null;
     if (cur) {
       clearTimeout(cur.timer);
       this.ended[code === 'PARSE_TIMEOUT' ? 'timeout' : code === 'PARSE_MEMORY' ? 'memory' : 'crashed']++;
@@ -132,17 +177,25 @@ export class ParsePool {
     this.pump();
   }
 
-  /** Starts the thread ahead of the first mail (the worker does this at start). */
+  /** Starts the first thread ahead of the first mail (the worker does this at start). */
   warm(): void {
-    if (this.worker) return;
-    this.ready = false;
-    this.worker = this.spawn();
+    const slot = this.slots[0]!;
+    if (slot.worker) return;
+    slot.ready = false;
+    slot.worker = this.spawn(slot);
   }
 
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.terminate();
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (slot.idleTimer) clearTimeout(slot.idleTimer);
+        slot.idleTimer = null;
+        const w = slot.worker;
+        slot.worker = null;
+        slot.ready = false;
+        if (w) await w.terminate();
+      }),
+    );
   }
 }
 
@@ -184,12 +237,13 @@ export async function unparsed(raw: Buffer, code: ErrorCode, message: string): P
 
 const pools = new WeakMap<Rules, Map<string, ParsePool>>();
 
-/** One pool per rules and limits (contexts that share them share the thread). */
+/** One pool per rules and limits (contexts that share them share the threads). */
 export function parsePoolFor(rules: Rules, limits: ParseLimits, log: Logger): ParsePool {
   let byLimits = pools.get(rules);
   if (!byLimits) pools.set(rules, (byLimits = new Map<string, ParsePool>()));
-  const key = `${limits.timeoutMs}:${limits.memoryMb}`;
+  const threads = limits.threads ?? 1;
+  const key = `${limits.timeoutMs}:${limits.memoryMb}:${threads}`;
   let pool = byLimits.get(key);
-  if (!pool) byLimits.set(key, (pool = new ParsePool(rules, limits, log)));
+  if (!pool) byLimits.set(key, (pool = new ParsePool(rules, limits, log, threads)));
   return pool;
 }

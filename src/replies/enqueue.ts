@@ -55,21 +55,18 @@ export async function enqueueReply(
   let status: OutboxStatus = draft.suppressReason ? 'suppressed' : draft.hold ? 'held' : 'pending';
   let suppressReason = draft.suppressReason ?? null;
   if (status === 'pending' && (draft.automatic ?? draft.triggerKey.startsWith('message:'))) {
-    const counted = and(inArray(outbox.status, ['pending', 'sending', 'sent', 'held']), like(outbox.triggerKey, AUTOMATIC_TRIGGER));
-    const [perCase] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(and(eq(outbox.caseId, draft.caseId), counted, gte(outbox.createdAt, new Date(now.getTime() - 86_400_000))));
-    const [perRecipient] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(outbox)
-      .where(
-        and(
-          sql`regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)}`,
-          counted,
-          gte(outbox.createdAt, new Date(now.getTime() - 3_600_000)),
-        ),
-      );
+    // Both rate limits in one statement, over automatic answers only; each count uses its own index (case + time, mailbox + time).
+    const counted = sql`${outbox.status} in ('pending', 'sending', 'sent', 'held') and ${outbox.triggerKey} like ${AUTOMATIC_TRIGGER}`;
+    const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
+    const hourAgo = new Date(now.getTime() - 3_600_000).toISOString();
+    const [counts] = await tx
+      .select({
+        perCase: sql<number>`(select count(*)::int from ${outbox} where ${outbox.caseId} = ${draft.caseId} and ${counted} and ${outbox.createdAt} >= ${dayAgo}::timestamptz)`,
+        perRecipient: sql<number>`(select count(*)::int from ${outbox} where regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)} and ${counted} and ${outbox.createdAt} >= ${hourAgo}::timestamptz)`,
+      })
+      .from(sql`(select 1) as one`);
+    const perCase = { n: Number(counts?.perCase ?? 0) };
+    const perRecipient = { n: Number(counts?.perRecipient ?? 0) };
     if ((perCase?.n ?? 0) >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
     else if ((perRecipient?.n ?? 0) >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
     if (suppressReason) status = 'suppressed';

@@ -34,6 +34,9 @@ export interface SenderStatus {
 
 type Claimed = OutboxRow & { caseRef: string };
 
+/** Replies claimed together: sent one after another over the pooled connection, marked sent together. */
+const SEND_BATCH = 25;
+
 /**
  * Sends due outbox rows. A row is claimed in one statement (status `sending`, a claim time and
  * owner); a claim older than SEND_CLAIM_STALE_SECONDS is taken again by any sender, at any time.
@@ -162,7 +165,8 @@ export class OutboxSender {
     this.journal.close();
   }
 
-  private async claim(): Promise<Claimed | null> {
+  /** Claims up to `n` due rows in one statement (oldest first). */
+  private async claim(n: number): Promise<Claimed[]> {
     const { db } = this.ctx.database;
     const now = this.ctx.now();
     const stale = new Date(now.getTime() - this.ctx.config.replies.claimStaleMs);
@@ -173,17 +177,36 @@ export class OutboxSender {
           sql`, `,
         )})`
       : sql``;
-    const [row] = await db
+    const rows = await db
       .update(outbox)
       .set({ status: 'sending', attempts: sql`${outbox.attempts} + 1`, claimedAt: now, claimedBy: this.owner })
       .where(
-        sql`${outbox.id} = (select id from ${outbox}
+        sql`${outbox.id} in (select id from ${outbox}
             where ((status = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz)
                 or (status = 'sending' and (claimed_at is null or claimed_at < ${stale.toISOString()}::timestamptz))) ${notMine}
-            order by id limit 1 for update skip locked)`,
+            order by id limit ${n} for update skip locked)`,
       )
       .returning({ ...getTableColumns(outbox), caseRef: sql<string>`(select ref from ${cases} where ${cases.id} = ${outbox.caseId})` });
-    return row ?? null;
+    return rows.sort((a, b) => a.id - b.id);
+  }
+
+  /** Claimed rows not tried (stopping, the transport went down): given back untouched, no attempt used. */
+  private async giveBack(rows: Claimed[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.ctx.database.db
+      .update(outbox)
+      .set({ status: 'pending', attempts: sql`greatest(${outbox.attempts} - 1, 0)`, claimedAt: null, claimedBy: null })
+      .where(
+        and(
+          inArray(
+            outbox.id,
+            rows.map((r) => r.id),
+          ),
+          eq(outbox.status, 'sending'),
+          eq(outbox.claimedBy, this.owner),
+        ),
+      )
+      .catch((e: unknown) => this.log.error({ code: errorCode(e) }, 'cannot give claimed replies back'));
   }
 
   private async drain(limit: number): Promise<number> {
@@ -197,54 +220,64 @@ export class OutboxSender {
       return 0;
     }
     if (this.unmarked.size > 0) return 0; // the database is not taking marks: send nothing more now
-    for (let i = 0; i < limit && !this.down && !this.stopping; i++) {
-      let row: Claimed | null;
+    while (sent < limit && !this.down && !this.stopping) {
+      let rows: Claimed[];
       try {
-        row = await this.claim();
+        rows = await this.claim(Math.min(SEND_BATCH, limit - sent));
       } catch (err) {
         log.error({ err }, 'cannot read the outbox');
         break;
       }
-      if (!row) break;
-      try {
-        await this.transport.send(row, row.caseRef);
-      } catch (err) {
-        await this.failed(row, err);
-        continue;
+      if (rows.length === 0) break;
+      let k = 0;
+      for (; k < rows.length && !this.down && !this.stopping; k++) {
+        const row = rows[k]!;
+        try {
+          await this.transport.send(row, row.caseRef);
+        } catch (err) {
+          await this.failed(row, err);
+          continue;
+        }
+        // Accepted: from here on this reply is never sent again by this process.
+        this.unmarked.set(row.id, this.ctx.now());
+        try {
+          this.journal.record(row.id);
+        } catch (err) {
+          log.error({ err, outboxId: row.id }, 'cannot write the send journal');
+        }
+        sent++;
+        log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
       }
-      // Accepted: from here on this reply is never sent again by this process.
-      this.unmarked.set(row.id, this.ctx.now());
+      await this.giveBack(rows.slice(k));
       try {
-        this.journal.record(row.id);
+        // The batch's accepted replies marked sent in one statement.
+        await this.flushMarks();
       } catch (err) {
-        log.error({ err, outboxId: row.id }, 'cannot write the send journal');
-      }
-      sent++;
-      log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
-      try {
-        await this.markSent(row.id);
-      } catch (err) {
-        log.error({ err, outboxId: row.id }, 'reply sent but not yet marked sent; the mark is retried (never sent again)');
+        log.error({ err, count: this.unmarked.size }, 'replies sent but not yet marked sent; the mark is retried (never sent again)');
         this.scheduleMarks();
         break;
       }
+      if (rows.length < SEND_BATCH) break;
     }
     if (this.unmarked.size === 0) this.journal.clear();
     return sent;
   }
 
-  private async markSent(id: number): Promise<void> {
-    const at = this.unmarked.get(id) ?? this.ctx.now();
-    await this.ctx.database.db
-      .update(outbox)
-      .set({ status: 'sent', sentAt: at, lastError: null, claimedAt: null })
-      .where(eq(outbox.id, id));
-    this.unmarked.delete(id);
-  }
-
-  /** Marks every accepted reply sent; throws when the database still refuses. */
+  /** Marks every accepted reply sent, in one statement (each keeps its own accept time); throws when the database still refuses. */
   private async flushMarks(): Promise<void> {
-    for (const id of [...this.unmarked.keys()]) await this.markSent(id);
+    const marks = [...this.unmarked.entries()];
+    if (marks.length > 0) {
+      const ids = marks.map(([id]) => id);
+      const at = sql.join(
+        marks.map(([id, t]) => sql`when ${id}::int then ${t.toISOString()}::timestamptz`),
+        sql` `,
+      );
+      await this.ctx.database.db
+        .update(outbox)
+        .set({ status: 'sent', sentAt: sql`case ${outbox.id} ${at} end`, lastError: null, claimedAt: null })
+        .where(inArray(outbox.id, ids));
+      for (const id of ids) this.unmarked.delete(id);
+    }
     this.markBackoff.reset();
   }
 

@@ -83,3 +83,25 @@ export function notification(o: { from: string; fromName: string; subject: strin
   ].join('\n');
   return { raw: buildMail({ from: o.from, fromName: o.fromName, subject: o.subject, messageId, body }), messageId };
 }
+
+const B_FIRST = ['Lisa', 'Omar', 'Erik', 'Sara', 'Anna', 'Karin', 'Nils', 'Maja', 'Per', 'Åsa'];
+const B_LAST = ['Berg', 'Said', 'Ek', 'Lind', 'Holm', 'Sjö', 'Nord', 'Falk', 'Öberg', 'Dahl'];
+const B_FUNCS = ['Enhetschef', 'Undersköterska', 'Sjuksköterska', 'Samordnare'];
+const B_DOMAINS = ['omsorgshuset.se', 'hemtjanstnarke.se', 'attendo.se', 'vardaga.se'];
+
+/** Benchmark mail i (of run `run`): every 4th lacks the HSA-id (a missing-info reply), the others are complete (a receipt). */
+export function benchNotification(i: number, run = 0): { raw: string; messageId: string; complete: boolean } {
+  const complete = i % 4 !== 3;
+  const domain = B_DOMAINS[i % B_DOMAINS.length]!;
+  const name = `${B_FIRST[i % 10]!} ${B_LAST[Math.floor(i / 10) % 10]!}`;
+  const m = notification({
+    from: `handlaggare${i % 25}@${domain}`,
+    fromName: `Handläggare ${i % 25}`,
+    subject: `Anmälan SITHS-kort ${name} nr ${i}`,
+    messageId: `<bench.${run}.${i}.${crypto.randomBytes(4).toString('hex')}@${domain}>`,
+    persons: [
+      { name, function: B_FUNCS[i % B_FUNCS.length]!, ...(complete ? { hsaId: hsaIdFor(i, `R${run}T`) } : {}), user: `user${run}x${i}` },
+    ],
+  });
+  return { ...m, complete };
+}
