@@ -134,7 +134,7 @@ function startWorker(env: Record<string, string>, dataDir: string): Spawned {
   });
   const lines: string[] = [];
   let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     const parts = buf.split('\n');
     buf = parts.pop()!;
@@ -144,7 +144,7 @@ function startWorker(env: Record<string, string>, dataDir: string): Spawned {
       else if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`worker: ${l.slice(0, 400)}\n`);
     }
   });
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
   return {
     child,
     countFile,

@@ -60,7 +60,7 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
     database: tdb.database,
     log: logger('test').child({}, { level: 'silent' }),
     now: () => NOW,
-    resolver: noDns as never,
+    resolver: noDns,
   };
   const items: IntakeItem[] = raws.map((raw, i) => ({
     raw,

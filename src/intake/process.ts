@@ -155,7 +155,7 @@ interface Prepared {
  * transaction of its own, so one bad mail fails alone. Progress (`mailbox_state`) once per batch.
  */
 export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise<BatchResult[]> {
-  const results: Array<BatchResult | undefined> = new Array(items.length);
+  const results = new Array<BatchResult | undefined>(items.length);
   const log = ctx.log.child({ component: 'process' });
   const hashes = items.map((i) => contentHash(i.raw));
   const known = items.length
@@ -208,7 +208,9 @@ export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise
     for (const i of parsedIdx) results[i] ??= { ok: false, error: err };
   }
   const prepared: Prepared[] = [];
-  const auths = await Promise.all(parsedIdx.map((i) => (results[i] ? null : prepare(ctx, items[i]!, hashes[i]!, parsed.get(i)!))));
+  const auths = await Promise.all(
+    parsedIdx.map((i) => (results[i] ? Promise.resolve(null) : prepare(ctx, items[i]!, hashes[i]!, parsed.get(i)!))),
+  );
   parsedIdx.forEach((i, n) => {
     if (results[i]) return;
     const r = parsed.get(i)!.result;
@@ -428,8 +430,9 @@ async function allocateIds(tx: Tx, n: number): Promise<number[]> {
   const rows = await tx.execute<{ id: number | string }>(
     sql`select nextval(pg_get_serial_sequence('messages', 'id')) as id from generate_series(1, ${n}::int)`,
   );
-  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: Array<{ id: number | string }> }).rows;
-  return list.map((r) => Number(r.id));
+  // postgres.js gives the rows, PGlite a result with `rows`.
+  const result = rows as Array<{ id: number | string }> | { rows: Array<{ id: number | string }> };
+  return (Array.isArray(result) ? result : result.rows).map((r) => Number(r.id));
 }
 
 /** One mail inside the batch's transaction: the case steps, then its message row with what they made of it. */
@@ -466,10 +469,11 @@ async function storeIn(
           ? await attachOtherMail(tx, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
           : { caseId: null, review: null };
     caseId = done.caseId;
-    if ('bounce' in done && done.bounce) {
+    const bounce = (done as { bounce?: string }).bounce;
+    if (bounce) {
       // A bounce of our reply: on its case, in Att granska.
       status = 'review';
-      reviewReason = `studsat svar: ${done.bounce}`;
+      reviewReason = `studsat svar: ${bounce}`;
     }
     if (done.review) {
       // The case steps sent the mail to review (over a cap, or it refers to a case it may not change).
