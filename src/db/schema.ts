@@ -190,6 +190,7 @@ export const tasks = pgTable(
     // Hot path (intake): a live task for this HSA-id and action (the partial index above cannot serve a generic plan); a leaver's grants by username.
     index('tasks_hsa_action_idx').on(t.hsaId, t.action),
     index('tasks_treserva_idx').on(t.treservaUser),
+    index('tasks_case_idx').on(t.caseId),
   ],
 );
 
