@@ -144,7 +144,7 @@ test('a provider who does not answer the reminders is flagged in the case list a
 
   // Reject, then reopen: the provider gets the reason; reopening is audited.
   await page.getByText('Avvisa ärendet').first().click();
-  await page.getByLabel(/Anledning/).fill('Fel utförare.');
+  await page.locator('#reject-reason').fill('Fel utförare.');
   await page.locator('#reject button[type=submit]').click();
   await page.waitForURL(/ok=rejected/);
   await page.getByRole('button', { name: 'Öppna ärendet igen' }).click();

@@ -457,7 +457,7 @@ test('case page: honest save messages next to the form, the task follows a corre
   await page.goto(`${server.url}/cases/${ids.invalid}`);
   const replies = (await page.locator('.replies').textContent())!;
   expect(replies).not.toContain('rate-limit-case');
-  expect(replies).toContain('gränsen för automatiska svar per ärende och dygn är nådd');
+  expect(replies).toContain('så många automatiska svar som tillåts per dygn');
   await page.close();
 });
 

@@ -355,7 +355,7 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
         SMTP_HOST: '',
         REPLY_PERSONAL_DATA: 'all',
       };
-      const cli = (...args: string[]) => run(TSX, ['src/cli.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 30_000 });
+      const cli = (...args: string[]) => run(TSX, ['src/cli.ts', ...args], { cwd: ROOT, env: childEnv, timeout: 120_000 });
       const ok = notification({
         from: 'sven.dahl@vardaga.se',
         fromName: 'Sven Dahl',
@@ -478,5 +478,5 @@ describe('embedded mode: PGlite, maildrop folder, outbox folder', () => {
     } finally {
       await fsp.rm(cliDir, { recursive: true, force: true });
     }
-  }, 120_000); // eight CLI child processes (tsx start and PGlite open each): slow on a loaded machine
+  }, 600_000); // eight CLI child processes (tsx start and PGlite open each): slow on a loaded machine
 });

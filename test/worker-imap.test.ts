@@ -403,7 +403,7 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(await subjectsIn(dovecot, U.flow, FOLDERS.processed)).toHaveLength(5);
   });
 
-  it('3. an out-of-office and a bounce get no reply and land in the ignored folder (the bounce is shown on our reply)', async () => {
+  it('3. an out-of-office and a bounce get no reply; the out-of-office lands in the ignored folder, the bounce in review (shown on our reply)', async () => {
     expect(receiptToAnna).toBeDefined();
     const [caseA] = await ctx.database.db.select().from(cases).where(eq(cases.sender, anna.from));
     const oofId = msgId('oof', 'hemtjanstnarke.se');
@@ -483,9 +483,9 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     expect(await count(ctx.database, persons, eq(persons.caseId, caseA!.id))).toBe(1);
 
     expect(await subjectsIn(dovecot, U.flow, 'INBOX')).toEqual([]);
-    expect(await subjectsIn(dovecot, U.flow, FOLDERS.ignored)).toEqual(
-      [`Automatiskt svar: ${receiptToAnna.parsed.subject ?? ''}`, 'Undelivered Mail Returned to Sender'].sort(),
-    );
+    expect(await subjectsIn(dovecot, U.flow, FOLDERS.ignored)).toEqual([`Automatiskt svar: ${receiptToAnna.parsed.subject ?? ''}`]);
+    // The bounce waits for a person: in the review folder, as in Att granska.
+    expect(await subjectsIn(dovecot, U.flow, FOLDERS.review)).toContain('Undelivered Mail Returned to Sender');
   });
 
   it('4. a mail appended while the Worker idles is processed within 2 s (IMAP IDLE)', async () => {

@@ -2,6 +2,7 @@ import { and, count, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { cases, messages, outbox } from '../db/schema';
+import { suppressReason } from './labels';
 
 /**
  * What marks a case in the list and on its page: new provider messages waiting in Att granska,
@@ -46,5 +47,5 @@ export function heldBackReason(reason: string | null, status: string, config: Co
     return `ärendet har fått så många automatiska svar som tillåts per dygn (${config.replies.maxPerCasePerDay}); gränsen skyddar mot mejlslingor`;
   if (reason === 'rate-limit-recipient')
     return `mottagaren har fått så många automatiska svar som tillåts per timme (${config.replies.maxPerRecipientPerHour}); gränsen skyddar mot mejlslingor`;
-  return reason;
+  return suppressReason(reason);
 }
