@@ -105,7 +105,11 @@ async function receiptDrafts(tx: DbOrTx, env: ReplyEnv, c: CaseRow, all: PersonR
   ] as const) {
     const ts = group(action);
     if (!ts.length) continue;
-    const named = ts.map((t) => byPerson.get(t.personId)).filter((p): p is PersonRow => !!p);
+    // In the order the provider gave them (person order), whatever order their tasks were made in.
+    const named = ts
+      .map((t) => byPerson.get(t.personId))
+      .filter((p): p is PersonRow => !!p)
+      .sort((a, b) => a.id - b.id);
     out.push({ kind, ...compose({ ...base(c, env), persons: named }, env.rules), taskIds: ts.map((t) => t.id) });
   }
   return out;
