@@ -95,6 +95,8 @@ export class ParsePool {
       if (slot.worker !== w) return;
       if ('ready' in msg) {
         slot.ready = true;
+        // A thread started for a mail another thread took holds nothing: it must not keep the process alive.
+        if (!slot.current) w.unref();
         this.pump();
         return;
       }
