@@ -1,4 +1,5 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
 import writeXlsxFile from 'write-excel-file/node';
 import { parseMail } from '../src/parse';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
@@ -58,4 +59,70 @@ test('a Windows-1252 CSV from Swedish Excel (";" separated) is decoded and read'
   expect(result.persons).toEqual([
     { name: 'Åsa Öberg', function: 'Undersköterska', hsaId: 'SE2321000016-AOE1', treservaUser: 'asaobe', intent: 'grant', problems: [] },
   ]);
+});
+
+/** A real PDF with a text layer (pdf-lib, standard font), one line per entry; none gives a page without text. */
+async function pdfWith(lines: string[]): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  const page = doc.addPage([595, 842]);
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  lines.forEach((text, i) => page.drawText(text, { x: 50, y: 780 - i * 18, size: 11, font }));
+  if (lines.length === 0) page.drawRectangle({ x: 50, y: 600, width: 200, height: 120 }); // a "scan": no text
+  return Buffer.from(await doc.save());
+}
+
+test('a PDF form attached with a body that only points to it gives its person', async () => {
+  const pdf = await pdfWith([
+    'Anmälan behörighet Lifecare SP',
+    'Namn: Nora Åkesson',
+    'Befattning: Undersköterska',
+    'HSA-id: SE2321000016-NÅ27',
+    'Treserva användarnamn: noraak',
+  ]);
+  const { result } = await parseMail(await withAttachment('anmalan.pdf', pdf, 'application/pdf'), rules);
+  expect(result.kind).toBe('notification');
+  expect(result.persons.map((p) => [p.name, p.function, p.treservaUser])).toEqual([['Nora Åkesson', 'Undersköterska', 'noraak']]);
+  expect(result.persons[0]!.problems.map((p) => p.field)).toEqual(['hsaId']); // "Å" is no HSA-id character
+});
+
+test("a card letter's PDF completes the person the body names (HSA-id only in the letter), its next label no part of the name", async () => {
+  const pdf = await pdfWith([
+    'Följesedel SITHS-kort',
+    'Kortinnehavare: Johan Lundberg',
+    'Organisation: Ängsbacka Omsorg AB',
+    'HSA-id: SE2321000016-JL21',
+    'Kortnummer: 9752 2700 0014 3318',
+  ]);
+  const raw = await new MailComposer({
+    from: 'Gunilla Persson <gunilla@angsbacka.se>',
+    to: 'vardochstod@orebro.se',
+    subject: 'SITHS-kort Johan',
+    text: 'Hej!\n\nBifogar följesedeln för Johan Lundberg som har fått sitt kort. Han är undersköterska hos oss. Användarnamn i TES: johlun\n\nMvh Gunilla',
+    attachments: [{ filename: 'foljesedel.pdf', content: pdf, contentType: 'application/pdf' }],
+  })
+    .compile()
+    .build();
+  const { result } = await parseMail(raw, rules);
+  expect(result.persons.map((p) => [p.name, p.function, p.hsaId, p.treservaUser])).toEqual([
+    ['Johan Lundberg', 'Undersköterska', 'SE2321000016-JL21', 'johlun'],
+  ]);
+  expect(result.autoReply).toBe(false);
+});
+
+test('a PDF without a text layer (a scan) or a broken PDF leaves the reader unsure, not asking', async () => {
+  for (const pdf of [await pdfWith([]), Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntruncated')]) {
+    const raw = await new MailComposer({
+      from: 'Anna Ek <anna@omsorgshuset.se>',
+      to: 'vardochstod@orebro.se',
+      subject: 'SITHS-kort',
+      text: 'Hej!\n\nLisa Berg, undersköterska, användarnamn lisber. HSA-id står på bifogad följesedel.\n\nMvh Anna',
+      attachments: [{ filename: 'skanning.pdf', content: pdf, contentType: 'application/pdf' }],
+    })
+      .compile()
+      .build();
+    const { result } = await parseMail(raw, rules);
+    expect(result.persons.map((p) => [p.name, p.hsaId])).toEqual([['Lisa Berg', null]]);
+    expect(result.persons[0]!.unsure).toEqual([{ field: 'hsaId', candidates: ['bilagan skanning.pdf'] }]);
+    expect(result.autoReply).toBe(false);
+  }
 });

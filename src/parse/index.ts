@@ -3,6 +3,7 @@ import type { Rules } from '../rules/load';
 import { csvTables, embeddedMessages, xlsxTables } from './attachments';
 import { automatedReason } from './classify';
 import { docxTexts } from './docx';
+import { pdfTexts } from './pdf';
 import { extractFromLines, extractFromRows } from './extract';
 import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
@@ -227,7 +228,7 @@ async function personsOf(
   rules: Rules,
   labels: LabelMatcher,
   depth: number,
-): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[] }> {
+): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[]; read: Set<string | null> }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
   let body: BodyRead = mail.text.trim()
@@ -248,6 +249,14 @@ async function personsOf(
     const found = extractFromLines(lines, rules, labels);
     assignIntent(found, lines, rules, fallback);
     persons.push(...found);
+  }
+  // A PDF's text layer (a card letter, a filled-in form) completes the person the body names, or adds its own.
+  const read = new Set<string | null>();
+  for (const pdf of await pdfTexts(mail)) {
+    read.add(pdf.filename);
+    const found = extractFromLines(pdf.lines, rules, labels);
+    assignIntent(found, pdf.lines, rules, fallback);
+    if (!completeFrom(persons, found)) persons.push(...found);
   }
   // An attached message (a forward as attachment) is read when the mail itself is not complete.
   if ((persons.length === 0 || (persons.length === 1 && FIELDS.some((f) => persons[0]![f] == null))) && depth < 3) {
@@ -279,7 +288,7 @@ async function personsOf(
   // The text kept and shown: the HTML's own reading when it holds a table (rows as tab-separated
   // lines, shown as a table in the UI) and the plain text lost the columns.
   const tableText = htmlText !== null && /\t/.test(htmlText) && !/\t/.test(mail.text);
-  return { persons, bodyText: mail.text.trim() && !tableText ? mail.text : (htmlText ?? ''), lines: body.lines };
+  return { persons, bodyText: mail.text.trim() && !tableText ? mail.text : (htmlText ?? ''), lines: body.lines, read };
 }
 
 /** Raw RFC 5322 bytes → classified, extracted and validated persons. Never throws. */
@@ -314,10 +323,14 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
         bodyText: mail.text || (mail.html ? htmlToText(mail.html) : ''),
       };
     }
-    const { persons, bodyText, lines } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
+    const { persons, bodyText, lines, read } = await personsOf(mail, rules, LabelMatcher.for(rules), 0);
     const records = persons.map((p) => validatePerson(p, rules));
     markUnsure(records, lines);
-    markUnreadAttachments(records, lines, mail.attachments);
+    markUnreadAttachments(
+      records,
+      lines,
+      mail.attachments.filter((a) => !read.has(a.filename)),
+    );
     // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
     const question =
       records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));

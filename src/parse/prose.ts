@@ -21,7 +21,7 @@ const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
 const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
 const VALUE = String.raw`["'“(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
-const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
+const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|lyder[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "anv x", "heter x i TES", "i Treserva heter hon x". */
 const USER_PATTERNS: RegExp[] = [
   new RegExp(
@@ -61,6 +61,8 @@ interface Sentence {
   line: number;
 }
 
+const LABELLED_LINE = /^\s*\p{Lu}[\p{L}-]{1,30}(?:[ \t][\p{L}/-]{1,20}){0,3}:[ \t]+\S/u;
+
 /** Paragraphs of non-empty lines, split into sentences, each with the line it starts on. */
 function sentences(lines: readonly string[]): Sentence[] {
   const out: Sentence[] = [];
@@ -72,7 +74,8 @@ function sentences(lines: readonly string[]): Sentence[] {
     }
     const starts: number[] = [];
     let text = '';
-    for (; i < lines.length && lines[i]!.trim() !== ''; i++) {
+    // A labelled line ("Organisation: …") starts a paragraph of its own: a name never runs into the next line's label.
+    for (; i < lines.length && lines[i]!.trim() !== '' && (starts.length === 0 || !LABELLED_LINE.test(lines[i]!)); i++) {
       starts.push(text.length);
       text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + ' ';
     }
@@ -212,7 +215,7 @@ function events(text: string, lexicon: Lexicon): Event[] {
         /^\s*(?:$|[,.;:!?)\]–—/-]|(?:och|and|samt|i|på|hos|hon|han|hen|men|så|tack|mvh|hälsningar|från|kan|ska|behöver|börjar)(?![\p{L}]))/iu.test(
           after,
         );
-      if (!/[:=]|\b(?:är|blir|var|is|was|heter|som|fått)\b|["'“(]\s*$/i.test(link) && !endsClause && !/[\d._]/.test(v)) continue;
+      if (!/[:=]|\b(?:är|blir|lyder|var|is|was|heter|som|fått)\b|["'“(]\s*$/i.test(link) && !endsClause && !/[\d._]/.test(v)) continue;
       if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
       out.push({ pos: at, field: 'treservaUser', value: v });
