@@ -54,8 +54,25 @@ class PersonCollector {
   readonly persons: RawPerson[] = [];
   private current: RawPerson = {};
 
+  /** Which half of a name the current person's name is, when a "Förnamn:"/"Efternamn:" line gave it. */
+  private namePart: 'given' | 'family' | null = null;
+
+  /** "Förnamn: Therese" then "Efternamn: Olofsson" (either order): one name. */
+  setNamePart(value: string, part: 'given' | 'family', line: number): void {
+    const had = this.current.name;
+    if (had != null && this.namePart !== null && this.namePart !== part) {
+      this.current.name = part === 'family' ? `${had} ${value}` : `${value} ${had}`;
+      this.current.end = line;
+      this.namePart = null;
+      return;
+    }
+    this.set('name', value, line);
+    this.namePart = part;
+  }
+
   set(field: FieldName, value: string | null, line?: number): void {
     if (value === null) return;
+    if (field === 'name') this.namePart = null;
     if (this.current[field] != null) this.flush();
     this.current[field] = value;
     if (line !== undefined) {
@@ -73,6 +90,7 @@ class PersonCollector {
   flush(): void {
     if (hasValue(this.current)) this.persons.push(this.current);
     this.current = {};
+    this.namePart = null;
   }
 }
 
@@ -326,6 +344,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const role = field === 'name' ? /\(([^()]{2,40})\)\s*$/.exec(value)?.[1] : undefined;
     if (role && lexicon.isRole(role)) out.set('function', cleanValue('function', role), i);
     if (cleaned === null) out.touch(field);
+    else if (field === 'name' && hit.part) out.setNamePart(cleaned, hit.part, i);
     else out.set(field, cleaned, i);
   }
   out.flush();
@@ -449,6 +468,9 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
     const token = /^(SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d\S*)\s+[([–-]/i.exec(v);
     if (token) v = token[1]!;
   } else if (field === 'treservaUser') {
+    // "Treserva (ahmkar), TES (ahmkar)", "TES: ahmkar": the system's name before the value.
+    const named = /^(?:treserva|tes)(?:\s*\/\s*(?:treserva|tes))?\s*(?:\(\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s*\)|[:=]\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\b)/i.exec(v);
+    if (named) v = (named[1] ?? named[2])!;
     const token = /^([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s+(?:\(|\[|–|—|-\s)/.exec(v);
     if (token) v = token[1]!;
     // An explanation instead of a username ("I have not received it yet – …") says it is missing.

@@ -67,6 +67,8 @@ export interface LabelHit {
   rest: string;
   /** Whether a colon, tab, "=" or dash separated label and value. */
   separated: boolean;
+  /** A first-name or surname label ("Förnamn:", "Efternamn:"): half of a name. */
+  part?: 'given' | 'family';
 }
 
 /** Recognises the labels providers use for each field (rules/fields.yaml). */
@@ -87,8 +89,15 @@ export class LabelMatcher {
     return m;
   }
 
+  /** Folded first-name and surname labels. */
+  private readonly parts = new Map<string, 'given' | 'family'>();
+
   constructor(readonly rules: Rules) {
-    this.labels = FIELDS.flatMap((field) => rules.fields[field].labels.map((l) => ({ field, folded: foldLabel(l) })))
+    const { givenLabels, familyLabels } = rules.fields.name;
+    for (const l of givenLabels) this.parts.set(foldLabel(l), 'given');
+    for (const l of familyLabels) this.parts.set(foldLabel(l), 'family');
+    const labelsOf = (field: FieldName) => (field === 'name' ? [...rules.fields.name.labels, ...givenLabels, ...familyLabels] : rules.fields[field].labels);
+    this.labels = FIELDS.flatMap((field) => labelsOf(field).map((l) => ({ field, folded: foldLabel(l) })))
       .filter((l) => l.folded !== '')
       .sort((a, b) => b.folded.length - a.folded.length);
     for (const l of this.labels) {
@@ -113,6 +122,9 @@ export class LabelMatcher {
   }
 
   private matchUncached(text: string, loose: boolean): FieldName | null {
+    // "Systemanvändare (Treserva)", "Användare (TES)": a user named by the system in brackets is its username.
+    if (/\((?:i\s+)?(?:treserva|tes)\b[^)]*\)/i.test(text) && /(?:anv[äa]ndare|user|konto|account|login|inlogg)\p{L}*\s*\(/iu.test(text))
+      return 'treservaUser';
     const cleaned = text.replace(/\([^)]*\)/g, ' ').replace(/[*_]/g, ' ');
     const f = foldLabel(cleaned);
     if (f === '' || f.length > 40) return null;
@@ -147,7 +159,9 @@ export class LabelMatcher {
     if (sep) {
       const field = this.match(sep[1]!, sep[1]!.trim().split(/\s+/).length <= 5);
       // "HSA-ID:t: SE…": a definite ending written after the colon belongs to the label.
-      if (field) return { field, rest: sep[2]!.replace(/^(?:t|et|en|n|s|ets|ens)\s*:\s*/i, '').trim(), separated: true };
+      const part = field === 'name' ? this.parts.get(foldLabel(sep[1]!.replace(/\([^)]*\)/g, ' '))) : undefined;
+      const rest = sep[2]!.replace(/^(?:t|et|en|n|s|ets|ens)\s*:\s*/i, '').trim();
+      if (field) return part ? { field, rest, separated: true, part } : { field, rest, separated: true };
     }
     const words = line.trim().split(/\s+/);
     for (let k = Math.min(6, words.length); k >= 1; k--) {

@@ -55,7 +55,8 @@ export class Lexicon {
     this.singleWordRoles = [...this.roles].filter((r) => !r.includes(' ') && r.length >= 8);
     this.endings = rules.lexicon.roleEndings.map(fold);
     this.placeholders = new Set(rules.lexicon.placeholders.map(fold));
-    this.placeholderPrefixes = [...this.placeholders].filter((p) => p.includes(' '));
+    // "kommer senare", and "kommer när hon gått introduktionen": a placeholder word opens an explanation.
+    this.placeholderPrefixes = [...this.placeholders];
     const cues = [
       ...rules.lexicon.revoke.map((p) => ({ p, k: 'revoke' as const })),
       ...rules.lexicon.grant.map((p) => ({ p, k: 'grant' as const })),
@@ -101,7 +102,7 @@ export class Lexicon {
       .trim();
     if (v === '' || this.placeholders.has(v)) return true;
     if (/^[-–—_.?!x*\s]+$/i.test(v)) return true;
-    return this.placeholderPrefixes.some((p) => v.startsWith(p) && !/[\p{L}\d]/u.test(v.charAt(p.length)));
+    return this.placeholderPrefixes.some((p) => v.startsWith(p) && (p.includes(' ') ? !/[\p{L}\d]/u.test(v.charAt(p.length)) : /^\s+\S+\s+\S/u.test(v.slice(p.length))));
   }
 
   /** A given name, in any case; in lower case only if it is not also an ordinary word. */

@@ -24,7 +24,8 @@ const hsaField = z.strictObject({
 
 export const fieldsFileSchema = z.strictObject({
   fields: z.strictObject({
-    name: field(),
+    // Separate first-name and surname labels ("Förnamn:", "Efternamn:") make one name.
+    name: field().extend({ givenLabels: z.array(nonEmpty).default([]), familyLabels: z.array(nonEmpty).default([]) }),
     function: field(),
     hsaId: hsaField,
     treservaUser: field(),
