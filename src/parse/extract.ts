@@ -361,6 +361,12 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
   const prose = extractProse(rest, rules);
   if (out.persons.length === 0) return prose;
+  // "Här är uppgifterna för Nadia Eriksson som är sommarvikarie" above one nameless block: its name.
+  const nameless = out.persons.length === 1 && out.persons[0]!.name == null && prose.length === 0 ? out.persons[0]! : null;
+  if (nameless && nameless.at != null) {
+    const named = [...new Set(rest.slice(0, nameless.at).flatMap((l) => mention(l, rules).name ?? []))];
+    if (named.length === 1 && plausibleName(named[0]!, lexicon)) nameless.name = named[0]!;
+  }
   // One person told in prose ("vår nya samordnare Nils …") and labelled below: one person.
   if (out.persons.length === 1 && prose.length === 1) {
     const [l, p] = [out.persons[0]!, prose[0]!];
@@ -469,7 +475,10 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
     if (token) v = token[1]!;
   } else if (field === 'treservaUser') {
     // "Treserva (ahmkar), TES (ahmkar)", "TES: ahmkar": the system's name before the value.
-    const named = /^(?:treserva|tes)(?:\s*\/\s*(?:treserva|tes))?\s*(?:\(\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s*\)|[:=]\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\b)/i.exec(v);
+    const named =
+      /^(?:treserva|tes)(?:\s*\/\s*(?:treserva|tes))?\s*(?:\(\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s*\)|[:=]\s*([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\b)/i.exec(
+        v,
+      );
     if (named) v = (named[1] ?? named[2])!;
     const token = /^([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})\s+(?:\(|\[|–|—|-\s)/.exec(v);
     if (token) v = token[1]!;

@@ -236,7 +236,10 @@ async function personsOf(
     : { persons: [], lines: [] };
   if (htmlText) {
     const fromHtml = fromBody(htmlText, mail.subject, reply, rules, labels, mail.fromName);
-    if (filled(fromHtml.persons) > filled(body.persons)) body = fromHtml;
+    // On a tie, the HTML's table wins: it keeps the cells the plain text ran together.
+    const htmlTable = /\t/.test(htmlText) && !/\t/.test(mail.text);
+    if (filled(fromHtml.persons) > filled(body.persons) || (htmlTable && filled(fromHtml.persons) === filled(body.persons)))
+      body = fromHtml;
   }
   let persons = body.persons;
   // Attachment rows carry no phrases of their own: the mail's words (subject, then body) decide.

@@ -96,7 +96,8 @@ export class LabelMatcher {
     const { givenLabels, familyLabels } = rules.fields.name;
     for (const l of givenLabels) this.parts.set(foldLabel(l), 'given');
     for (const l of familyLabels) this.parts.set(foldLabel(l), 'family');
-    const labelsOf = (field: FieldName) => (field === 'name' ? [...rules.fields.name.labels, ...givenLabels, ...familyLabels] : rules.fields[field].labels);
+    const labelsOf = (field: FieldName) =>
+      field === 'name' ? [...rules.fields.name.labels, ...givenLabels, ...familyLabels] : rules.fields[field].labels;
     this.labels = FIELDS.flatMap((field) => labelsOf(field).map((l) => ({ field, folded: foldLabel(l) })))
       .filter((l) => l.folded !== '')
       .sort((a, b) => b.folded.length - a.folded.length);

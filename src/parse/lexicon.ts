@@ -102,7 +102,9 @@ export class Lexicon {
       .trim();
     if (v === '' || this.placeholders.has(v)) return true;
     if (/^[-–—_.?!x*\s]+$/i.test(v)) return true;
-    return this.placeholderPrefixes.some((p) => v.startsWith(p) && (p.includes(' ') ? !/[\p{L}\d]/u.test(v.charAt(p.length)) : /^\s+\S+\s+\S/u.test(v.slice(p.length))));
+    return this.placeholderPrefixes.some(
+      (p) => v.startsWith(p) && (p.includes(' ') ? !/[\p{L}\d]/u.test(v.charAt(p.length)) : /^\s+\S+\s+\S/u.test(v.slice(p.length))),
+    );
   }
 
   /** A given name, in any case; in lower case only if it is not also an ordinary word. */

@@ -141,8 +141,11 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
       if (!usable(j)) break;
       if (cap ? !isCap(next) : isCap(next) ? false : !/^\p{Ll}[\p{Ll}'’-]+$/u.test(next)) break;
       if (!cap && lexicon.roleAt(words, j) > 0) break;
-      parts.push(next);
+      // "Tomasz Nowak's contract": an English possessive ends the name, without its 's.
+      const possessive = /^(.+)['’]s$/u.exec(next);
+      parts.push(possessive ? possessive[1]! : next);
       j++;
+      if (possessive) break;
       // A lower-case name is a given name and one or two more words, no more.
       if (!cap && parts.length >= 2 && !lexicon.isGivenName(next)) break;
     }

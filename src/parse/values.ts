@@ -61,7 +61,16 @@ const fold = (s: string) =>
  * domain, used to accept a bare token as the username only when it fits the person.
  */
 export function builtFromName(user: string, name: string): boolean {
-  const u = fold(user).replace(/\d+$/, '');
+  // A firm's prefix may stand first: "hh.jusan", "cn_tono", "kvhamak" (at most four letters).
+  const folded = fold(user).replace(/\d+$/, '');
+  const sep = /^[a-z]{1,4}[._-](?=[a-z]{4})/.exec(folded);
+  if (sep) return builtFromName(folded.slice(sep[0].length), name);
+  for (let k = 0; k <= 4 && folded.length - k >= 4; k++) if (joinsName(folded.slice(k), name)) return true;
+  return false;
+}
+
+function joinsName(user: string, name: string): boolean {
+  const u = user;
   const words = fold(name)
     .split(/[\s-]+/)
     .filter((w) => /^[a-z']{2,}$/.test(w));
