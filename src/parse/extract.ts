@@ -365,7 +365,14 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const nameless = out.persons.length === 1 && out.persons[0]!.name == null && prose.length === 0 ? out.persons[0]! : null;
   if (nameless && nameless.at != null) {
     const named = [...new Set(rest.slice(0, nameless.at).flatMap((l) => mention(l, rules).name ?? []))];
-    if (named.length === 1 && plausibleName(named[0]!, lexicon)) nameless.name = named[0]!;
+    if (named.length === 1 && plausibleName(named[0]!, lexicon)) {
+      nameless.name = named[0]!;
+      const said = rest
+        .slice(0, nameless.at)
+        .map((l) => mention(l, rules))
+        .find((m) => m.name === named[0] && m.function);
+      if (said && nameless.function == null) nameless.function = said.function!;
+    }
   }
   // One person told in prose ("vår nya samordnare Nils …") and labelled below: one person.
   if (out.persons.length === 1 && prose.length === 1) {
@@ -447,6 +454,8 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   const p: RawPerson = { hsaId: idAt === hsaPlaceholder ? null : cleanValue('hsaId', cells[idAt]!) };
   for (const [i, c] of cells.entries()) {
     if (i === idAt) continue;
+    // "Mohammed Al-Sayed – ? – SE… – mohals": a placeholder holds a place, it is no value.
+    if (lexicon.isPlaceholder(c)) continue;
     if (p.function == null && lexicon.isRole(c)) p.function = cleanValue('function', c);
     else if (p.name == null && plausibleName(c, lexicon)) p.name = cleanValue('name', c);
     else if (p.treservaUser == null && USER_CELL.test(c) && !lexicon.isRole(c)) p.treservaUser = cleanValue('treservaUser', c);

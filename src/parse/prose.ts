@@ -218,7 +218,12 @@ function events(text: string, lexicon: Lexicon): Event[] {
         /^\s*(?:$|[,.;:!?)\]–—/-]|(?:och|and|samt|i|på|hos|hon|han|hen|men|så|tack|mvh|hälsningar|från|kan|ska|behöver|börjar)(?![\p{L}]))/iu.test(
           after,
         );
-      if (!/[:=]|\b(?:är|blir|lyder|var|is|was|heter|som|fått)\b|["'“(]\s*$/i.test(link) && !endsClause && !/[\d._]/.test(v)) continue;
+      if (
+        !/[:=]|(?<![\p{L}])(?:är|blir|lyder|var|is|was|heter|som|fått)(?![\p{L}])|["'“(]\s*$/iu.test(link) &&
+        !endsClause &&
+        !/[\d._]/.test(v)
+      )
+        continue;
       if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
       out.push({ pos: at, field: 'treservaUser', value: v });
