@@ -2,6 +2,7 @@ import { loadConfig, type Config } from './config';
 import type { AppContext } from './context';
 import { openDatabase, openDatabaseWaiting, type Database, type WaitOptions } from './db/client';
 import { ImapIntake } from './intake/imap';
+import type { Intake } from './intake/intake';
 import { MaildropIntake } from './intake/maildrop';
 import { rootLogger } from './log';
 import { SECRET_WARN_DAYS, secretDaysLeft, TokenProvider } from './oauth';
@@ -35,15 +36,13 @@ export async function createContext(
   return { config, rules, database, log: rootLogger, now: () => new Date() };
 }
 
-export type Intake = ImapIntake | MaildropIntake;
-
 /** IMAP when configured, else the maildrop folder; SMTP when configured, else the outbox folder. */
 export function createMailPieces(
   ctx: AppContext,
-  onNewMail: () => void = () => {},
+  onNewMail: (reason: string) => void = () => {},
 ): { intake: Intake; transport: Transport; sender: OutboxSender } {
   const tokens = TokenProvider.fromConfig(ctx.config);
-  const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx);
+  const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx, onNewMail);
   const transport: Transport = ctx.config.smtp ? new SmtpTransport(ctx.config, tokens) : new FolderTransport(ctx.config);
   return { intake, transport, sender: new OutboxSender(ctx, transport) };
 }

@@ -1,19 +1,13 @@
-import fs from 'node:fs';
 import cron, { type ScheduledTask } from 'node-cron';
-import { createMailPieces, type Intake } from './app';
+import { createMailPieces } from './app';
 import { Backoff, DB_RETRY } from './backoff';
 import type { AppContext } from './context';
-import { SETTLE_MS } from './intake/maildrop';
+import type { Intake, IntakeStatus } from './intake/intake';
 import { Lease } from './lease';
 import { parsePoolFor } from './parse-pool';
 import { Coalescer } from './loop';
 import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
-
-/** The lease's name: one per mailbox (IMAP account and folder, or the maildrop folder). */
-function leaseName(ctx: AppContext, intake: Intake): string {
-  return 'mailboxKey' in intake ? `imap:${intake.mailboxKey}` : `maildrop:${ctx.config.maildropDir}`;
-}
 
 /**
  * The background worker: intake (IMAP with IDLE, or the maildrop folder) while it holds the
@@ -27,29 +21,19 @@ export class Worker {
   private task: ScheduledTask | null = null;
   private retentionTask: ScheduledTask | null = null;
   private reminderTask: ScheduledTask | null = null;
-  private watcher: fs.FSWatcher | null = null;
   private readonly ticks = new Coalescer(
     async () => {
-      const taken = (await this.lease.tryAcquire().catch((err: unknown) => {
+      const held = await this.lease.tryAcquire().catch((err: unknown) => {
         this.ctx.log.warn({ component: 'lease', err }, 'cannot check the mailbox lease');
         return this.lease.held;
-      }))
-        ? await this.intake.poll()
-        : undefined;
+      });
+      if (held) await this.intake.poll();
       if (this.stopping) return;
       // Mail left for later by an error (the database restarting): look again soon, with backoff.
-      const failed = taken ? taken.failed : 'lastFailures' in this.intake ? this.intake.lastFailures : 0;
+      const failed = this.intake.lastFailures;
       if (failed !== 0 && this.lease.held) this.scheduleRetry();
       else if (failed === 0) this.retries.reset();
       await this.pieces.sender.runOnce();
-      this.lastTickAt = this.ctx.now();
-      // Maildrop files still being written: look again once they have settled.
-      if (taken && taken.deferred > 0 && !this.settleTimer) {
-        this.settleTimer = setTimeout(() => {
-          this.settleTimer = null;
-          void this.tick('maildrop-settle');
-        }, SETTLE_MS);
-      }
     },
     (err) => this.ctx.log.error({ component: 'worker', err }, 'tick failed'),
     () => !this.stopping,
@@ -58,21 +42,17 @@ export class Worker {
   private readonly retries = new Backoff(DB_RETRY);
   private retryTimer: NodeJS.Timeout | null = null;
   private sendTimer: NodeJS.Timeout | null = null;
-  private settleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: AppContext) {
-    this.pieces = createMailPieces(ctx, () => void this.tick('idle'));
+    this.pieces = createMailPieces(ctx, (reason) => void this.tick(reason));
     this.intake = this.pieces.intake;
-    this.lease = new Lease(ctx, leaseName(ctx, this.intake), () => void this.tick('lease'));
+    this.lease = new Lease(ctx, this.intake.leaseName, () => void this.tick('lease'));
     this.intake.gate = () => !this.stopping && this.lease.held;
     this.pieces.sender.onResume = () => void this.pieces.sender.runOnce();
   }
 
-  get intakeStatus(): { ok: boolean; detail: string; lastPollAt: Date | null } {
-    const own =
-      'status' in this.intake
-        ? this.intake.status
-        : { ok: true, detail: `maildrop ${this.ctx.config.maildropDir}`, lastPollAt: this.lastTickAt };
+  get intakeStatus(): IntakeStatus {
+    const own = this.intake.status;
     return this.lease.held ? own : { ...own, ok: own.ok, detail: `${own.detail}; mailbox read by another worker (lease)` };
   }
 
@@ -80,8 +60,6 @@ export class Worker {
   get senderStatus() {
     return this.pieces.sender.status;
   }
-
-  private lastTickAt: Date | null = null;
 
   private scheduleRetry(): void {
     if (this.retryTimer || this.stopping) return;
@@ -103,13 +81,7 @@ export class Worker {
     await this.pieces.sender
       .recover()
       .catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));
-    if ('start' in this.intake) await this.intake.start();
-    else {
-      await this.intake.prepare();
-      // New files in the maildrop folder are taken at once; the schedule catches anything missed.
-      this.watcher = fs.watch(this.intake.dir, () => void this.tick('maildrop'));
-      this.watcher.on('error', () => {});
-    }
+    await this.intake.start();
     this.lease.start();
     this.task = cron.schedule(this.ctx.config.pollCron, () => void this.tick('schedule'), { noOverlap: true });
     this.retentionTask = cron.schedule(
@@ -145,9 +117,7 @@ export class Worker {
     await this.task?.stop();
     await this.retentionTask?.stop();
     await this.reminderTask?.stop();
-    this.watcher?.close();
     if (this.sendTimer) clearInterval(this.sendTimer);
-    if (this.settleTimer) clearTimeout(this.settleTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.intake.requestStop();
     await Promise.all([this.pieces.sender.stop(), this.ticks.current]);
@@ -163,7 +133,7 @@ export class Worker {
  */
 export async function pollOnce(ctx: AppContext): Promise<{ sent: number; mailbox: 'read' | 'leased-elsewhere' }> {
   const pieces = createMailPieces(ctx);
-  const lease = new Lease(ctx, leaseName(ctx, pieces.intake));
+  const lease = new Lease(ctx, pieces.intake.leaseName);
   pieces.intake.gate = () => lease.held;
   try {
     await pieces.sender.recover();

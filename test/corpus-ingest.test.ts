@@ -1,13 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { messages } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
-import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
 
 /** The whole pipeline survives the shared corpus of malformed real-world mail: every mail is stored, none lost. */
 
@@ -22,13 +19,7 @@ let tdb: TestDatabase;
 let ctx: AppContext;
 beforeAll(async () => {
   tdb = await openTestDatabase('postgres');
-  ctx = {
-    config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }),
-    rules: loadRules(DEFAULT_RULES_DIR),
-    database: tdb.database,
-    log: logger('test').child({}, { level: 'silent' }),
-    now: () => new Date(),
-  };
+  ctx = testContext(tdb.database, { REPLY_PERSONAL_DATA: 'all' });
 });
 afterAll(async () => tdb?.cleanup());
 

@@ -7,13 +7,10 @@
  * missing value into our quoted form gets it merged.
  */
 import { eq } from 'drizzle-orm';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { cases, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
-import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
 import { buildMail, hsaIdFor, msgId } from './support/mails';
 
 const AUTHSERV = 'mx.orebro.se';
@@ -28,19 +25,12 @@ const db = () => tdb.database.db;
 
 beforeAll(async () => {
   tdb = await openTestDatabase('postgres');
-  ctx = {
-    // Limits far away: one reply per case must come from the design, not from the rate limiter.
-    config: parseConfig({
-      DATA_DIR: '/tmp/lci-unused',
-      MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
-      REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000',
-      REPLY_MAX_PER_CASE_PER_DAY: '1000',
-    }),
-    rules: loadRules(DEFAULT_RULES_DIR),
-    database: tdb.database,
-    log: logger('test').child({}, { level: 'silent' }),
-    now: () => new Date(),
-  };
+  // Limits far away: one reply per case must come from the design, not from the rate limiter.
+  ctx = testContext(tdb.database, {
+    MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
+    REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000',
+    REPLY_MAX_PER_CASE_PER_DAY: '1000',
+  });
 });
 afterAll(async () => {
   await tdb.cleanup();

@@ -1,22 +1,13 @@
 import { eq } from 'drizzle-orm';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { correctPerson } from '../src/cases/persons';
 import { cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
-import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 import { applyRetention } from '../src/retention';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
+import { annaMail as mail } from './support/mails';
 
 /** The per-message stage and the storage layer, on real PostgreSQL and on PGlite. */
-
-function mail(id: string, subject: string, body: string, extra = ''): Buffer {
-  return Buffer.from(
-    `From: Anna Ek <anna@omsorgshuset.se>\r\nTo: vardochstod@orebro.se\r\nSubject: ${subject}\r\nMessage-ID: <${id}@omsorgshuset.se>\r\n${extra}` +
-      `Date: Wed, 25 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
-  );
-}
 
 const LISA = 'Namn: Lisa Berg\r\nFunktion: Enhetschef\r\nHSA-id: SE2321000016-4HK5\r\nAnvändarnamn i Treserva: lisber\r\n';
 
@@ -26,13 +17,7 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
 
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = {
-      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }),
-      rules: loadRules(DEFAULT_RULES_DIR),
-      database: tdb.database,
-      log: logger('test').child({}, { level: 'silent' }),
-      now: () => new Date(),
-    };
+    ctx = testContext(tdb.database, { REPLY_PERSONAL_DATA: 'all' });
   });
   afterAll(async () => tdb?.cleanup());
 
@@ -98,7 +83,7 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(await db.select().from(outbox).where(eq(outbox.caseId, c!.id))).toHaveLength(2);
 
     // Threaded by In-Reply-To to our reply: complete now.
-    const f2 = await ingestRaw(ctx, mail('i3', 'Re: svar', 'Användarnamn i Treserva: eriek\r\n', `In-Reply-To: ${ask!.messageId}\r\n`), {
+    const f2 = await ingestRaw(ctx, mail('i3', 'Re: svar', 'Användarnamn i Treserva: eriek\r\n', { inReplyTo: ask!.messageId }), {
       kind: 'ingest',
     });
     expect(f2.caseId).toBe(c!.id);
@@ -124,7 +109,7 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
   });
 
   test('automated mail is stored, ignored and never answered; a mail without data goes to review', async () => {
-    const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, 'Auto-Submitted: auto-replied\r\n'), {
+    const ooo = await ingestRaw(ctx, mail('o1', 'Automatiskt svar: Ny behörighet', LISA, { headers: ['Auto-Submitted: auto-replied'] }), {
       kind: 'ingest',
     });
     expect(ooo).toMatchObject({ status: 'ignored', folder: 'ignored', caseId: null });

@@ -14,20 +14,17 @@ import { simpleParser } from 'mailparser';
 import { correctPerson } from '../src/cases/persons';
 import { receiptAfterStaffAction } from '../src/cases/replies';
 import { runReminders, workingDaysBetween } from '../src/cases/reminders';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
 import { isOwnLine, takeOwnWords } from '../src/parse/own-words';
 import { htmlOf } from '../src/replies/html';
 import { sendAnyway } from '../src/replies/requeue';
 import { OutboxSender } from '../src/replies/sender';
 import { FolderTransport } from '../src/replies/transport';
-import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 import { finishTask, rejectCase, reopenCase } from '../src/tasks/actions';
 import { reviewQueueCount } from '../src/web/queries';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
 import { buildMail, hsaIdFor, msgId, personBlock, type Person } from './support/mails';
 
 const AUTHSERV = 'mx.orebro.se';
@@ -41,8 +38,9 @@ const contexts: AppContext[] = [];
 const db = () => tdb.database.db;
 
 function makeCtx(env: Record<string, string> = {}): AppContext {
-  const ctx: AppContext = {
-    config: parseConfig({
+  const ctx = testContext(
+    tdb.database,
+    {
       DATA_DIR: outDir,
       MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
       REPLY_MAX_PER_CASE_PER_DAY: '3',
@@ -50,12 +48,9 @@ function makeCtx(env: Record<string, string> = {}): AppContext {
       REMINDER_AFTER_DAYS: '2',
       REMINDER_MAX: '1',
       ...env,
-    }),
-    rules: loadRules(DEFAULT_RULES_DIR),
-    database: tdb.database,
-    log: logger('test').child({}, { level: 'silent' }),
-    now: () => clock,
-  };
+    },
+    { now: () => clock },
+  );
   contexts.push(ctx);
   return ctx;
 }

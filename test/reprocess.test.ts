@@ -4,21 +4,15 @@ import type { AppContext } from '../src/context';
 import { reprocess } from '../src/cases/reprocess';
 import { auditEvents, cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { contentHash, ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
-import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 import { createUser } from '../src/users';
 import { startWebServer } from '../src/web/server';
 import { HttpClient } from './support/http-client';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
+import { annaMail } from './support/mails';
 
 /** Issue 7, item 8: the current reader over stored mail; dry run, corrections kept, nothing twice. */
 
-function mail(id: string, body: string): Buffer {
-  return Buffer.from(
-    `From: Anna Ek <anna@omsorgshuset.se>\r\nTo: vardochstod@orebro.se\r\nSubject: Nya SITHS-kort ${id}\r\nMessage-ID: <${id}@omsorgshuset.se>\r\n` +
-      `Date: Wed, 25 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
-  );
-}
+const mail = (id: string, body: string) => annaMail(id, `Nya SITHS-kort ${id}`, body);
 const LISA = 'Namn: Lisa Berg\r\nFunktion: Enhetschef\r\nHSA-id: SE2321000016-4HK5\r\nAnvändarnamn i Treserva: lisber\r\n';
 const TWO =
   'Namn: Tor Ny\r\nFunktion: Planerare\r\nHSA-id: SE2321000016-TOR1\r\nAnvändarnamn i Treserva: torny\r\n\r\n' +
@@ -56,13 +50,7 @@ describe.each(['postgres', 'pglite'] as const)('reprocess on %s', (kind) => {
   let ctx: AppContext;
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = {
-      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }),
-      rules: loadRules(DEFAULT_RULES_DIR),
-      database: tdb.database,
-      log: logger('test').child({}, { level: 'silent' }),
-      now: () => new Date(),
-    };
+    ctx = testContext(tdb.database, { REPLY_PERSONAL_DATA: 'all' });
   });
   afterAll(async () => tdb?.cleanup());
 

@@ -13,12 +13,10 @@ import { handleNotification } from '../src/cases/notification';
 import { maskPersonnummerInText, sanitizeRecord } from '../src/cases/sanitize';
 import { senderStanding } from '../src/cases/sender-check';
 import { casesListing, tasksListing } from '../src/commands/listings';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { auditEvents, cases, messages, outbox, persons, tasks } from '../src/db/schema';
 import { authenticateSender, trustedAuthResults } from '../src/intake/authenticate';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
 import { detectIntent } from '../src/parse/intent';
 import { readMail } from '../src/parse/read-mail';
 import type { PersonRecord } from '../src/parse/types';
@@ -26,7 +24,7 @@ import { mailboxKey } from '../src/replies/enqueue';
 import { DEFAULT_RULES_DIR, loadRules, type Rules } from '../src/rules/load';
 import { finishTask, holdReply, rejectCase, releaseTask, takeTask } from '../src/tasks/actions';
 import { csvCell } from '../src/web/routes-tasks';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
 import { buildMail, hsaIdFor, msgId, personBlock, type Person } from './support/mails';
 
 const AUTHSERV = 'mx.orebro.se';
@@ -64,18 +62,11 @@ describe.each(['postgres', 'pglite'] as const)('trust on %s', (kind) => {
 
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = {
-      config: parseConfig({
-        DATA_DIR: '/tmp/lci-unused',
-        MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV,
-        REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000',
-        REPLY_MAX_PER_CASE_PER_DAY: '1000',
-      }),
-      rules: rulesWithOrgNumbers(loadRules(DEFAULT_RULES_DIR)),
-      database: tdb.database,
-      log: logger('test').child({}, { level: 'silent' }),
-      now: () => new Date(),
-    };
+    ctx = testContext(
+      tdb.database,
+      { MAIL_TRUSTED_AUTHSERV_ID: AUTHSERV, REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000', REPLY_MAX_PER_CASE_PER_DAY: '1000' },
+      { rules: rulesWithOrgNumbers(loadRules(DEFAULT_RULES_DIR)) },
+    );
   });
   afterAll(async () => tdb?.cleanup());
 
@@ -609,14 +600,7 @@ describe('DKIM verified here (mailauth) on real signatures, with a resolver serv
   test('through the pipeline: a signed mail makes a verified case; with a trusted authserv-id its header wins', async () => {
     const tdb = await openTestDatabase('pglite');
     try {
-      const ctx: AppContext = {
-        config: parseConfig({ DATA_DIR: '/tmp/lci-unused' }),
-        rules: loadRules(DEFAULT_RULES_DIR),
-        database: tdb.database,
-        log: logger('test').child({}, { level: 'silent' }),
-        now: () => new Date(),
-        resolver,
-      };
+      const ctx = testContext(tdb.database, {}, { resolver });
       const good = await signed('maria.lund@attendo.se');
       const o = await ingestRaw(ctx, good, { kind: 'ingest' });
       const [c] = await tdb.database.db.select().from(cases).where(eq(cases.id, o.caseId!));

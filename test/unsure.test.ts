@@ -1,25 +1,19 @@
 import { eq } from 'drizzle-orm';
-import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { cases, outbox, persons, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
-import { logger } from '../src/log';
 import { parseMail } from '../src/parse';
 import type { PersonRecord } from '../src/parse/types';
 import { hsaTokens, markUnsure } from '../src/parse/unsure';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
-import { openTestDatabase, type TestDatabase } from './support/db';
+import { openTestDatabase, testContext, type TestDatabase } from './support/db';
+import { annaMail } from './support/mails';
 
 /** Issue 7, item 5: where the reader is unsure, IT staff see the candidates; the provider is not told "saknas". */
 
 const rules = loadRules(DEFAULT_RULES_DIR);
 
-function mail(id: string, body: string): Buffer {
-  return Buffer.from(
-    `From: Anna Ek <anna@omsorgshuset.se>\r\nTo: vardochstod@orebro.se\r\nSubject: Nya SITHS-kort\r\nMessage-ID: <${id}@omsorgshuset.se>\r\n` +
-      `Date: Wed, 25 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
-  );
-}
+const mail = (id: string, body: string) => annaMail(id, 'Nya SITHS-kort', body);
 
 // Two persons; the second card's HSA-id stands in a line of its own that names nobody.
 const UNPLACED =
@@ -71,13 +65,7 @@ describe.each(['postgres', 'pglite'] as const)('an unsure person in the pipeline
   let ctx: AppContext;
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
-    ctx = {
-      config: parseConfig({ DATA_DIR: '/tmp/lci-unused', REPLY_PERSONAL_DATA: 'all' }),
-      rules,
-      database: tdb.database,
-      log: logger('test').child({}, { level: 'silent' }),
-      now: () => new Date(),
-    };
+    ctx = testContext(tdb.database, { REPLY_PERSONAL_DATA: 'all' }, { rules });
   });
   afterAll(async () => tdb?.cleanup());
 

@@ -6,6 +6,7 @@ import { Backoff, IMAP_RECONNECT } from '../backoff';
 import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
+import type { Intake, IntakeStatus } from './intake';
 import { ingestBatch, type Folder } from './process';
 
 /** A batch's sources are held in memory together: at most this many bytes (a larger mail goes alone). */
@@ -30,18 +31,12 @@ function byBytes<T extends { size?: number }>(list: T[], max: number): T[][] {
   return groups;
 }
 
-export interface IntakeStatus {
-  ok: boolean;
-  detail: string;
-  lastPollAt: Date | null;
-}
-
 /**
  * IMAP intake. Every UID in the mailbox is either recorded in the database (then only moved)
  * or processed, then moved to the processed / review / ignored folder. Progress is UIDVALIDITY +
  * UID in the database, never \Seen. IDLE makes new mail land at once; reconnects back off.
  */
-export class ImapIntake {
+export class ImapIntake implements Intake {
   private client: ImapFlow | null = null;
   private connecting: Promise<ImapFlow> | null = null;
   private stopped = false;
@@ -64,8 +59,8 @@ export class ImapIntake {
   constructor(
     private readonly ctx: AppContext,
     private readonly tokens?: TokenProvider,
-    /** Called when IDLE reports new mail (the worker polls then). */
-    private readonly onNewMail: () => void = () => {},
+    /** Called when IDLE reports new mail and after a reconnect (the worker polls then). */
+    private readonly onNewMail: (reason: string) => void = () => {},
   ) {}
 
   private get imap() {
@@ -74,6 +69,10 @@ export class ImapIntake {
 
   get mailboxKey(): string {
     return `${this.imap.user}@${this.imap.host}:${this.imap.port}/${this.imap.mailbox}`;
+  }
+
+  get leaseName(): string {
+    return `imap:${this.mailboxKey}`;
   }
 
   private async connect(): Promise<ImapFlow> {
@@ -102,7 +101,7 @@ export class ImapIntake {
       connectionTimeout: 30_000,
     });
     client.on('error', (err: unknown) => log.warn({ err }, 'IMAP connection error'));
-    client.on('exists', () => this.onNewMail());
+    client.on('exists', () => this.onNewMail('idle'));
     client.on('close', () => {
       if (this.client === client) this.client = null;
       this.status.ok = false;
@@ -141,7 +140,7 @@ export class ImapIntake {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect()
-        .then(() => this.onNewMail())
+        .then(() => this.onNewMail('idle'))
         .catch((err: unknown) => {
           this.status.detail = `cannot connect: ${errorMessage(err)}`;
           this.scheduleReconnect();

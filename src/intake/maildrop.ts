@@ -1,39 +1,64 @@
+import { watch, type FSWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../context';
+import type { Intake, IntakeStatus } from './intake';
 import { ingestBatch, type Folder } from './process';
+
+/** A file modified this recently may still be being written: it is taken on a later pass. */
+const SETTLE_MS = 1000;
 
 /**
  * Embedded default mailbox: `.eml` files dropped in a folder are processed in name order, then
  * moved to `processed/`, `review/` or `ignored/` beside them. Files younger than SETTLE_MS are left
- * for the next pass (they may still be being written; writing elsewhere and renaming in is best). A file that cannot be read stays
- * where it is and is logged; the files behind it still go through.
+ * for a pass once they have settled (they may still be being written; writing elsewhere and
+ * renaming in is best). A file that cannot be read stays where it is and is logged; the files
+ * behind it still go through.
  */
-/** A file modified this recently may still be being written: it is taken on a later pass. */
-export const SETTLE_MS = 1000;
-
-export class MaildropIntake {
+export class MaildropIntake implements Intake {
   private stopped = false;
-  /** Asked before each batch: false (lease lost, shutting down) ends the pass there. */
+  private readonly dir: string;
+  private watcher: FSWatcher | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
+  private lastPollAt: Date | null = null;
   gate: () => boolean = () => true;
+  lastFailures = 0;
 
   constructor(
     private readonly ctx: AppContext,
-    readonly dir = ctx.config.maildropDir,
-  ) {}
+    /** Called when a file lands in the folder and when files left for settling may be taken. */
+    private readonly onNewMail: (reason: string) => void = () => {},
+  ) {
+    this.dir = ctx.config.maildropDir;
+  }
 
-  async prepare(): Promise<void> {
+  get leaseName(): string {
+    return `maildrop:${this.dir}`;
+  }
+
+  get status(): IntakeStatus {
+    return { ok: true, detail: `maildrop ${this.dir}`, lastPollAt: this.lastPollAt };
+  }
+
+  private async prepare(): Promise<void> {
     for (const sub of ['', 'processed', 'review', 'ignored']) await fs.mkdir(path.join(this.dir, sub), { recursive: true });
   }
 
-  async poll(): Promise<{ processed: number; failed: number; deferred: number }> {
+  /** Makes the folders; new files in the folder are taken at once (the worker's schedule catches anything missed). */
+  async start(): Promise<void> {
+    await this.prepare();
+    this.watcher = watch(this.dir, () => this.onNewMail('maildrop'));
+    this.watcher.on('error', () => {});
+  }
+
+  async poll(): Promise<void> {
     const log = this.ctx.log.child({ component: 'maildrop' });
+    this.lastFailures = -1;
     await this.prepare();
     const files = (await fs.readdir(this.dir, { withFileTypes: true }))
       .filter((e) => e.isFile() && /\.eml$/i.test(e.name))
       .map((e) => e.name)
       .sort();
-    let processed = 0;
     let failed = 0;
     let deferred = 0;
     // Settled files in batches: read, parsed in parallel and stored together (see ingestBatch).
@@ -71,14 +96,22 @@ export class MaildropIntake {
         try {
           if (!r.ok) throw r.error;
           await this.moveTo(path.join(this.dir, name), r.outcome.folder);
-          processed++;
         } catch (err) {
           failed++;
           log.error({ file: name, err }, 'maildrop file not processed; will retry');
         }
       }
     }
-    return { processed, failed, deferred };
+    this.lastFailures = failed;
+    this.lastPollAt = this.ctx.now();
+    // Files still being written: look again once they have settled.
+    if (deferred > 0 && !this.stopped && !this.settleTimer) {
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = null;
+        this.onNewMail('maildrop-settle');
+      }, SETTLE_MS);
+      this.settleTimer.unref();
+    }
   }
 
   private async moveTo(file: string, folder: Folder): Promise<void> {
@@ -99,9 +132,11 @@ export class MaildropIntake {
 
   requestStop(): void {
     this.stopped = true;
+    this.watcher?.close();
+    if (this.settleTimer) clearTimeout(this.settleTimer);
   }
 
   async close(): Promise<void> {
-    this.stopped = true;
+    this.requestStop();
   }
 }

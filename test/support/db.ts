@@ -1,10 +1,14 @@
-/** Throw-away databases for tests: a fresh PostgreSQL database or a fresh PGlite folder. */
+/** Throw-away databases for tests: a fresh PostgreSQL database or a fresh PGlite folder, and a context over one. */
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { parseConfig } from '../../src/config';
+import type { AppContext } from '../../src/context';
 import { openDatabase, type Database } from '../../src/db/client';
+import { logger } from '../../src/log';
+import { DEFAULT_RULES_DIR, loadRules } from '../../src/rules/load';
 
 export const ADMIN_URL = process.env.PG_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -87,5 +91,20 @@ export async function openTestDatabase(kind: 'postgres' | 'pglite'): Promise<Tes
         await remove();
       }
     },
+  };
+}
+
+/**
+ * The context the pipeline runs in, over a test database: `env` on top of a DATA_DIR nothing writes
+ * to, the default rules, a silent log and the real clock; `extra` replaces any of these.
+ */
+export function testContext(database: Database, env: Record<string, string> = {}, extra: Partial<AppContext> = {}): AppContext {
+  return {
+    config: parseConfig({ DATA_DIR: '/tmp/lci-unused', ...env }),
+    rules: loadRules(DEFAULT_RULES_DIR),
+    database,
+    log: logger('test').child({}, { level: 'silent' }),
+    now: () => new Date(),
+    ...extra,
   };
 }

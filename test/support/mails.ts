@@ -43,6 +43,8 @@ export interface MailSpec {
   references?: string[];
   headers?: string[];
   contentType?: string;
+  /** The Date header as written; now when left out. */
+  date?: string;
 }
 
 export function buildMail(m: MailSpec): string {
@@ -50,7 +52,7 @@ export function buildMail(m: MailSpec): string {
     `From: ${m.fromName ? `${encodeHeader(m.fromName)} <${m.from}>` : m.from}`,
     `To: ${m.to ?? `${encodeHeader('Vård och stöd')} <${OUR_ADDRESS}>`}`,
     `Subject: ${encodeHeader(m.subject)}`,
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Date: ${m.date ?? new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${m.messageId}`,
     ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`] : []),
     ...(m.references?.length ? [`References: ${m.references.join(' ')}`] : []),
@@ -60,6 +62,22 @@ export function buildMail(m: MailSpec): string {
     ...(m.contentType ? [] : ['Content-Transfer-Encoding: 8bit']),
   ];
   return `${head.join('\r\n')}\r\n\r\n${m.body.replace(/\r?\n/g, '\r\n')}\r\n`;
+}
+
+/** A plain-text mail from Anna Ek at Omsorgshuset (a known provider), Message-ID `<id@omsorgshuset.se>`, on a fixed date. */
+export function annaMail(id: string, subject: string, body: string, more: Partial<MailSpec> = {}): Buffer {
+  return Buffer.from(
+    buildMail({
+      from: 'anna@omsorgshuset.se',
+      fromName: 'Anna Ek',
+      to: OUR_ADDRESS,
+      subject,
+      messageId: `<${id}@omsorgshuset.se>`,
+      body,
+      date: 'Wed, 25 Nov 2026 10:00:00 +0100',
+      ...more,
+    }),
+  );
 }
 
 export const msgId = (tag: string, domain: string) => `<${tag}.${crypto.randomBytes(5).toString('hex')}@${domain}>`;
