@@ -282,7 +282,13 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       const given = new Set(pairs.map(([f]) => f));
       if (lead.name && !given.has('name')) out.set('name', lead.name, i);
       if (lead.function && !given.has('function')) out.set('function', lead.function, i);
-      for (const [field, value] of pairs) out.set(field, cleanValue(field, value), i);
+      for (const [field, value] of pairs) {
+        const both = field === 'name' && !given.has('function') ? nameAndRole(value, lexicon) : null;
+        if (both) {
+          out.set('name', cleanValue('name', both.name), i);
+          out.set('function', cleanValue('function', both.role), i);
+        } else out.set(field, cleanValue(field, value), i);
+      }
       consumed.add(i);
       continue;
     }
@@ -343,6 +349,13 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     // "Behörig: Åsa Öberg (undersköterska)": the function in brackets after the name.
     const role = field === 'name' ? /\(([^()]{2,40})\)\s*$/.exec(value)?.[1] : undefined;
     if (role && lexicon.isRole(role)) out.set('function', cleanValue('function', role), i);
+    // "Namn: Ebba Lindahl, usk": the function after a comma.
+    const both = field === 'name' && !role && cleaned !== null ? nameAndRole(cleaned, lexicon) : null;
+    if (both) {
+      out.set('name', cleanValue('name', both.name), i);
+      out.set('function', cleanValue('function', both.role), i);
+      continue;
+    }
     if (cleaned === null) out.touch(field);
     else if (field === 'name' && hit.part) out.setNamePart(cleaned, hit.part, i);
     else out.set(field, cleaned, i);
@@ -480,6 +493,8 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
   // "19910522-4415 – kortet är inte hämtat": the value ends where a remark begins.
   if (field !== 'function') v = v.replace(/\s+[–—]\s*(?:\S.*)?$|\s+-\s+\S.*$/, '').trim();
   if (field === 'hsaId') {
+    // "Kortet är beställt, kommer vecka 10": a remark in the HSA-id's place, no id.
+    if (!/\d{4}/.test(v) && v.split(/\s+/).length >= 3) return null;
     const token = /^(SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d\S*)\s+[([–-]/i.exec(v);
     if (token) v = token[1]!;
   } else if (field === 'treservaUser') {
@@ -566,6 +581,12 @@ function leadingNameAndFunction(prefix: string, rules: Rules): RawPerson {
 }
 
 /** "Namn: Lisa Berg, Funktion: Enhetschef, HSA-id: SE…" → pairs, when two or more labels have colons. */
+/** "Ebba Lindahl, usk": a name and a known function after a comma. */
+function nameAndRole(value: string, lexicon: Lexicon): { name: string; role: string } | null {
+  const m = /^(.{3,60}?)\s*,\s*([^,]{2,40})$/.exec(value.trim());
+  return m && lexicon.isRole(m[2]!) && plausibleName(m[1]!, lexicon) ? { name: m[1]!, role: m[2]!.trim() } : null;
+}
+
 function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> & { prefix: string } {
   const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/_-]{0,38}?)\s*(?:\([^)]*\))?\s*[:=]\s*/gu;
   const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];

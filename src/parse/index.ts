@@ -144,9 +144,14 @@ function fromThread(
 ): RawPerson[] {
   const t = splitThread(text);
   const persons = extractFromLines(t.fresh, rules, labels);
-  if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, fromName, rules);
+  // The writer's signature names the person only after the forwarded part had its say: a manager
+  // forwarding "Fridas leveransbesked" is not Frida.
+  const signed = () => {
+    if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, fromName, rules);
+    return persons;
+  };
   assignIntent(persons, t.fresh, rules, mailIntent([subject], rules));
-  if (reply || t.older.length === 0 || depth >= 5) return persons;
+  if (reply || t.older.length === 0 || depth >= 5) return signed();
   const incomplete = persons.some((p) => FIELDS.some((f) => p[f] == null));
   if (persons.length > 0 && !incomplete) return persons;
   const older = fromThread(t.older.join('\n'), subject, false, rules, labels, t.olderFrom, depth + 1);
@@ -155,7 +160,7 @@ function fromThread(
     return older;
   }
   completeFrom(persons, older);
-  return persons;
+  return signed();
 }
 
 /** One body (the text part, or the HTML as text): our own words out, our typed-in form read, the rest extracted. */

@@ -55,6 +55,9 @@ function stemField(label: string): FieldName | null {
   return null;
 }
 
+const UNIT_OWNED =
+  /^(?:enhetens|verksamhetens|organisationens|arbetsplatsens|företagets|bolagets|vårdenhetens|avdelningens|unit|organisation|organization|company)\s/iu;
+
 const CACHE_MAX = 20_000;
 function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   if (cache.size >= CACHE_MAX) cache.clear();
@@ -123,6 +126,8 @@ export class LabelMatcher {
   }
 
   private matchUncached(text: string, loose: boolean): FieldName | null {
+    // "Enhetens HSA-id", "Verksamhetens namn", "Unit HSA ID": the unit's, not a person's.
+    if (UNIT_OWNED.test(text.trim())) return null;
     // "Systemanvändare (Treserva)", "Användare (TES)": a user named by the system in brackets is its username.
     if (/\((?:i\s+)?(?:treserva|tes)\b[^)]*\)/i.test(text) && /(?:anv[äa]ndare|user|konto|account|login|inlogg)\p{L}*\s*\(/iu.test(text))
       return 'treservaUser';

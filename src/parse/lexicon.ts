@@ -35,6 +35,8 @@ function withinOne(a: string, b: string): boolean {
 export class Lexicon {
   private static readonly cache = new WeakMap<Rules, Lexicon>();
   private readonly roles: Set<string>;
+  /** Two-letter abbreviations written in capitals ("AT", "EC"): in lower case they are words ("at"). */
+  private readonly capsOnly: Set<string>;
   private readonly roleMaxWords: number;
   private readonly singleWordRoles: string[];
   private readonly endings: readonly string[];
@@ -51,6 +53,7 @@ export class Lexicon {
 
   constructor(private readonly rules: Rules) {
     this.roles = new Set(rules.functions.map(fold));
+    this.capsOnly = new Set(rules.functions.filter((f) => /^\p{Lu}{2}$/u.test(f)).map(fold));
     this.roleMaxWords = Math.max(1, ...[...this.roles].map((r) => r.split(' ').length));
     this.singleWordRoles = [...this.roles].filter((r) => !r.includes(' ') && r.length >= 8);
     this.endings = rules.lexicon.roleEndings.map(fold);
@@ -69,6 +72,7 @@ export class Lexicon {
   isRole(value: string): boolean {
     const v = fold(value).replace(/[.,:;]+$/, '');
     if (v === '' || v.length > 60) return false;
+    if (this.capsOnly.has(v)) return /^\p{Lu}{2}\b/u.test(value.trim());
     if (this.roles.has(v) || this.nearRole(v)) return true;
     const words = v.split(' ');
     if (words.length > 4) return false;
@@ -80,7 +84,9 @@ export class Lexicon {
   roleAt(words: readonly string[], i: number): number {
     for (let n = Math.min(this.roleMaxWords, words.length - i); n >= 1; n--) {
       const phrase = words.slice(i, i + n).join(' ');
-      if (this.roles.has(fold(phrase).replace(/[,:;]+$/, ''))) return n;
+      const key = fold(phrase).replace(/[,:;]+$/, '');
+      if (this.capsOnly.has(key) && !/^\p{Lu}{2}\b/u.test(phrase)) continue;
+      if (this.roles.has(key)) return n;
     }
     const w = fold(words[i] ?? '').replace(/[.,:;]+$/, '');
     if (this.nearRole(w)) return 1;

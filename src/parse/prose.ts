@@ -246,7 +246,11 @@ function events(text: string, lexicon: Lexicon): Event[] {
       i += n - 1;
     }
   }
+  const identified = out.some((e) => e.field === 'hsaId' || e.field === 'treservaUser');
   for (const hit of names(words, lexicon, roleSpans)) {
+    // "Min chef Elisabeth Svan sa att …": someone the writer relates to, not a person announced.
+    const role = roleSpans.find(([, b]) => b === hit.start)?.[0] ?? (BOSS.test(bareWords[hit.start - 1] ?? '') ? hit.start - 1 : -1);
+    if (role > 0 && !identified && RELATION.test(bareWords[role - 1] ?? '')) continue;
     out.push({ pos: starts[hit.start]!, field: 'name', value: hit.value });
     // "Jessica Holm (jeshol)": a username in brackets right after a name.
     const after = words[hit.start + hit.value.split(' ').length];
@@ -358,6 +362,10 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   push();
   return persons;
 }
+
+/** "min chef", "min enhetschef", "my manager": the person named next is the writer's relation. */
+const RELATION = /^(?:min|mitt|my)$/iu;
+const BOSS = /^(?:chef|chefen|manager|boss|handledare|supervisor|kollega|colleague)$/iu;
 
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS =
