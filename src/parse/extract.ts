@@ -1,5 +1,5 @@
 import type { Rules } from '../rules/load';
-import { LabelMatcher } from './labels';
+import { isUnitLine, LabelMatcher } from './labels';
 import { extractProse, mention } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
@@ -155,7 +155,7 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
 }
 
 export function extractFromLines(rawLines: string[], rules: Rules, labels = LabelMatcher.for(rules)): RawPerson[] {
-  const lines = rawLines.map(cleanLine);
+  const lines = rawLines.map(cleanLine).map((l) => (isUnitLine(l) ? '' : l));
   const out = new PersonCollector();
   const consumed = new Set<number>();
   const lexicon = Lexicon.for(rules);
@@ -493,8 +493,6 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
   // "19910522-4415 – kortet är inte hämtat": the value ends where a remark begins.
   if (field !== 'function') v = v.replace(/\s+[–—]\s*(?:\S.*)?$|\s+-\s+\S.*$/, '').trim();
   if (field === 'hsaId') {
-    // "Kortet är beställt, kommer vecka 10": a remark in the HSA-id's place, no id.
-    if (!/\d{4}/.test(v) && v.split(/\s+/).length >= 3) return null;
     const token = /^(SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d\S*)\s+[([–-]/i.exec(v);
     if (token) v = token[1]!;
   } else if (field === 'treservaUser') {

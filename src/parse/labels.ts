@@ -58,6 +58,9 @@ function stemField(label: string): FieldName | null {
 const UNIT_OWNED =
   /^(?:enhetens|verksamhetens|organisationens|arbetsplatsens|företagets|bolagets|vårdenhetens|avdelningens|unit|organisation|organization|company)\s/iu;
 
+/** "Enhetens HSA-id: SE…": a line of the unit's data, nobody's value. */
+export const isUnitLine = (line: string): boolean => UNIT_OWNED.test(line.trim()) && /^[^:]{3,40}:/.test(line.trim());
+
 const CACHE_MAX = 20_000;
 function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   if (cache.size >= CACHE_MAX) cache.clear();

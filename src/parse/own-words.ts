@@ -1,5 +1,7 @@
 import type { Rules } from '../rules/load';
+import { Lexicon } from './lexicon';
 import { FIELDS, type FieldName } from './types';
+import { cleanValue } from './values';
 import { isBoundary } from './thread';
 import type { RawPerson } from './validate';
 
@@ -158,7 +160,9 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
         const typed = wanted ? [...wanted].some((f) => values[f] !== '') : block.every((b) => b.value !== '');
         if (typed) {
           const p: RawPerson = { at: i };
-          for (const b of block) p[b.field] = b.value === '' ? null : b.value;
+          // What was typed obeys the value rules of any other label: a placeholder or a remark is missing.
+          for (const b of block)
+            p[b.field] = b.value === '' || Lexicon.for(rules).isPlaceholder(b.value) ? null : cleanValue(b.field, b.value);
           persons.push(p);
         }
         for (let k = i; k < j; k++) rest.push('');

@@ -18,6 +18,8 @@ export function cleanValue(field: FieldName, value: string): string | null {
   if (field !== 'treservaUser') v = v.replace(/[.,;:]+$/, '').trim();
   if (field !== 'treservaUser' && /\($/.test(v)) v = v.slice(0, -1).trim();
   else v = v.replace(/[,;:]+$|\.$/, '').trim();
+  // "Kortet är beställt, kommer vecka 10": a remark in the HSA-id's place, no id.
+  if (field === 'hsaId' && !/\d{4}/.test(v) && v.split(/\s+/).length >= 3) return null;
   if (field === 'hsaId') v = v.replace(/\s*-\s*/g, '-');
   if (field === 'function') v = v.charAt(0).toLocaleUpperCase('sv') + v.slice(1);
   if (v === '' || /^[-–_.?]+$/.test(v) || /^(saknas|ej känt|okänt|vet ej|n\/a)$/i.test(v)) return null;

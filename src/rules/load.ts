@@ -67,7 +67,7 @@ export function loadRules(dir: string): Rules {
     fields: fields.fields,
     functions: lexicon.roles.flatMap((r) => [r.name, ...r.abbreviations]),
     lexicon,
-    givenNames: loadNames(path.join(dir, 'names', 'given-names.txt')),
+    givenNames: new Set([...loadNames(path.join(dir, 'names', 'given-names.txt')), ...loadNames(path.join(dir, 'names', 'given-names-sv.txt'))]),
     senders: loadFile(dir, 'senders.yaml', sendersFileSchema),
     replies: loadFile(dir, 'replies.yaml', repliesFileSchema),
   });
