@@ -191,6 +191,17 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   };
 
   for (let i = 0; i < lines.length; i++) {
+    // "Dmitrij Ivanov: role undersköterska, Treserva login dmiiva": a name, then that person's values.
+    const nameColon = NAME_COLON.exec(lines[i]!);
+    if (
+      nameColon &&
+      (lexicon.isGivenName(nameColon[1]!.split(/[\s-]/)[0]!) || VALUE_WORDS.test(nameColon[2]!)) &&
+      plausibleName(nameColon[1]!, lexicon) &&
+      !labels.match(nameColon[1]!, true)
+    ) {
+      out.set('name', cleanValue('name', nameColon[1]!), i);
+      lines[i] = nameColon[2]!;
+    }
     const line = lines[i]!;
     if (line.trim() === '' || HEADING.test(line)) {
       if (HEADING.test(line)) out.flush();
@@ -221,7 +232,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     // "Hennes ersättare Fredrik Olofsson börjar samma dag:" above a labelled block without a name.
     if (!heading && /:\s*$/.test(line) && !labels.matchLine(line)?.rest) {
       const m = mention(line, rules);
-      if (m.name) heading = { name: m.name };
+      if (m.name) heading = m.function ? { name: m.name, function: m.function } : { name: m.name };
     }
     if (heading && (blockHasNoName(i + 1) || (roleLine(i + 1) && blockHasNoName(i + 2)))) {
       out.flush();
@@ -410,7 +421,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 }
 
 const SELF_INTRO = /(?<![\p{L}])(?:jag heter|mitt namn är|my name is|i am the|jag är ny)(?![\p{L}])/iu;
-const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d[ \t]?-[ \t]?[A-Za-z0-9]{1,24}$/i;
+// The dash may be missing ("SE9697842152JMS5"): still the HSA-id's place, read as a wrong HSA-id.
+const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d(?:[ \t]?-[ \t]?[A-Za-z0-9]{1,24}|[A-Za-z][A-Za-z0-9]{0,23})$/i;
 const USER_CELL = /^[A-Za-z0-9][A-Za-z0-9._\\@-]{1,39}$/;
 const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 
@@ -418,7 +430,7 @@ const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 export function plausibleName(v: string, lexicon: Lexicon): boolean {
   if (firmLike(v)) return false;
   // Particles ("Ingrid Wallin de Vries", "Elin von Schantz") between capitalised words.
-  const withoutParticles = v.replace(/\s(?:af|von|van|de|der|da|di|du|la|le|el|al|bin|ibn)(?=\s\p{Lu})/gu, '');
+  const withoutParticles = v.replace(/\s(?:af|von|van|de|der|den|ter|ten|te|da|di|du|dos|das|del|la|le|el|al|bin|ibn|zu)(?=\s\p{L})/gu, '');
   if (withoutParticles !== v && plausibleName(withoutParticles, lexicon)) return true;
   if (plausibleBare('name', v)) return !lexicon.isRole(v) && !/^(?:med|vänliga|hälsningar|hej|tack|best|kind)\b/i.test(v);
   const words = v.split(/\s+/);
@@ -484,6 +496,8 @@ const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
 
 /** "HSA-id för Kerstin Ahl: SE…": a label, the person it is for, the value. */
 const FOR_NAME = /^\s*([\p{L}-]{2,20}(?:\s[\p{L}-]{1,20}){0,2}?)\s+(?:för|till|for|åt)\s+([\p{L}'’ -]{3,50}?)\s*:\s*(\S.{0,80})$/u;
+const VALUE_WORDS = /(?<![\p{L}])(?:roll|role|funktion|function|hsa|treserva|tes|användar\p{L}*|login|username)(?![\p{L}])/iu;
+const NAME_COLON = /^\s*(?:[^:]{0,60}?[.!?]\s+)?(\p{Lu}[\p{L}'’-]+(?:\s[\p{L}'’-]+){1,3})\s*:\s+(\S.{4,200})$/u;
 const COMBO = /^\s*([^:/]{2,30})\/([^:/]{2,30}):\s*(\S.{0,120})$/;
 const LEAD_NAME = /^\s*([\p{L}'’ -]{3,50}?)\s*,\s*(?=[\p{L}-]{2,30}(?:\s+[\p{L}/-]{1,20}){0,3}\s*:)/u;
 
@@ -592,6 +606,13 @@ function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, stri
     const field = labels.match(m[2]!, m[2]!.trim().split(/\s+/).length <= 4);
     if (field) marks.push({ field, start: m.index + m[1]!.length, valueStart: m.index + m[0].length });
   }
+  // "HSA-ID SE…-TTH9, Treserva: thitra": an HSA-id label needs no colon before its id.
+  for (const m of line.matchAll(/(^|[,;]\s*)(HSA[\p{L}\s-]{0,12}?)\s+(?=SE[ \t]?\d)/giu)) {
+    const start = m.index + m[1]!.length;
+    if (labels.match(m[2]!) === 'hsaId' && !marks.some((k) => k.start === start))
+      marks.push({ field: 'hsaId', start, valueStart: m.index + m[0].length });
+  }
+  marks.sort((a, b) => a.start - b.start);
   if (marks.length < 2) return Object.assign([], { prefix: '' });
   const pairs = marks.map((mk, i): [FieldName, string] => {
     const end = i + 1 < marks.length ? marks[i + 1]!.start : line.length;

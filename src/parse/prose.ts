@@ -52,7 +52,30 @@ const STOP = new Set(
     ' ',
   ),
 );
-const PARTICLES = new Set(['af', 'von', 'van', 'de', 'der', 'den', 'el', 'al', 'bin', 'ibn', 'da', 'di', 'du', 'la', 'le']);
+const PARTICLES = new Set([
+  'af',
+  'von',
+  'van',
+  'de',
+  'der',
+  'den',
+  'ter',
+  'ten',
+  'te',
+  'el',
+  'al',
+  'bin',
+  'ibn',
+  'da',
+  'di',
+  'du',
+  'dos',
+  'das',
+  'del',
+  'la',
+  'le',
+  'zu',
+]);
 const NOT_NAME =
   /^(?:ab|hb|kb|aktiebolag|omsorg|hemtjänst|vård|äldreomsorg|assistans|enheten?|kommun|region|stiftelse|måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag|januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december|örebro|sverige|lifecare|treserva|tes|siths|hsa|inera|telia|microsoft|outlook|gmail|hej|hejsan|tack|mvh|med|vänliga|hälsningar|god|morgon|dag|kväll|vi|ni|jag|hon|han|de|den|det|vår|våra|ny|nya|nytt|sjukhus|sjukhuset|hemtjänsten|kontoret|it|avdelningen|nu|här|där|också|även|person|personal|användare|medarbetare|please|hello|hi|thanks|regards|team|gruppen|huset)$/i;
 

@@ -25,8 +25,9 @@ const HEADER_FROM = /^\s*\**\s*(från|from|avsändare)\s*:\**\s*\S/i;
 const HEADER_NEXT = /^\s*\**\s*(skickat|sent|datum|date|till|to|ämne|subject|kopia|cc)\s*:/i;
 const WROTE = /^\s*((den|on|am|le)\s.{3,160}\s(skrev|wrote|schrieb|a écrit)\b.{0,160}:|.{3,160}\sskrev\s.{0,160}följande\s*:)\s*$/i;
 const WROTE_START = /^\s*(den|on)\s.{3,160}\s(skrev|wrote)\b/i;
+// The last form: a sign-off after another language's ("Vriendelijke groet / Vänliga hälsningar").
 const SIGNOFF =
-  /^\s*(med\s+)?(vänliga?|bästa|varma|trevliga)\s+hälsning(ar)?\b|^\s*(mvh|mvh\.|m\.v\.h|vh|hälsningar)\b|^\s*(best|kind|warm)\s+regards\b|^\s*regards\s*,?\s*$|^--\s*$|^\s*tack på förhand\s*[!.]?\s*$/i;
+  /^\s*(med\s+)?(vänliga?|bästa|varma|trevliga)\s+hälsning(ar)?\b|^\s*(mvh|mvh\.|m\.v\.h|vh|hälsningar)\b|^\s*(best|kind|warm)\s+regards\b|^\s*regards\s*,?\s*$|^--\s*$|^\s*tack på förhand\s*[!.]?\s*$|^\s*[^/\d]{2,30}\/\s*(?:(?:med\s+)?(?:vänliga?|bästa)\s+hälsning(?:ar)?|mvh|hälsningar|(?:best|kind)\s+regards)\s*[,!.]?\s*$/i;
 /** "Tack!" closes a mail when a name follows it; at the top it thanks for something. */
 const THANKS = /^\s*tack(?:\s+för\s+hjälpen|\s+så\s+mycket)?\s*[!.,]?\s*$/i;
 

@@ -77,16 +77,29 @@ function joinsName(user: string, name: string): boolean {
     .split(/[\s-]+/)
     .filter((w) => /^[a-z']{2,}$/.test(w));
   if (u.length < 4 || words.length < 2 || !/^[a-z]+$/.test(u)) return false;
-  const [first, last] = [words[0]!, words[words.length - 1]!];
-  const joins = (a: string, b: string) => {
-    for (let i = 1; i <= Math.min(a.length, u.length - 1); i++) {
-      if (u.slice(0, i) !== a.slice(0, i)) break;
-      const rest = u.slice(i);
-      if (rest.length >= 1 && b.startsWith(rest) && (i >= 2 || rest.length >= 3)) return true;
+  // Starts of two or more of the name's words, in their order ("jamoso": Javier Morales Soto).
+  const pieces = (rest: string, from: number, used: number, firstLen: number): boolean => {
+    if (rest === '') return used >= 2 && (firstLen >= 2 || u.length - firstLen >= 3);
+    for (let k = from; k < words.length; k++) {
+      const w = words[k]!;
+      for (let n = Math.min(w.length, rest.length); n >= 1; n--) {
+        if (rest.slice(0, n) === w.slice(0, n) && pieces(rest.slice(n), k + 1, used + 1, used === 0 ? n : firstLen)) return true;
+      }
     }
     return false;
   };
-  return joins(first, last) || joins(last, first);
+  // Or the surname's start then the given name's ("berlis").
+  return pieces(u, 0, 0, 0) || joins(u, words[words.length - 1]!, words[0]!);
+}
+
+/** The start of `a` then the start of `b`. */
+function joins(u: string, a: string, b: string): boolean {
+  for (let i = 1; i <= Math.min(a.length, u.length - 1); i++) {
+    if (u.slice(0, i) !== a.slice(0, i)) break;
+    const rest = u.slice(i);
+    if (rest.length >= 1 && b.startsWith(rest) && (i >= 2 || rest.length >= 3)) return true;
+  }
+  return false;
 }
 
 /** Words that make a "name" a firm or a place ("Varberga Hemtjänst AB", "Omsorgshuset Norrliden"). */
