@@ -90,6 +90,7 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
 
 /** Values of a person told over two levels of a forward (the note on top, the letter below) are one person. */
 function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
+  if (fresh.length > 1 && older.length > 0) return byFirstName(fresh, older);
   if (fresh.length !== 1 || older.length !== 1) return false;
   const [a, b] = [fresh[0]!, older[0]!];
   const sameName =
@@ -105,7 +106,34 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
   for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];
   if (a.name != null && b.name != null && b.name.length > a.name.length && b.name.toLowerCase().startsWith(a.name.toLowerCase()))
     a.name = b.name;
+  if (a.name?.includes(' ')) delete a.firstOnly;
+  // "Lisa Nyqvists kort" on top, "Kortinnehavare: Lisa Nyqvist" below: the genitive's s is no part of the name.
+  if (a.name != null && b.name != null && a.name === `${b.name}s`) a.name = b.name;
   return true;
+}
+
+/**
+ * Several persons told by first name on top ("Jonas är enhetschef … och Malin är samordnare") and
+ * by full name below (the card letter): each first name completes from the one person below it names.
+ */
+function byFirstName(fresh: RawPerson[], older: RawPerson[]): boolean {
+  let any = false;
+  for (const p of fresh) {
+    if (p.name == null || p.name.includes(' ')) continue;
+    const first = p.name.toLowerCase();
+    const hits = older.filter((o) => o.name?.toLowerCase().split(/\s+/)[0] === first);
+    const o = hits.length === 1 ? hits[0]! : null;
+    if (
+      !o ||
+      FIELDS.some((f) => f !== 'name' && f !== 'function' && p[f] != null && o[f] != null && p[f].toLowerCase() !== o[f].toLowerCase())
+    )
+      continue;
+    for (const f of FIELDS) if (p[f] == null && o[f] != null) p[f] = o[f];
+    p.name = o.name!;
+    delete p.firstOnly;
+    any = true;
+  }
+  return any;
 }
 
 /** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
@@ -267,7 +295,7 @@ async function personsOf(
     if (!completeFrom(persons, found)) persons.push(...found);
   }
   // An attached message (a forward as attachment) is read when the mail itself is not complete.
-  if ((persons.length === 0 || (persons.length === 1 && FIELDS.some((f) => persons[0]![f] == null))) && depth < 3) {
+  if ((persons.length === 0 || persons.some((p) => FIELDS.some((f) => p[f] == null))) && depth < 3) {
     const inner: RawPerson[] = [];
     for (const m of embeddedMessages(mail)) {
       try {
@@ -283,6 +311,11 @@ async function personsOf(
   if (persons.length === 1 && persons[0]!.name == null) {
     const m = mention(subjectInfo(mail.subject).base.replace(/^[^:]{0,40}:\s*/, ''), rules);
     if (m.name) persons[0]!.name = m.name;
+  }
+  // A first name alone that no fuller reading completed is no name: asked for, not guessed.
+  for (const p of persons) {
+    if (p.firstOnly && !p.name?.includes(' ')) p.name = null;
+    delete p.firstOnly;
   }
   // The same HSA-id twice (body and attachment) is one person.
   const seen = new Set<string>();
@@ -340,8 +373,10 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
       mail.attachments.filter((a) => !read.has(a.filename)),
     );
     // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
-    const question =
-      records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && lines.some((l) => /\?/.test(l));
+    const asking = lines.some((l) => /\?/.test(l));
+    // A follow-up ("Lisa har fortfarande inte kommit in … kan någon ringa?") gives no id: it announces nobody either.
+    const followUp = asking && records.every((r) => !r.hsaId && !r.treservaUser) && Lexicon.for(rules).isFollowUp(lines.join(' '));
+    const question = followUp || (records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && asking);
     const kind = records.length > 0 && !question ? 'notification' : 'other';
     if (kind === 'other') records.length = 0;
     // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.

@@ -101,6 +101,12 @@ export class Lexicon {
     return false;
   }
 
+  /** Whether a text follows up on access already asked for ("har fortfarande inte kommit in"). */
+  isFollowUp(text: string): boolean {
+    const t = fold(text);
+    return this.rules.lexicon.followUp.some((p) => t.includes(fold(p)));
+  }
+
   /** A value that only says it is not known ("vet ej", "kommer senare", "?"). */
   isPlaceholder(value: string): boolean {
     const v = fold(value)

@@ -15,6 +15,7 @@ import { builtFromName, cleanValue, isFirmWord } from './values';
 
 const HSA_TOKEN =
   /(?<![\p{L}\d])SE[ \t]?(?:16[ \t]?)?(?:\d[ \t]?){9}\d(?:[ \t]?[-–][ \t]?|(?=[A-Za-z]))[A-Za-zÅÄÖåäö0-9]{1,32}(?![\p{L}\d])/giu;
+export const TEMPLATE_ID = /[-–]\s*(?:x{2,}|n{3,}|0{3,}|\.{3,})$/i;
 const HSA_LABELLED =
   /(?<![\p{L}])HSA[- ]?(?:id|identitet)?(?::t|:et|et|t|n|numret|nummer|nr)?(?:[ \t]+(?:är|blir|nr\.?))?[ \t]*[:=]?[ \t]*([^\s,;)(]{1,40})/giu;
 const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
@@ -84,6 +85,7 @@ interface Sentence {
   line: number;
 }
 
+const ROW_WITH_ID = /SE[ \t]?(?:16)?\d{10}.*(?:[,;]|\s[–—-]\s)|(?:[,;]|\s[–—-]\s).*SE[ \t]?(?:16)?\d{10}/i;
 const LABELLED_LINE = /^\s*\p{Lu}[\p{L}-]{1,30}(?:[ \t][\p{L}/-]{1,20}){0,3}:[ \t]+\S/u;
 
 /** Paragraphs of non-empty lines, split into sentences, each with the line it starts on. */
@@ -101,6 +103,11 @@ function sentences(lines: readonly string[]): Sentence[] {
     for (; i < lines.length && lines[i]!.trim() !== '' && (starts.length === 0 || !LABELLED_LINE.test(lines[i]!)); i++) {
       starts.push(text.length);
       text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + ' ';
+      // A row holding an HSA-id ("Amanda Lööf, usk, HSA-id SE…, Treserva stamlo") ends at its line's end.
+      if (ROW_WITH_ID.test(lines[i]!) && (lines[i + 1] ?? '').trim() !== '') {
+        i++;
+        break;
+      }
     }
     const first = i - starts.length;
     const lineAt = (offset: number) => {
@@ -172,7 +179,13 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
       // A lower-case name is a given name and one or two more words, no more.
       if (!cap && parts.length >= 2 && !lexicon.isGivenName(next)) break;
     }
-    if (parts.length < 2) continue;
+    // "Jonas är enhetschef (Treserva: jope01)": a first name alone, where a role follows it; the
+    // person's full name comes from a forwarded or attached part (completeFrom), if any.
+    if (parts.length < 2) {
+      const isRoleAfter = /^(?:är|is)$/i.test(bare(words[i + 1] ?? '')) && isRoleWord(i + 2);
+      if (cap && given && isRoleAfter && words[i] === w) out.push({ value: w, start: i, score: 1 });
+      continue;
+    }
     const besideRole = isRoleWord(i - 1) || isRoleWord(j) || (isRoleWord(i - 2) && /^(?:är|heter|blir)$/i.test(bare(words[i - 1] ?? '')));
     const afterCue = /^(?:heter|namn|namnet|name|är|kollega|kollegan|medarbetare|medarbetaren|användare|användaren)$/i.test(
       bare(words[i - 1] ?? ''),
@@ -193,7 +206,7 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
 
 /** Example language: an HSA-id in such a sentence shows the form, it is nobody's. */
 const EXAMPLE =
-  /(?<![\p{L}])(?:har formen|har form|till exempel|t\.\s?ex|exempelvis|exempel|ser ut som|ser ut så|such as|for example|e\.g\.)(?![\p{L}])/iu;
+  /(?<![\p{L}])(?:har formen|har form|i formen|på formen|i formatet|in the form|in the format|of the form|till exempel|t\.\s?ex|exempelvis|exempel|ser ut som|ser ut så|such as|for example|e\.g\.)(?![\p{L}])/iu;
 
 interface Event {
   pos: number;
@@ -210,6 +223,8 @@ function events(text: string, lexicon: Lexicon): Event[] {
   const hsaSpans: Array<[number, number]> = [];
   if (!example) {
     for (const m of text.matchAll(HSA_TOKEN)) {
+      // "SE2321000016-XXXX": a template, nobody's id.
+      if (TEMPLATE_ID.test(m[0])) continue;
       out.push({ pos: m.index, field: 'hsaId', value: m[0] });
       hsaSpans.push([m.index, m.index + m[0].length]);
       // "Ali Rezaei undersköterska SE…-AR7T alirez": a bare token right after the id, ending the record, is the username;
@@ -320,8 +335,12 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     if (value == null) return;
     const v = cleanValue(field, value);
     if (v === null) return;
+    // "Lisa Nyqvists nya kort … Lisa är undersköterska": the first name refers to the person just named.
+    const firstOf = (n: string | null | undefined) => n?.split(' ')[0]?.replace(/s$/, '');
+    if (field === 'name' && !v.includes(' ') && firstOf(current.name) === v.replace(/s$/, '')) return;
     if (current[field] != null) push();
     current[field] = v;
+    if (field === 'name' && !v.includes(' ')) current.firstOnly = true;
     current.at ??= line;
     current.end = line;
   };

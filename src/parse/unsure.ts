@@ -1,4 +1,5 @@
 import { checkHsaId, normalizeHsaId } from './hsa-id';
+import { TEMPLATE_ID } from './prose';
 import { FIELDS, type PersonRecord, type Unsure } from './types';
 
 /**
@@ -16,7 +17,7 @@ export function hsaTokens(lines: readonly string[]): string[] {
   const out = new Set<string>();
   for (const line of lines) {
     if (!/se/i.test(line)) continue;
-    for (const m of line.matchAll(HSA_TOKEN)) out.add(normalizeHsaId(m[0].replace(/[–]/g, '-')));
+    for (const m of line.matchAll(HSA_TOKEN)) if (!TEMPLATE_ID.test(m[0])) out.add(normalizeHsaId(m[0].replace(/[–]/g, '-')));
   }
   return [...out];
 }

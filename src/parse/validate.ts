@@ -16,6 +16,8 @@ export type RawPerson = Partial<Record<FieldName, string | null>> & {
   /** Line (in the text it was read from) where the person's first value stands: for intent. */
   at?: number;
   end?: number;
+  /** The name is a first name alone ("Jonas är enhetschef"), until a fuller reading names the person. */
+  firstOnly?: boolean;
 };
 
 export function collapse(value: string | null | undefined): string | null {

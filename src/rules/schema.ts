@@ -39,6 +39,7 @@ export const lexiconFileSchema = z.strictObject({
   placeholders: z.array(phrase).default([]),
   revoke: z.array(phrase).min(1, 'needs at least one phrase'),
   grant: z.array(phrase).default([]),
+  followUp: z.array(phrase).default([]),
 });
 
 const domain = z
