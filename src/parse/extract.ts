@@ -29,6 +29,8 @@ function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
     .map((c) => c.trim())
     .filter(Boolean);
   if (cells.length < 3 || cells.length > 5) return null;
+  // "Namn: Nils Ek, HSA-id: SE…": labels with their values, a person's line, no legend.
+  if (cells.some((c) => /:\s*\S/.test(c) || /\d{3}/.test(c))) return null;
   const fields = cells.map((c) => labels.match(c, true));
   if (fields.some((f) => f === null) || new Set(fields).size !== fields.length) return null;
   return fields as FieldName[];
@@ -250,7 +252,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     // A delimited header row starts a table: read rows until the delimiter stops.
     const split = splitCells(line);
-    if (split && split.cells.filter((c) => labels.match(c, true)).length >= 2) {
+    if (split && split.cells.filter((c) => !/:\s*\S/.test(c) && labels.match(c, true)).length >= 2) {
       const rows = [split.cells];
       let j = i + 1;
       for (; j < lines.length; j++) {
@@ -422,7 +424,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
 const SELF_INTRO = /(?<![\p{L}])(?:jag heter|mitt namn är|my name is|i am the|jag är ny)(?![\p{L}])/iu;
 // The dash may be missing ("SE9697842152JMS5"): still the HSA-id's place, read as a wrong HSA-id.
-const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d(?:[ \t]?-[ \t]?[A-Za-z0-9]{1,24}|[A-Za-z][A-Za-z0-9]{0,23})$/i;
+const HSA_CELL = /^SE[ \t]?(?:16)?(?:\d[ \t]?){9}\d(?:[ \t]?-[ \t]?[A-Za-zÅÄÖåäö0-9]{1,24}|[A-Za-z][A-Za-z0-9]{0,23})$/i;
 const USER_CELL = /^[A-Za-z0-9][A-Za-z0-9._\\@-]{1,39}$/;
 const PNR_CELL = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 

@@ -151,7 +151,8 @@ export class LabelMatcher {
         for (const l of this.byLength.get(len) ?? []) if (distance(f, l.folded, 1) <= 1) return l.field;
       }
     }
-    return loose ? stemField(cleaned) : null;
+    // "Kortets id-nummer (HSA)": the bracket may be what names the field.
+    return loose ? (stemField(cleaned) ?? stemField(text.replace(/[()*_]/g, ' '))) : null;
   }
 
   /** A line that starts with a label: "HSA-id: SE…", "Namn\tLisa Berg", "Funktion Enhetschef". */

@@ -350,6 +350,7 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   // A phrase in a sentence without values ("Följande har slutat:") governs the persons after it.
   let heading: 'revoke' | 'grant' | null = null;
   let lastLine = -2;
+  let comingRole: string | null = null;
   for (const s of sentences(lines)) {
     const text = s.text;
     if (s.line > lastLine + 1 && lines.slice(lastLine + 1, s.line).some((l) => l.trim() === '')) pending = null;
@@ -373,6 +374,9 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       )
         set('function', role, s.line);
       else if (name) pending = KEEP.test(text) ? null : { name, role, line: s.line };
+      // "Kan du anmäla vår nya usk?" then "Hon heter Wilma Sjögren, HSA-id …": the role of the one named next.
+      else if (role && !hasValue(current) && NEW_ROLE.test(text.slice(0, Math.max(0, text.toLowerCase().indexOf(role.toLowerCase())))))
+        comingRole = role;
       if (cue) {
         // "Hon har slutat." after a person's values is that person's; before any, a heading.
         if (hasValue(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
@@ -387,7 +391,16 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       if (pending.role && !has('function')) set('function', pending.role, pending.line);
     }
     pending = null;
+    let named: Event | undefined;
+    if (comingRole && !has('function') && has('name')) {
+      named = found.find((e) => e.field === 'name')!;
+      if (current.name != null && current.name !== named.value) push();
+      set('name', named.value, s.line);
+      set('function', comingRole, s.line);
+    }
+    comingRole = null;
     for (const e of found) {
+      if (e === named) continue;
       if (
         e.field === 'function' &&
         current.function != null &&
@@ -408,6 +421,9 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
 /** "min chef", "min enhetschef", "my manager": the person named next is the writer's relation. */
 const RELATION = /^(?:min|mitt|my)$/iu;
 const BOSS = /^(?:chef|chefen|manager|boss|handledare|supervisor|kollega|colleague)$/iu;
+
+/** "vår nya usk", "en ny undersköterska", "our new nurse": a role announced before its person's name. */
+const NEW_ROLE = /(?<![\p{L}])(?:ny|nya|nytt|new)\s+$/iu;
 
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS =
