@@ -118,17 +118,21 @@ export class ParsePool {
   }
 
   private pump(): void {
-    // The first slot is always used first; further threads start only when mails wait.
+    // The first slot is always used first; a further thread starts only for a waiting mail that no
+    // thread already starting will take.
+    let starting = this.slots.filter((s) => s.worker && !s.ready && !s.current).length;
     for (let i = 0; i < this.slots.length && this.queue.length > 0; i++) {
       const slot = this.slots[i]!;
       if (slot.current) continue;
+      if (!slot.worker) {
+        if (this.queue.length <= starting) continue;
+        slot.ready = false;
+        slot.worker = this.spawn(slot);
+        starting++;
+      }
       if (slot.idleTimer) {
         clearTimeout(slot.idleTimer);
         slot.idleTimer = null;
-      }
-      if (!slot.worker) {
-        slot.ready = false;
-        slot.worker = this.spawn(slot);
       }
       const w = slot.worker;
       w.ref();
