@@ -56,6 +56,8 @@ export class ImapIntake {
   private readonly reconnects = new Backoff(IMAP_RECONNECT);
   /** Asked before each message: false (the mailbox lease lost, shutting down) ends the poll there. */
   gate: () => boolean = () => true;
+  /** Told after each batch stored (the worker starts sending its replies while the next batch is read). */
+  stored: () => void = () => {};
   private reconnectTimer: NodeJS.Timeout | null = null;
   readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
   /** Messages the last poll left for later (an error), or -1 when the poll itself failed. */
@@ -234,6 +236,7 @@ export class ImapIntake {
                 log.error({ uid, err: r.error }, 'message not processed; will retry');
               }
             });
+            if (results.some((r) => r.ok)) this.stored();
           }
         }
         for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>) {

@@ -16,6 +16,8 @@ export class MaildropIntake {
   private stopped = false;
   /** Asked before each batch: false (lease lost, shutting down) ends the pass there. */
   gate: () => boolean = () => true;
+  /** Told after each batch stored (the worker starts sending its replies while the next batch is read). */
+  stored: () => void = () => {};
 
   constructor(
     private readonly ctx: AppContext,
@@ -66,6 +68,7 @@ export class MaildropIntake {
         this.ctx,
         got.map((g) => ({ raw: g.raw, source: { kind: 'maildrop' as const } })),
       );
+      if (results.some((r) => r.ok)) this.stored();
       for (const [n, r] of results.entries()) {
         const name = got[n]!.name;
         try {
