@@ -1,5 +1,6 @@
 import { and, eq, getTableColumns, gte, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
+import { insertRows } from '../db/bulk';
 import type { DbOrTx } from '../db/client';
 import { caseCounters, cases, messages, outbox, persons, tasks, type OutboxStatus } from '../db/schema';
 
@@ -544,22 +545,15 @@ export class CaseStore {
     for (const rows of [this.cases, this.persons, this.tasks] as Array<Rows<{ id: number }>>) {
       const fresh = [...rows.fresh].map((id) => rows.byId.get(id)!);
       rows.fresh.clear();
-      await insertAll(this.tx, rows.table, fresh);
+      await insertRows(this.tx, rows.table, fresh);
     }
     if (this.replies.length) {
       const list = this.replies.splice(0);
-      for (let i = 0; i < list.length; i += 500) {
-        const part = list.slice(i, i + 500);
-        const done = await this.tx
-          .insert(outbox)
-          .values(part)
-          .onConflictDoNothing({ target: [outbox.kind, outbox.triggerKey] })
-          .returning({ id: outbox.id });
-        // Taken by another transaction meanwhile: this one fails (and is tried again) rather than answer twice.
-        if (done.length !== part.length) throw new Error('a reply of this kind already answers this mail');
-      }
+      const done = await insertRows(this.tx, outbox, list, [outbox.kind, outbox.triggerKey]);
+      // Taken by another transaction meanwhile: this one fails (and is tried again) rather than answer twice.
+      if (done !== list.length) throw new Error('a reply of this kind already answers this mail');
     }
-    await insertAll(this.tx, messages, this.mails.splice(0));
+    await insertRows(this.tx, messages, this.mails.splice(0));
   }
 
   /** Changed rows in one statement per set of changed columns: an upsert on the id that sets only those columns. */
@@ -580,10 +574,6 @@ export class CaseStore {
           .onConflictDoUpdate({ target: columns['id']!, set: set });
     }
   }
-}
-
-async function insertAll(tx: DbOrTx, table: PgTable, list: Array<Record<string, unknown>>): Promise<void> {
-  for (let i = 0; i < list.length; i += 500) await tx.insert(table).values(list.slice(i, i + 500));
 }
 
 function rowsOf<T>(res: unknown): T[] {
