@@ -173,6 +173,7 @@ interface RunFigures {
   repliesMs: number;
   idleRssMb: number;
   peakRssMb: number;
+  afterRssMb: number;
   statementsPerMail: number;
   latencyP50Ms: number;
   latencyP95Ms: number;
@@ -272,6 +273,9 @@ async function oneRun(run: number): Promise<RunFigures> {
       await client.logout().catch(() => client.close());
     }
     sample();
+    // Idle again after the backlog: what the worker keeps (spare parse threads end after 10 s idle).
+    await sleep(12_000);
+    const afterRssMb = procStatus(worker.child.pid!).rssMb;
     await worker.stop();
 
     const [{ tasks, sent }] =
@@ -298,6 +302,7 @@ async function oneRun(run: number): Promise<RunFigures> {
       repliesMs: tReplies - tStart,
       idleRssMb,
       peakRssMb: peak,
+      afterRssMb,
       statementsPerMail: statements / COUNT,
       latencyP50Ms: pct(latencies, 50),
       latencyP95Ms: pct(latencies, 95),
@@ -305,7 +310,7 @@ async function oneRun(run: number): Promise<RunFigures> {
     console.log(
       `run ${run}: floor ${(r.floorMs / 1000).toFixed(2)} s (fetch ${(f.fetchMs / 1000).toFixed(2)} + parse ${(f.parseMs / 1000).toFixed(2)}, ${(f.bytes / 1024).toFixed(0)} KB); ` +
         `processed ${(r.processedMs / 1000).toFixed(2)} s (${(r.processedFromConnectMs / 1000).toFixed(2)} s after IMAP connected); replies ${(r.repliesMs / 1000).toFixed(2)} s; ` +
-        `idle ${r.idleRssMb.toFixed(0)} MB, peak ${r.peakRssMb.toFixed(0)} MB; ${r.statementsPerMail.toFixed(2)} statements/mail; latency p50 ${r.latencyP50Ms} ms p95 ${r.latencyP95Ms} ms; check ${ok ? 'ok' : 'MISMATCH'}`,
+        `idle ${r.idleRssMb.toFixed(0)} MB, peak ${r.peakRssMb.toFixed(0)} MB, idle after ${r.afterRssMb.toFixed(0)} MB; ${r.statementsPerMail.toFixed(2)} statements/mail; latency p50 ${r.latencyP50Ms} ms p95 ${r.latencyP95Ms} ms; check ${ok ? 'ok' : 'MISMATCH'}`,
     );
     return r;
   } finally {
@@ -334,7 +339,9 @@ async function main(): Promise<void> {
     `  worker: all replies sent                  ${s(m('repliesMs'))}  = ${(m('repliesMs') / m('processedMs')).toFixed(2)}× all processed`,
   );
   console.log(`  statements per mail (intake + sender)     ${m('statementsPerMail').toFixed(2)}`);
-  console.log(`  worker RSS: idle ${m('idleRssMb').toFixed(0)} MB, peak during the backlog ${m('peakRssMb').toFixed(0)} MB`);
+  console.log(
+    `  worker RSS: idle ${m('idleRssMb').toFixed(0)} MB, peak during the backlog ${m('peakRssMb').toFixed(0)} MB, idle after it ${m('afterRssMb').toFixed(0)} MB`,
+  );
   console.log(`  latency APPEND → committed (${LATENCY_MAILS} single mails): p50 ${m('latencyP50Ms')} ms, p95 ${m('latencyP95Ms')} ms`);
 }
 

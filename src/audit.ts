@@ -1,3 +1,4 @@
+import { insertRows } from './db/bulk';
 import type { DbOrTx } from './db/client';
 import { auditEvents } from './db/schema';
 
@@ -48,6 +49,6 @@ export function collectAudit(tx: DbOrTx): void {
 export async function flushAudit(tx: DbOrTx): Promise<number> {
   const rows = collected.get(tx) ?? [];
   collected.delete(tx);
-  for (let i = 0; i < rows.length; i += 1000) await tx.insert(auditEvents).values(rows.slice(i, i + 1000));
+  await insertRows(tx, auditEvents, rows);
   return rows.length;
 }

@@ -48,6 +48,8 @@ export class Worker {
     this.intake = this.pieces.intake;
     this.lease = new Lease(ctx, this.intake.leaseName, () => void this.tick('lease'));
     this.intake.gate = () => !this.stopping && this.lease.held;
+    // A backlog's replies go out while the rest of it is read, not after.
+    this.intake.stored = () => void this.pieces.sender.runOnce();
     this.pieces.sender.onResume = () => void this.pieces.sender.runOnce();
   }
 

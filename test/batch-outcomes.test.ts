@@ -79,6 +79,23 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
   const ref = (id: number | null) => (id == null ? null : (caseRef.get(id) ?? `?${id}`));
   const msgUid = new Map((await db.select({ id: messages.id, uid: messages.uid }).from(messages)).map((m) => [m.id, m.uid]));
   const uidsOf = (ids: number[]) => ids.map((id) => msgUid.get(id));
+  // Ids of tasks and replies (reserved ahead by a batch, so numbered with gaps) as what they are: a task by its case and person, a reply by its case, kind and trigger.
+  const taskOf = new Map(
+    (await db.select({ id: tasks.id, caseId: tasks.caseId, name: tasks.name }).from(tasks)).map((t) => [
+      t.id,
+      `${ref(t.caseId)}/${t.name}`,
+    ]),
+  );
+  const trigger = (key: string) => (key.startsWith('message:') ? `uid:${msgUid.get(Number(key.slice(8)))}` : key);
+  const replyOf = new Map(
+    (await db.select({ id: outbox.id, caseId: outbox.caseId, kind: outbox.kind, triggerKey: outbox.triggerKey }).from(outbox)).map((o) => [
+      o.id,
+      `${ref(o.caseId)}/${o.kind}/${trigger(o.triggerKey)}`,
+    ]),
+  );
+  const reply = (id: number | null) => (id == null || id === 0 ? id : (replyOf.get(id) ?? `?${id}`));
+  const namedTask = (text: string | null) =>
+    text?.replace(/uppgift (\d+)/g, (_, id: string) => `uppgift ${taskOf.get(Number(id)) ?? `?${id}`}`) ?? null;
   // Rows in a content order: a case's complete persons get their tasks in the order the database returns them (no order asked).
   const byContent = <T>(rows: T[]) =>
     rows.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
@@ -100,6 +117,7 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
     persons: (await db.select().from(persons).orderBy(asc(persons.id))).map(
       ({ id: _id, caseId, createdAt: _c, updatedAt: _u, sourceMessageIds, ...p }) => ({
         ...p,
+        reviewReason: namedTask(p.reviewReason),
         case: ref(caseId),
         from: uidsOf(sourceMessageIds),
       }),
@@ -108,6 +126,8 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
       (await db.select().from(tasks).orderBy(asc(tasks.id))).map(
         ({ id: _id, personId: _p, caseId, createdAt: _c, sourceMessageIds, ...t }) => ({
           ...t,
+          receiptReplyId: reply(t.receiptReplyId),
+          doneReplyId: reply(t.doneReplyId),
           case: ref(caseId),
           from: uidsOf(sourceMessageIds),
         }),
@@ -116,7 +136,7 @@ async function run(tdb: TestDatabase, raws: Buffer[], batch: number) {
     replies: (await db.select().from(outbox).orderBy(asc(outbox.id))).map((o) => ({
       case: ref(o.caseId),
       kind: o.kind,
-      trigger: o.triggerKey.startsWith('message:') ? `uid:${msgUid.get(Number(o.triggerKey.slice(8)))}` : o.triggerKey,
+      trigger: trigger(o.triggerKey),
       to: o.toAddr,
       subject: o.subject,
       body: o.bodyText,

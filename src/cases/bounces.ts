@@ -1,5 +1,5 @@
 import { eq, inArray } from 'drizzle-orm';
-import type { Tx } from '../db/client';
+import type { DbOrTx } from '../db/client';
 import { outbox } from '../db/schema';
 import type { MailInput } from '../parse/read-mail';
 
@@ -77,7 +77,7 @@ export function looksLikeBounce(mail: MailInput): boolean {
  * reply, or null when the mail names none of ours.
  */
 export async function recordBounce(
-  tx: Tx,
+  tx: DbOrTx,
   input: { mail: MailInput; text: string; raw?: Buffer; messageRowId: number; now: Date },
 ): Promise<{ caseId: number; detail: string } | null> {
   if (!looksLikeBounce(input.mail)) return null;

@@ -1,18 +1,17 @@
-import { eq } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
-import type { Tx } from '../db/client';
-import { cases, persons } from '../db/schema';
+import type { DbOrTx } from '../db/client';
 import type { MailInput } from '../parse/read-mail';
 import { detectIntent } from '../parse/intent';
 import { subjectInfo } from '../parse/thread';
 import type { PersonRecord } from '../parse/types';
-import { withdrawStaleRequests } from '../replies/enqueue';
-import { proposeCase, type CaseRow } from './find-case';
+import { mailboxKey, withdrawStaleRequests } from '../replies/enqueue';
+import { followupSince, proposeCase, threadBase, threadRefs, type CaseRow } from './find-case';
+import { CaseStore, withStore } from './store';
 import { unsureReason } from '../parse/unsure';
 import { hsaOrgNote } from './hsa-org';
 import { insertPerson, matchPerson, mergeValues, statusFor, type PersonRow } from './persons';
-import { nextCaseRef } from './refs';
+import { nextCaseRef, refInSubject } from './refs';
 import { answerOtherMail, chooseReplies } from './replies';
 import { recordBounce } from './bounces';
 import { sanitizeRecord } from './sanitize';
@@ -32,7 +31,7 @@ import { createTasksForCase, refreshCaseStatus } from './create-tasks';
  */
 
 export interface MailWork {
-  tx: Tx;
+  store: CaseStore;
   ctx: AppContext;
   mail: MailInput;
   /** Readable text of the mail (for the leaver check). */
@@ -59,7 +58,7 @@ export interface MailWork {
 export type CaseStep = (w: MailWork) => Promise<'stop' | void>;
 
 const step1ProposeCase: CaseStep = async (w) => {
-  w.proposed = (await proposeCase(w.tx, w.ctx, w.mail))?.case ?? null;
+  w.proposed = (await proposeCase(w.store, w.ctx, w.mail))?.case ?? null;
 };
 
 const step2CheckSender: CaseStep = async (w) => {
@@ -79,7 +78,7 @@ const step3CheckCaps: CaseStep = async (w) => {
     return 'stop';
   }
   if (w.case) {
-    const existing = await w.tx.select().from(persons).where(eq(persons.caseId, w.case.id));
+    const existing = await w.store.personsOf(w.case.id);
     const taken = new Set<number>();
     let added = 0;
     for (const r of w.records) {
@@ -103,29 +102,25 @@ const step4GuardLeavers: CaseStep = async (w) => {
 };
 
 const step5OpenOrMerge: CaseStep = async (w) => {
-  const { tx, now, messageRowId } = w;
+  const { store, now, messageRowId } = w;
   const review = w.personsReview ? { status: 'needs_review' as const, reviewReason: w.personsReview } : {};
   if (!w.case) {
-    const [created] = await tx
-      .insert(cases)
-      .values({
-        ref: await nextCaseRef(tx, now),
-        status: 'waiting',
-        providerName: w.standing.provider?.name ?? null,
-        knownProvider: w.standing.provider !== null,
-        senderVerified: w.standing.verified,
-        refersToRef: w.refusal ? (w.proposed?.ref ?? null) : null,
-        sender: w.mail.from,
-        subject: w.mail.subject,
-        threadSubject: subjectInfo(w.mail.subject).base.toLowerCase(),
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
-    w.case = created!;
+    w.case = await store.insertCase({
+      ref: await nextCaseRef(store, now),
+      status: 'waiting',
+      providerName: w.standing.provider?.name ?? null,
+      knownProvider: w.standing.provider !== null,
+      senderVerified: w.standing.verified,
+      refersToRef: w.refusal ? (w.proposed?.ref ?? null) : null,
+      sender: w.mail.from,
+      subject: w.mail.subject,
+      threadSubject: subjectInfo(w.mail.subject).base.toLowerCase(),
+      createdAt: now,
+      updatedAt: now,
+    });
     w.opened = true;
     await audit(
-      tx,
+      store.tx,
       {
         actor: 'worker',
         action: 'case.created',
@@ -136,7 +131,7 @@ const step5OpenOrMerge: CaseStep = async (w) => {
       now,
     );
     for (const r of w.records)
-      await insertPerson(tx, w.case.id, r, messageRowId, now, {
+      await insertPerson(store, w.case.id, r, messageRowId, now, {
         ...review,
         hsaNote: hsaOrgNote(w.ctx.rules, w.case.providerName, r.hsaId),
       });
@@ -147,8 +142,8 @@ const step5OpenOrMerge: CaseStep = async (w) => {
 };
 
 async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_review'; reviewReason?: string }): Promise<void> {
-  const { tx, now, messageRowId } = w;
-  const existing = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
+  const { store, now, messageRowId } = w;
+  const existing = await store.personsOf(c.id);
   const taken = new Set<number>();
   for (const r of w.records) {
     const match = matchPerson(existing, r, taken);
@@ -158,7 +153,7 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
           ? { status: 'needs_review' as const, reviewReason: 'kunde inte kopplas till en person i ärendet' }
           : {};
       // Values with no name that fit none of the case's persons: IT staff decide whose they are.
-      await insertPerson(tx, c.id, r, messageRowId, now, {
+      await insertPerson(store, c.id, r, messageRowId, now, {
         ...unmatched,
         ...review,
         hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, r.hsaId),
@@ -168,23 +163,20 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
     taken.add(match.id);
     if (match.status !== 'incomplete' && match.status !== 'needs_review') continue;
     const merged = { ...mergeValues(match, r, w.ctx.rules), ...(r.unsure ? { unsure: r.unsure } : {}) };
-    await tx
-      .update(persons)
-      .set({
-        name: merged.name,
-        function: merged.function,
-        hsaId: merged.hsaId,
-        treservaUser: merged.treservaUser,
-        problems: merged.problems,
-        status: review.status ?? statusFor(merged),
-        reviewReason: review.reviewReason ?? (statusFor(merged) === 'needs_review' ? unsureReason(merged) : match.reviewReason),
-        hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, merged.hsaId),
-        sourceMessageIds: [...new Set([...match.sourceMessageIds, messageRowId])],
-        updatedAt: now,
-      })
-      .where(eq(persons.id, match.id));
+    store.updatePerson(match.id, {
+      name: merged.name,
+      function: merged.function,
+      hsaId: merged.hsaId,
+      treservaUser: merged.treservaUser,
+      problems: merged.problems,
+      status: review.status ?? statusFor(merged),
+      reviewReason: review.reviewReason ?? (statusFor(merged) === 'needs_review' ? unsureReason(merged) : match.reviewReason),
+      hsaNote: hsaOrgNote(w.ctx.rules, c.providerName, merged.hsaId),
+      sourceMessageIds: [...new Set([...match.sourceMessageIds, messageRowId])],
+      updatedAt: now,
+    });
     await audit(
-      tx,
+      store.tx,
       {
         actor: 'worker',
         action: 'person.merged',
@@ -198,7 +190,7 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
     );
   }
   // The provider wrote: the reminder count starts again and the "does not answer" flag is lifted.
-  await tx.update(cases).set({ updatedAt: now, remindersSent: 0, providerSilentSince: null }).where(eq(cases.id, c.id));
+  store.updateCase(c.id, { updatedAt: now, remindersSent: 0, providerSilentSince: null });
 }
 
 const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({
@@ -210,14 +202,14 @@ const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUs
 
 const step6MakeTasks: CaseStep = async (w) => {
   const c = w.case!;
-  w.tasksCreated = await createTasksForCase(w.tx, c.id, 'worker', w.now, c);
-  w.status = await refreshCaseStatus(w.tx, c.id, w.now);
+  w.tasksCreated = await createTasksForCase(w.store, c.id, 'worker', w.now);
+  w.status = await refreshCaseStatus(w.store, c.id, w.now);
   // A case this mail opened has no replies yet: nothing to withdraw.
-  if (w.status !== 'waiting' && !w.opened) await withdrawStaleRequests(w.tx, c.id);
+  if (w.status !== 'waiting' && !w.opened) await withdrawStaleRequests(w.store, c.id);
 };
 
 const step7ChooseReplies: CaseStep = async (w) => {
-  await chooseReplies(w.tx, w.ctx, {
+  await chooseReplies(w.store, w.ctx, {
     case: w.case!,
     mail: w.mail,
     standing: w.standing,
@@ -238,19 +230,67 @@ export const NOTIFICATION_STEPS: readonly CaseStep[] = [
   step7ChooseReplies,
 ];
 
+/**
+ * What the steps will look up for a batch of mails, read ahead in one query per kind of look-up:
+ * the cases their threading may find, those cases' persons, tasks and replies, the tasks of their
+ * HSA-ids and usernames, their senders' reply counts. Ids for the rows they may make are reserved.
+ */
+export async function readAhead(
+  store: CaseStore,
+  ctx: AppContext,
+  mails: Array<{ mail: MailInput; records: PersonRecord[] }>,
+  now: Date,
+  messageRows: number,
+): Promise<void> {
+  const base = (m: MailInput) =>
+    m.from && ctx.config.followupWindowDays > 0 && threadBase(m) !== '' ? [{ sender: m.from, base: threadBase(m) }] : [];
+  await store.loadThreads({
+    refs: mails.flatMap((m) => threadRefs(m.mail)),
+    caseRefs: mails.flatMap((m) => refInSubject(m.mail.subject) ?? []),
+    subjects: mails.flatMap((m) => base(m.mail)),
+    since: followupSince(ctx),
+  });
+  const records = mails
+    .filter((m) => m.records.length <= ctx.config.caps.personsPerMail)
+    .flatMap((m) => m.records.map((r) => sanitizeRecord(r, ctx.rules)));
+  const held = [...store.cases.byId.keys()];
+  await store.loadCases(
+    held,
+    { hsaIds: records.flatMap((r) => r.hsaId ?? []), users: records.flatMap((r) => r.treservaUser ?? []) },
+    { day: new Date(now.getTime() - 86_400_000), hour: new Date(now.getTime() - 3_600_000) },
+    mails.flatMap((m) => (m.mail.from ? [mailboxKey(m.mail.from)] : [])),
+  );
+  const open = store.persons.where((p) => p.status === 'incomplete' || p.status === 'needs_review' || p.status === 'complete').length;
+  await store.reserve({
+    messages: messageRows,
+    cases: mails.filter((m) => m.records.length > 0).length,
+    persons: records.length,
+    tasks: records.length + open,
+    outbox: mails.length,
+  });
+}
+
 /** What intake hands the case steps: the mail and its parse, before any step has run. */
 export type MailInputForCases = Pick<MailWork, 'mail' | 'text' | 'records' | 'standing' | 'messageRowId' | 'now'>;
 
 /** Runs the steps for a notification. Returns its case, or the reason it goes to review instead. */
 export async function handleNotification(
-  tx: Tx,
+  db: DbOrTx | CaseStore,
+  ctx: AppContext,
+  input: MailInputForCases,
+): Promise<{ caseId: number | null; review: string | null }> {
+  return withStore(db, (store) => runSteps(store, ctx, input));
+}
+
+async function runSteps(
+  store: CaseStore,
   ctx: AppContext,
   input: MailInputForCases,
 ): Promise<{ caseId: number | null; review: string | null }> {
   // Over the per-mail cap nothing else is looked at (a huge list costs nothing more).
   const over = input.records.length > ctx.config.caps.personsPerMail;
   const w: MailWork = {
-    tx,
+    store,
     ctx,
     ...input,
     records: over ? input.records : input.records.map((r) => sanitizeRecord(r, ctx.rules)),
@@ -275,7 +315,7 @@ export async function handleNotification(
  * review queue, marked. A bounce is recorded on the reply it bounced.
  */
 export async function attachOtherMail(
-  tx: Tx,
+  store: CaseStore,
   input: {
     mail: MailInput;
     /** Readable text of the mail (what the sender wrote now decides the answer). */
@@ -292,7 +332,7 @@ export async function attachOtherMail(
   const { mail, kind } = input;
   if (kind === 'automated') {
     // A bounce of one of our replies: on that reply and its case, in Att granska.
-    const bounced = await recordBounce(tx, {
+    const bounced = await recordBounce(store.tx, {
       mail,
       text: input.text,
       ...(input.raw ? { raw: input.raw } : {}),
@@ -301,7 +341,7 @@ export async function attachOtherMail(
     });
     if (bounced) return { caseId: bounced.caseId, review: null, bounce: bounced.detail };
   }
-  const proposed = (await proposeCase(tx, input.ctx, mail))?.case;
+  const proposed = (await proposeCase(store, input.ctx, mail))?.case;
   if (!proposed) return { caseId: null, review: null };
   if (kind === 'automated' && !(mail.inReplyTo || mail.references.length)) return { caseId: null, review: null };
   const decision = kind === 'automated' ? ({ ok: true } as const) : checkSender(proposed, input.standing);
@@ -310,7 +350,7 @@ export async function attachOtherMail(
   // provider (an out-of-office answer or our own request echoed back must not take it off that path).
   // Every provider mail gets an answer: what is still missing, or an acknowledgement of a question.
   if (kind === 'other')
-    await answerOtherMail(tx, input.ctx, {
+    await answerOtherMail(store, input.ctx, {
       case: proposed,
       mail,
       text: input.text,

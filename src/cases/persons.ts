@@ -11,6 +11,7 @@ import { hsaOrgNote } from './hsa-org';
 import { unsureReason } from '../parse/unsure';
 import { checkPerson } from './sanitize';
 import { createTasksForCase, refreshCaseStatus } from './create-tasks';
+import { type CaseStore, withStore } from './store';
 
 export type PersonRow = typeof persons.$inferSelect;
 export type FieldValues = Partial<Record<FieldName, string | null>>;
@@ -234,16 +235,15 @@ export function actorName(actor: string): string {
 }
 
 export async function insertPerson(
-  tx: DbOrTx,
+  db: DbOrTx | CaseStore,
   caseId: number,
   record: PersonRecord,
   messageRowId: number,
   now: Date,
   extra: { status?: PersonStatus; reviewReason?: string | null; hsaNote?: string | null } = {},
 ): Promise<PersonRow> {
-  const [row] = await tx
-    .insert(persons)
-    .values({
+  return withStore(db, (store) =>
+    store.insertPerson({
       caseId,
       ...pick(record),
       problems: record.problems,
@@ -254,7 +254,6 @@ export async function insertPerson(
       sourceMessageIds: [messageRowId],
       createdAt: now,
       updatedAt: now,
-    })
-    .returning();
-  return row!;
+    }),
+  );
 }

@@ -20,6 +20,7 @@ import { enqueueReply } from '../replies/enqueue';
 import type { Rules } from '../rules/load';
 import type { CaseRow } from './find-case';
 import type { SenderStanding } from './sender-check';
+import { CaseStore } from './store';
 
 /**
  * Which reply a case gets, and when. Replies are per case, not per task:
@@ -84,9 +85,13 @@ export function personalBlock(env: ReplyEnv, c: CaseRow, standing?: SenderStandi
 
 const accepted = (all: PersonRow[]) => all.filter((p) => p.status === 'task_created' || p.status === 'complete');
 
+type Unreceipted = Array<{ id: number; personId: number; action: 'grant' | 'revoke' }>;
+
 /** Tasks of the case no receipt has named yet (live ones only). */
-async function unreceipted(tx: DbOrTx, caseId: number) {
-  return tx
+async function unreceipted(db: DbOrTx | CaseStore, caseId: number): Promise<Unreceipted> {
+  if (db instanceof CaseStore)
+    return (await db.tasksOf(caseId)).filter((t) => t.receiptReplyId == null && t.status !== 'cancelled').sort((a, b) => a.id - b.id);
+  return db
     .select({ id: tasks.id, personId: tasks.personId, action: tasks.action })
     .from(tasks)
     .where(and(eq(tasks.caseId, caseId), isNull(tasks.receiptReplyId), ne(tasks.status, 'cancelled')))
@@ -94,8 +99,8 @@ async function unreceipted(tx: DbOrTx, caseId: number) {
 }
 
 /** Receipt drafts for the tasks no receipt has named yet; marks them once the reply row exists. */
-async function receiptDrafts(tx: DbOrTx, env: ReplyEnv, c: CaseRow, all: PersonRow[]) {
-  const open = await unreceipted(tx, c.id);
+async function receiptDrafts(db: DbOrTx | CaseStore, env: ReplyEnv, c: CaseRow, all: PersonRow[]) {
+  const open = await unreceipted(db, c.id);
   const byPerson = new Map(all.map((p) => [p.id, p]));
   const group = (action: 'grant' | 'revoke') => open.filter((t) => t.action === action);
   const out: Array<Draft & { taskIds: number[] }> = [];
@@ -115,8 +120,9 @@ async function receiptDrafts(tx: DbOrTx, env: ReplyEnv, c: CaseRow, all: PersonR
   return out;
 }
 
-async function markReceipted(tx: DbOrTx, taskIds: number[], replyId: number) {
-  if (taskIds.length) await tx.update(tasks).set({ receiptReplyId: replyId }).where(inArray(tasks.id, taskIds));
+async function markReceipted(db: DbOrTx | CaseStore, taskIds: number[], replyId: number) {
+  if (db instanceof CaseStore) for (const id of taskIds) db.updateTask(id, { receiptReplyId: replyId });
+  else if (taskIds.length) await db.update(tasks).set({ receiptReplyId: replyId }).where(inArray(tasks.id, taskIds));
 }
 
 /**
@@ -125,7 +131,7 @@ async function markReceipted(tx: DbOrTx, taskIds: number[], replyId: number) {
  * (IT staff look at the case). Always automatic.
  */
 export async function chooseReplies(
-  tx: Tx,
+  store: CaseStore,
   ctx: AppContext,
   input: {
     case: CaseRow;
@@ -139,9 +145,9 @@ export async function chooseReplies(
 ): Promise<void> {
   const { mail, standing, messageRowId, status, now } = input;
   if (!mail.from) return;
-  const [c] = await tx.select().from(cases).where(eq(cases.id, input.case.id));
+  const c = await store.case(input.case.id);
   if (!c) return;
-  const all = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
+  const all = await store.personsOf(c.id);
   const suppressReason = !standing.provider && !ctx.config.replies.unknownSenders ? 'okänd avsändare' : undefined;
   const personal = personalBlock(ctx, c, standing) === undefined;
 
@@ -152,14 +158,14 @@ export async function chooseReplies(
       ...composeMissingInfo({ ...base(c, ctx), persons: all.filter((p) => p.status === 'incomplete'), accepted: accepted(all) }, ctx.rules),
     });
   } else if (ctx.config.replies.receipt) {
-    drafts.push(...(await receiptDrafts(tx, ctx, c, all)));
+    drafts.push(...(await receiptDrafts(store, ctx, c, all)));
   }
   const tooLarge = drafts.some((d) => Buffer.byteLength(d.body) + Buffer.byteLength(d.subject) > ctx.config.replies.maxBytes);
   const outgoing: Array<Draft & { taskIds?: number[] }> =
     personal && !tooLarge && drafts.length ? drafts : [{ kind: 'acknowledgement', ...composeAcknowledgement(base(c, ctx), ctx.rules) }];
   for (const d of outgoing) {
     const row = await enqueueReply(
-      tx,
+      store,
       {
         caseId: c.id,
         kind: d.kind,
@@ -173,11 +179,11 @@ export async function chooseReplies(
       ctx.config,
       now,
     );
-    if (row && d.taskIds) await markReceipted(tx, d.taskIds, row.id);
+    if (row && d.taskIds) await markReceipted(store, d.taskIds, row.id);
   }
   if (outgoing.some((d) => d.kind === 'acknowledgement') && drafts.some((d) => d.taskIds)) {
     // The neutral answer stands for the receipt: these tasks are not named again later.
-    for (const d of drafts) if (d.taskIds) await markReceipted(tx, d.taskIds, 0);
+    for (const d of drafts) if (d.taskIds) await markReceipted(store, d.taskIds, 0);
   }
 }
 
@@ -188,19 +194,19 @@ export async function chooseReplies(
  * own mail: both answer every mail they get.
  */
 export async function answerOtherMail(
-  tx: Tx,
+  store: CaseStore,
   ctx: AppContext,
   input: { case: CaseRow; mail: MailInput; text: string; standing: SenderStanding; messageRowId: number; now: Date },
 ): Promise<OutboxKind | null> {
   const { mail, now } = input;
   if (!mail.from) return null;
-  const [c] = await tx.select().from(cases).where(eq(cases.id, input.case.id));
+  const c = await store.case(input.case.id);
   if (!c || c.status === 'rejected' || c.status === 'done' || c.erasedAt) return null;
   const said = freshWords(input.text, mail, ctx);
   if (said === null) return null;
   // A person wrote: the reminder count starts again and the "does not answer" flag is lifted.
-  await tx.update(cases).set({ remindersSent: 0, providerSilentSince: null, updatedAt: now }).where(eq(cases.id, c.id));
-  const all = await tx.select().from(persons).where(eq(persons.caseId, c.id)).orderBy(persons.id);
+  store.updateCase(c.id, { remindersSent: 0, providerSilentSince: null, updatedAt: now });
+  const all = await store.personsOf(c.id);
   const suppressReason = !input.standing.provider && !ctx.config.replies.unknownSenders ? 'okänd avsändare' : undefined;
   const personal = personalBlock(ctx, c, input.standing) === undefined;
   const question = said.includes('?');
@@ -215,7 +221,7 @@ export async function answerOtherMail(
     };
   } else d = { kind: 'acknowledgement', ...composeAcknowledgement(base(c, ctx), ctx.rules) };
   const row = await enqueueReply(
-    tx,
+    store,
     {
       caseId: c.id,
       kind: d.kind,

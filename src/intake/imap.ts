@@ -51,6 +51,8 @@ export class ImapIntake implements Intake {
   private readonly reconnects = new Backoff(IMAP_RECONNECT);
   /** Asked before each message: false (the mailbox lease lost, shutting down) ends the poll there. */
   gate: () => boolean = () => true;
+  /** Told after each batch stored (the worker starts sending its replies while the next batch is read). */
+  stored: () => void = () => {};
   private reconnectTimer: NodeJS.Timeout | null = null;
   readonly status: IntakeStatus = { ok: false, detail: 'not connected', lastPollAt: null };
   /** Messages the last poll left for later (an error), or -1 when the poll itself failed. */
@@ -233,6 +235,7 @@ export class ImapIntake implements Intake {
                 log.error({ uid, err: r.error }, 'message not processed; will retry');
               }
             });
+            if (results.some((r) => r.ok)) this.stored();
           }
         }
         for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>) {

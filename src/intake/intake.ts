@@ -16,6 +16,8 @@ export interface Intake {
   readonly leaseName: string;
   /** Asked before each batch: false (the lease lost, shutting down) ends the pass there. */
   gate: () => boolean;
+  /** Told after each batch stored (the worker starts sending its replies while the next batch is read). */
+  stored: () => void;
   readonly status: IntakeStatus;
   /** Mails the last pass left for later (an error), or -1 when the pass itself failed. */
   readonly lastFailures: number;

@@ -23,6 +23,8 @@ export class MaildropIntake implements Intake {
   private lastPollAt: Date | null = null;
   gate: () => boolean = () => true;
   lastFailures = 0;
+  /** Told after each batch stored (the worker starts sending its replies while the next batch is read). */
+  stored: () => void = () => {};
 
   constructor(
     private readonly ctx: AppContext,
@@ -91,6 +93,7 @@ export class MaildropIntake implements Intake {
         this.ctx,
         got.map((g) => ({ raw: g.raw, source: { kind: 'maildrop' as const } })),
       );
+      if (results.some((r) => r.ok)) this.stored();
       for (const [n, r] of results.entries()) {
         const name = got[n]!.name;
         try {

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { audit, collectAudit, flushAudit } from '../audit';
-import { attachOtherMail, handleNotification } from '../cases/notification';
+import { attachOtherMail, handleNotification, readAhead } from '../cases/notification';
+import { CaseStore } from '../cases/store';
 import { maskPersonnummerInText } from '../cases/sanitize';
 import { senderStanding } from '../cases/sender-check';
 import type { AppContext } from '../context';
@@ -224,27 +225,7 @@ export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise
   const dupsBefore = items.map((_, i) => i).filter((i) => results[i]?.ok);
   if (prepared.length > 0) {
     try {
-      const outcomes = await ctx.database.db.transaction(async (tx) => {
-        collectAudit(tx);
-        const ids = await allocateIds(tx, prepared.length);
-        const byKey = new Map<string, IngestOutcome>();
-        const out: IngestOutcome[] = [];
-        for (const [n, p] of prepared.entries()) {
-          const r = p.input.parsed.result;
-          const k = senderKey(r.messageId, r.from);
-          const earlier = k ? byKey.get(k) : undefined;
-          if (earlier) {
-            out.push({ ...earlier, status: 'duplicate' });
-            continue;
-          }
-          const o = await storeIn(tx, ctx, p.item.raw, p.item.source, p.input, ids[n]!);
-          if (k) byKey.set(k, o);
-          out.push(o);
-        }
-        await flushAudit(tx);
-        await recordProgress(ctx, [...progress(dupsBefore), ...prepared.map((p) => p.item.source)], tx);
-        return out;
-      });
+      const outcomes = await ctx.database.db.transaction((tx) => storeAll(tx, ctx, prepared, progress(dupsBefore)));
       prepared.forEach((p, n) => {
         results[p.index] = { ok: true, outcome: outcomes[n]! };
         logStored(ctx, p.item.source, outcomes[n]!, p.input.kind);
@@ -371,15 +352,8 @@ async function prepare(ctx: AppContext, item: IntakeItem, hash: string, parsed: 
 /** A mail in a transaction of its own; when it cannot be stored as parsed it is kept raw, for review, so it never blocks the queue. */
 async function storeAlone(ctx: AppContext, item: IntakeItem, input: StoreInput): Promise<IngestOutcome> {
   const { raw, source } = item;
-  const once = (inp: StoreInput) =>
-    ctx.database.db.transaction(async (tx) => {
-      collectAudit(tx);
-      const [id] = await allocateIds(tx, 1);
-      const o = await storeIn(tx, ctx, raw, source, inp, id!);
-      await flushAudit(tx);
-      await recordProgress(ctx, [source], tx);
-      return o;
-    });
+  const once = async (inp: StoreInput) =>
+    (await ctx.database.db.transaction((tx) => storeAll(tx, ctx, [{ index: 0, item: { ...item, raw, source }, input: inp }], [])))[0]!;
   try {
     const o = await once(input);
     logStored(ctx, source, o, input.kind);
@@ -425,19 +399,47 @@ interface StoreInput {
   auth: AuthResult;
 }
 
-/** Ids for the batch's message rows in one statement (the case steps name the mail before its row is written). */
-async function allocateIds(tx: Tx, n: number): Promise<number[]> {
-  const rows = await tx.execute<{ id: number | string }>(
-    sql`select nextval(pg_get_serial_sequence('messages', 'id')) as id from generate_series(1, ${n}::int)`,
+/**
+ * Mails in one transaction, in order: what the case steps will look up read ahead for all of them,
+ * the steps run mail by mail over the store (each sees what the mails before it did), then
+ * everything written in one statement per table, the audit rows in one, progress in one. The same
+ * Message-ID from the same sender twice: the later one is a duplicate of the first.
+ */
+async function storeAll(tx: Tx, ctx: AppContext, list: Prepared[], alsoDone: Source[]): Promise<IngestOutcome[]> {
+  collectAudit(tx);
+  const store = new CaseStore(tx);
+  const cases = list.filter((p) => p.input.parsed.mail && !p.input.tooLarge && !p.input.parsed.result.error);
+  const now = list.reduce((t, p) => (p.input.now < t ? p.input.now : t), list[0]!.input.now);
+  await readAhead(
+    store,
+    ctx,
+    cases.map((p) => ({ mail: p.input.parsed.mail!, records: p.input.kind === 'notification' ? p.input.parsed.result.persons : [] })),
+    now,
+    list.length,
   );
-  // postgres.js gives the rows, PGlite a result with `rows`.
-  const result = rows as Array<{ id: number | string }> | { rows: Array<{ id: number | string }> };
-  return (Array.isArray(result) ? result : result.rows).map((r) => Number(r.id));
+  const byKey = new Map<string, IngestOutcome>();
+  const out: IngestOutcome[] = [];
+  for (const p of list) {
+    const r = p.input.parsed.result;
+    const k = senderKey(r.messageId, r.from);
+    const earlier = k ? byKey.get(k) : undefined;
+    if (earlier) {
+      out.push({ ...earlier, status: 'duplicate' });
+      continue;
+    }
+    const o = await storeIn(store, ctx, p.item.raw, p.item.source, p.input, await store.nextId('messages'));
+    if (k) byKey.set(k, o);
+    out.push(o);
+  }
+  await store.flush();
+  await flushAudit(tx);
+  await recordProgress(ctx, [...alsoDone, ...list.map((p) => p.item.source)], tx);
+  return out;
 }
 
 /** One mail inside the batch's transaction: the case steps, then its message row with what they made of it. */
 async function storeIn(
-  tx: Tx,
+  store: CaseStore,
   ctx: AppContext,
   raw: Buffer,
   source: Source,
@@ -457,7 +459,7 @@ async function storeIn(
     const standing = senderStanding(ctx.rules, parsed.mail.from, auth.verdict);
     const done =
       kind === 'notification'
-        ? await handleNotification(tx, ctx, {
+        ? await handleNotification(store, ctx, {
             mail: parsed.mail,
             text: parsed.bodyText,
             records: result.persons,
@@ -466,7 +468,7 @@ async function storeIn(
             now,
           })
         : kind === 'other' || kind === 'automated'
-          ? await attachOtherMail(tx, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
+          ? await attachOtherMail(store, { mail: parsed.mail, text: parsed.bodyText, raw, standing, messageRowId, now, ctx, kind })
           : { caseId: null, review: null };
     caseId = done.caseId;
     const bounce = (done as { bounce?: string }).bounce;
@@ -481,7 +483,7 @@ async function storeIn(
       reviewReason = reviewReason ? `${reviewReason}; ${done.review}` : done.review;
     }
   }
-  await tx.insert(messages).values({
+  store.insertMessage({
     id: messageRowId,
     source: source.kind,
     mailbox: source.mailbox ?? null,
@@ -507,7 +509,7 @@ async function storeIn(
     caseId,
     receivedAt: now,
   });
-  await audit(tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
+  await audit(store.tx, { actor: 'worker', action: `message.${status}`, caseId, messageRowId, after: { kind, reason: reviewReason } }, now);
   return { messageRowId, status, caseId, folder: folderFor(status) };
 }
 

@@ -36,6 +36,8 @@ function threadScript(): string {
 
 /** A thread beyond the first that has had nothing to do this long is ended (idle memory). */
 const SPARE_IDLE_MS = 10_000;
+/** Mails after which the warm thread, once idle, is replaced by a fresh one. */
+const RECYCLE_AFTER = 100;
 
 /** One parse thread: one mail at a time, its own budget timer. */
 interface Slot {
@@ -44,6 +46,8 @@ interface Slot {
   ready: boolean;
   current: { job: Job; timer: NodeJS.Timeout } | null;
   idleTimer: NodeJS.Timeout | null;
+  /** Mails parsed by this thread: a warm thread that took a backlog is replaced by a fresh one once idle (its heap is given back). */
+  used: number;
 }
 
 /**
@@ -63,7 +67,13 @@ export class ParsePool {
     private readonly log: Logger,
     threads = 1,
   ) {
-    this.slots = Array.from({ length: Math.max(1, threads) }, () => ({ worker: null, ready: false, current: null, idleTimer: null }));
+    this.slots = Array.from({ length: Math.max(1, threads) }, () => ({
+      worker: null,
+      ready: false,
+      current: null,
+      idleTimer: null,
+      used: 0,
+    }));
   }
 
   /** How many mails can be parsed at once. */
@@ -118,17 +128,22 @@ export class ParsePool {
   }
 
   private pump(): void {
-    // The first slot is always used first; further threads start only when mails wait.
+    // The first slot is always used first; a further thread starts only for a waiting mail that no
+    // thread already starting will take.
+    let starting = this.slots.filter((s) => s.worker && !s.ready && !s.current).length;
     for (let i = 0; i < this.slots.length && this.queue.length > 0; i++) {
       const slot = this.slots[i]!;
       if (slot.current) continue;
+      if (!slot.worker) {
+        if (this.queue.length <= starting) continue;
+        slot.ready = false;
+        slot.used = 0;
+        slot.worker = this.spawn(slot);
+        starting++;
+      }
       if (slot.idleTimer) {
         clearTimeout(slot.idleTimer);
         slot.idleTimer = null;
-      }
-      if (!slot.worker) {
-        slot.ready = false;
-        slot.worker = this.spawn(slot);
       }
       const w = slot.worker;
       w.ref();
@@ -139,12 +154,14 @@ export class ParsePool {
         this.limits.timeoutMs,
       );
       slot.current = { job, timer };
+      slot.used++;
       w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
     }
-    // Spare threads with nothing to do are ended after a while (the first one stays warm).
-    for (let i = 1; i < this.slots.length; i++) {
+    // Spare threads with nothing to do are ended after a while; the first one is started again fresh
+    // (warm, without the heap a backlog grew).
+    for (let i = 0; i < this.slots.length; i++) {
       const slot = this.slots[i]!;
-      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0) {
+      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0 && (i > 0 || slot.used >= RECYCLE_AFTER)) {
         slot.idleTimer = setTimeout(() => {
           slot.idleTimer = null;
           if (slot.current || !slot.worker) return;
@@ -152,6 +169,7 @@ export class ParsePool {
           slot.worker = null;
           slot.ready = false;
           void w.terminate();
+          if (i === 0) this.warm();
         }, SPARE_IDLE_MS);
         slot.idleTimer.unref();
       }
@@ -184,6 +202,7 @@ export class ParsePool {
     const slot = this.slots[0]!;
     if (slot.worker) return;
     slot.ready = false;
+    slot.used = 0;
     slot.worker = this.spawn(slot);
   }
 

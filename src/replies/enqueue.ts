@@ -3,6 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { DbOrTx } from '../db/client';
 import { outbox, type OutboxKind, type OutboxStatus } from '../db/schema';
+import { AUTOMATIC_TRIGGER, CaseStore, WITHDRAWN } from '../cases/store';
 
 export interface ReplyDraft {
   caseId: number;
@@ -27,9 +28,6 @@ export interface ReplyDraft {
   notBefore?: Date;
 }
 
-/** Rows that count against the rate limits: automatic answers to incoming mail. */
-export const AUTOMATIC_TRIGGER = 'message:%';
-
 /** One mailbox however it is tagged: `victim+1@x.se` and `Victim@x.se` are `victim@x.se` (per-recipient limit). */
 export function mailboxKey(address: string): string {
   return address.toLowerCase().replace(/[+][^@]*@/, '@');
@@ -47,64 +45,72 @@ export function newMessageId(mailFrom: string): string {
  * Returns null when this trigger already has a reply (never answer twice).
  */
 export async function enqueueReply(
-  tx: DbOrTx,
+  tx: DbOrTx | CaseStore,
   draft: ReplyDraft,
   config: Config,
   now: Date,
 ): Promise<{ id: number; status: OutboxStatus } | null> {
   let status: OutboxStatus = draft.suppressReason ? 'suppressed' : draft.hold ? 'held' : 'pending';
   let suppressReason = draft.suppressReason ?? null;
-  if (status === 'pending' && (draft.automatic ?? draft.triggerKey.startsWith('message:'))) {
-    // Both rate limits in one statement, over automatic answers only; each count uses its own index (case + time, mailbox + time).
-    const counted = sql`${outbox.status} in ('pending', 'sending', 'sent', 'held') and ${outbox.triggerKey} like ${AUTOMATIC_TRIGGER}`;
-    const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
-    const hourAgo = new Date(now.getTime() - 3_600_000).toISOString();
-    const [counts] = await tx
-      .select({
-        perCase: sql<number>`(select count(*)::int from ${outbox} where ${outbox.caseId} = ${draft.caseId} and ${counted} and ${outbox.createdAt} >= ${dayAgo}::timestamptz)`,
-        perRecipient: sql<number>`(select count(*)::int from ${outbox} where regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)} and ${counted} and ${outbox.createdAt} >= ${hourAgo}::timestamptz)`,
-      })
-      .from(sql`(select 1) as one`);
-    const perCase = { n: Number(counts?.perCase ?? 0) };
-    const perRecipient = { n: Number(counts?.perRecipient ?? 0) };
-    if ((perCase?.n ?? 0) >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
-    else if ((perRecipient?.n ?? 0) >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
+  const limited = status === 'pending' && (draft.automatic ?? draft.triggerKey.startsWith('message:'));
+  // Intake's batches: the store answers from what it holds and writes the row with the batch.
+  const store = tx instanceof CaseStore ? tx : null;
+  if (store && (await store.triggerTaken(draft.kind, draft.triggerKey))) return null;
+  if (limited) {
+    const counts = store ? await store.replyCounts(draft.caseId, mailboxKey(draft.to), now) : await countReplies(tx as DbOrTx, draft, now);
+    if (counts.perCase >= config.replies.maxPerCasePerDay) suppressReason = 'rate-limit-case';
+    else if (counts.perRecipient >= config.replies.maxPerRecipientPerHour) suppressReason = 'rate-limit-recipient';
     if (suppressReason) status = 'suppressed';
   }
-  const rows = await tx
+  const values = {
+    caseId: draft.caseId,
+    kind: draft.kind,
+    triggerKey: draft.triggerKey,
+    toAddr: draft.to,
+    subject: draft.subject,
+    bodyText: draft.body,
+    messageId: newMessageId(config.mailFrom),
+    inReplyTo: draft.inReplyTo,
+    references: draft.references,
+    status,
+    suppressReason,
+    createdAt: now,
+    nextAttemptAt: draft.notBefore && draft.notBefore > now ? draft.notBefore : now,
+  };
+  if (store) return store.insertReply(values, mailboxKey(draft.to), now);
+  const rows = await (tx as DbOrTx)
     .insert(outbox)
-    .values({
-      caseId: draft.caseId,
-      kind: draft.kind,
-      triggerKey: draft.triggerKey,
-      toAddr: draft.to,
-      subject: draft.subject,
-      bodyText: draft.body,
-      messageId: newMessageId(config.mailFrom),
-      inReplyTo: draft.inReplyTo,
-      references: draft.references,
-      status,
-      suppressReason,
-      createdAt: now,
-      nextAttemptAt: draft.notBefore && draft.notBefore > now ? draft.notBefore : now,
-    })
+    .values(values)
     .onConflictDoNothing({ target: [outbox.kind, outbox.triggerKey] })
     .returning({ id: outbox.id, status: outbox.status });
   return rows[0] ?? null;
 }
 
+/** Both rate limits in one statement, over automatic answers only; each count uses its own index (case + time, mailbox + time). */
+async function countReplies(tx: DbOrTx, draft: ReplyDraft, now: Date): Promise<{ perCase: number; perRecipient: number }> {
+  const counted = sql`${outbox.status} in ('pending', 'sending', 'sent', 'held') and ${outbox.triggerKey} like ${AUTOMATIC_TRIGGER}`;
+  const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
+  const hourAgo = new Date(now.getTime() - 3_600_000).toISOString();
+  const [counts] = await tx
+    .select({
+      perCase: sql<number>`(select count(*)::int from ${outbox} where ${outbox.caseId} = ${draft.caseId} and ${counted} and ${outbox.createdAt} >= ${dayAgo}::timestamptz)`,
+      perRecipient: sql<number>`(select count(*)::int from ${outbox} where regexp_replace(lower(${outbox.toAddr}), '[+][^@]*@', '@') = ${mailboxKey(draft.to)} and ${counted} and ${outbox.createdAt} >= ${hourAgo}::timestamptz)`,
+    })
+    .from(sql`(select 1) as one`);
+  return { perCase: Number(counts?.perCase ?? 0), perRecipient: Number(counts?.perRecipient ?? 0) };
+}
+
 /** A request for data (or a reminder) not yet sent when the case no longer waits for data is withdrawn (kept, not sent). */
-export async function withdrawStaleRequests(tx: DbOrTx, caseId: number): Promise<number> {
-  const rows = await tx
+export async function withdrawStaleRequests(tx: DbOrTx | CaseStore, caseId: number): Promise<void> {
+  if (tx instanceof CaseStore) return tx.withdrawRequests(caseId);
+  await tx
     .update(outbox)
-    .set({ status: 'suppressed', suppressReason: 'ärendet väntar inte längre på uppgifter' })
+    .set({ status: 'suppressed', suppressReason: WITHDRAWN })
     .where(
       and(
         eq(outbox.caseId, caseId),
         inArray(outbox.kind, ['missing_info', 'still_missing', 'reminder']),
         inArray(outbox.status, ['pending', 'held']),
       ),
-    )
-    .returning({ id: outbox.id });
-  return rows.length;
+    );
 }

@@ -82,6 +82,8 @@ export function mailOptions(row: OutboxRow, caseRef: string, config: Config): Se
 export class SmtpTransport implements Transport {
   readonly name = 'smtp';
   private readonly pooled: Transporter | null;
+  /** Builds each reply whole first: the SMTP connection then writes it in one piece, not line by line. */
+  private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
 
   constructor(
     private readonly config: Config,
@@ -110,11 +112,12 @@ export class SmtpTransport implements Transport {
   }
 
   async send(row: OutboxRow, caseRef: string): Promise<void> {
-    const options = mailOptions(row, caseRef, this.config);
     try {
+      const built = await this.composer.sendMail(mailOptions(row, caseRef, this.config));
+      const whole = { envelope: built.envelope, raw: built.message as Buffer };
       const sendOnce = async () => {
         const transporter = await this.transporter();
-        await transporter.sendMail(options).finally(() => transporter !== this.pooled && transporter.close());
+        await transporter.sendMail(whole).finally(() => transporter !== this.pooled && transporter.close());
       };
       // A refused token is fetched anew and tried once more.
       await (this.tokens ? this.tokens.withToken(sendOnce) : sendOnce());

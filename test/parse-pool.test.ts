@@ -1,0 +1,39 @@
+/** The parse pool starts only as many threads as there are mails waiting, up to its size. */
+import { logger } from '../src/log';
+import { ParsePool } from '../src/parse-pool';
+import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
+import { hsaIdFor, notification } from './support/mails';
+
+jest.setTimeout(60_000);
+
+const threads = (pool: ParsePool) => (pool as unknown as { slots: Array<{ worker: unknown }> }).slots.filter((s) => s.worker).length;
+
+test('one mail starts one thread, two mails at most two, of four', async () => {
+  const pool = new ParsePool(
+    loadRules(DEFAULT_RULES_DIR),
+    { timeoutMs: 30_000, memoryMb: 128 },
+    logger('test').child({}, { level: 'silent' }),
+    4,
+  );
+  const mail = (i: number) =>
+    Buffer.from(
+      notification({
+        from: `a${i}@omsorgshuset.se`,
+        fromName: 'A',
+        subject: `Nytt kort ${i}`,
+        persons: [{ name: `Lisa Berg${i}`, function: 'Undersköterska', hsaId: hsaIdFor(i), user: `lisab${i}` }],
+      }).raw,
+    );
+  try {
+    const one = pool.parse(mail(0));
+    expect(threads(pool)).toBe(1);
+    expect((await one).result.persons).toHaveLength(1);
+    expect(threads(pool)).toBe(1);
+    const two = [pool.parse(mail(1)), pool.parse(mail(2))];
+    expect(threads(pool)).toBeLessThanOrEqual(2);
+    await Promise.all(two);
+    expect(threads(pool)).toBeLessThanOrEqual(2);
+  } finally {
+    await pool.close();
+  }
+});
