@@ -326,6 +326,15 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
         continue;
       }
     }
+    // "Julia Eng (Treserva: ohjuen)": a name and one labelled value in brackets.
+    const inBrackets = NAME_BRACKET.exec(line);
+    const bracketField = inBrackets && plausibleName(inBrackets[1]!, lexicon) ? labels.match(inBrackets[2]!, true) : null;
+    if (inBrackets && bracketField && bracketField !== 'name') {
+      out.set('name', cleanValue('name', inBrackets[1]!), i);
+      out.set(bracketField, labelledValue(bracketField, inBrackets[3]!, lexicon), i);
+      consumed.add(i);
+      continue;
+    }
     const lead = LEAD_NAME.exec(line);
     const leadName = lead && plausibleName(lead[1]!.trim(), lexicon) ? lead[1]!.trim() : null;
     const hit = labels.matchLine(leadName ? line.slice(lead![0].length) : line);
@@ -498,6 +507,7 @@ const SECOND_PERSON = /(?<![\p{L}])(?:ditt|din|dina|du|your)(?![\p{L}])/iu;
 
 /** "HSA-id för Kerstin Ahl: SE…": a label, the person it is for, the value. */
 const FOR_NAME = /^\s*([\p{L}-]{2,20}(?:\s[\p{L}-]{1,20}){0,2}?)\s+(?:för|till|for|åt)\s+([\p{L}'’ -]{3,50}?)\s*:\s*(\S.{0,80})$/u;
+const NAME_BRACKET = /^\s*(\p{Lu}[\p{L}'’-]+(?:\s[\p{L}'’-]+){1,3})\s*\(\s*([^():]{2,30}?)\s*:\s*([^():]{1,60}?)\s*\)\s*[.,;]?\s*$/u;
 const VALUE_WORDS = /(?<![\p{L}])(?:roll|role|funktion|function|hsa|treserva|tes|användar\p{L}*|login|username)(?![\p{L}])/iu;
 const NAME_COLON = /^\s*(?:[^:]{0,60}?[.!?]\s+)?(\p{Lu}[\p{L}'’-]+(?:\s[\p{L}'’-]+){1,3})\s*:\s+(\S.{4,200})$/u;
 const COMBO = /^\s*([^:/]{2,30})\/([^:/]{2,30}):\s*(\S.{0,120})$/;
