@@ -94,6 +94,29 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(task!.sourceMessageIds).toHaveLength(3);
   });
 
+  test("an id our own reply wrote (its example) is never taken as the provider's answer; another id is", async () => {
+    const o = await ingestRaw(
+      ctx,
+      mail('ex1', 'Ny SITHS', 'Namn: Nina Lund\r\nFunktion: Planerare\r\nHSA-id: SE232100001-NL1\r\nAnvändarnamn i Treserva: ninlun\r\n'),
+      {
+        kind: 'ingest',
+      },
+    );
+    const db = tdb.database.db;
+    const [ask] = await db.select().from(outbox).where(eq(outbox.caseId, o.caseId!));
+    // Our reply explains the form with an example id: the provider copies it back as if it were hers.
+    const example = /SE\d{10}-[A-Z0-9]+/.exec(ctx.rules.fields.hsaId.messages.invalid)![0];
+    expect(ask!.bodyText).toContain(example);
+    await ingestRaw(ctx, mail('ex2', `SV: ${ask!.subject}`, `HSA-id: ${example}\r\n`), { kind: 'ingest' });
+    const [p1] = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
+    expect(p1).toMatchObject({ hsaId: 'SE232100001-NL1', status: 'incomplete' });
+    expect(await db.select().from(tasks).where(eq(tasks.caseId, o.caseId!))).toHaveLength(0);
+    // Her own id, written the same way, completes the person.
+    await ingestRaw(ctx, mail('ex3', `SV: ${ask!.subject}`, 'HSA-id: SE2321000016-NL2\r\n'), { kind: 'ingest' });
+    const [p2] = await db.select().from(persons).where(eq(persons.caseId, o.caseId!));
+    expect(p2).toMatchObject({ hsaId: 'SE2321000016-NL2', status: 'task_created' });
+  });
+
   test('a follow-up whose values fit none of several persons is set aside for review, not guessed', async () => {
     const two = 'Namn: Ida Ny\r\nFunktion: Planerare\r\n\r\nNamn: Bo Ny\r\nFunktion: Planerare\r\n';
     const o = await ingestRaw(ctx, mail('n1', 'Två nya', two), { kind: 'ingest' });

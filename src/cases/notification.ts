@@ -145,8 +145,12 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
   const { store, now, messageRowId } = w;
   const existing = await store.personsOf(c.id);
   const taken = new Set<number>();
-  for (const r of w.records) {
-    const match = matchPerson(existing, r, taken);
+  // An id our own replies on this case wrote (an example, a value shown back) is never the provider's
+  // word, whatever the reader made of the quote: it fills nothing. Names and functions are ordinary words.
+  const ours = existing.length > 0 ? await store.ourWords(c.id) : '';
+  for (const r0 of w.records) {
+    const r = withoutOurIds(r0, ours);
+    const match = matchPerson(existing, r0, taken);
     if (!match) {
       const unmatched =
         !r.name && existing.length > 0
@@ -191,6 +195,19 @@ async function mergeInto(w: MailWork, c: CaseRow, review: { status?: 'needs_revi
   }
   // The provider wrote: the reminder count starts again and the "does not answer" flag is lifted.
   store.updateCase(c.id, { updatedAt: now, remindersSent: 0, providerSilentSince: null });
+}
+
+/** The record without the HSA-id and username our replies already hold (a value the case holds is kept: nothing new). */
+function withoutOurIds(r: PersonRecord, ours: string): PersonRecord {
+  if (ours === '') return r;
+  const folded = ours.toUpperCase();
+  const inOurs = (v: string) =>
+    new RegExp(`(?<![A-Z0-9ÅÄÖ])${v.toUpperCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Z0-9ÅÄÖ])`).test(folded);
+  const drop = (['hsaId', 'treservaUser'] as const).filter((f) => r[f] != null && inOurs(r[f]) && r.problems.every((p) => p.field !== f));
+  if (drop.length === 0) return r;
+  const out: PersonRecord = { ...r };
+  for (const f of drop) out[f] = null;
+  return out;
 }
 
 const fieldsOf = (p: Pick<PersonRow, 'name' | 'function' | 'hsaId' | 'treservaUser'>) => ({

@@ -361,6 +361,18 @@ export class CaseStore {
     return ++c.last;
   }
 
+  /** The texts of the replies we sent or queued on a case (our own words), once per case and batch. */
+  private readonly ourTexts = new Map<number, string>();
+  async ourWords(caseId: number): Promise<string> {
+    let text = this.ourTexts.get(caseId);
+    if (text === undefined) {
+      const rows = await this.tx.select({ body: outbox.bodyText }).from(outbox).where(eq(outbox.caseId, caseId));
+      text = rows.map((r) => r.body).join('\n');
+      this.ourTexts.set(caseId, text);
+    }
+    return text;
+  }
+
   // --- persons and tasks ----------------------------------------------------------------------
 
   /** A case's persons, in the order they were made. */
