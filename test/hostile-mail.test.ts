@@ -13,7 +13,7 @@ import { createContext } from '../src/app';
 import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { messages } from '../src/db/schema';
-import { MAX_ATTEMPTS, startAttempt } from '../src/intake/attempts';
+import { forgetOwnAttempts, MAX_ATTEMPTS, startAttempt } from '../src/intake/attempts';
 import { contentHash, ingestRaw } from '../src/intake/process';
 import { XLSX_LIMITS, xlsxTooLarge } from '../src/parse/attachments';
 import { startWebServer, type WebServer } from '../src/web/server';
@@ -168,14 +168,32 @@ describe('the worker and the UI during hostile mail', () => {
       persons: [{ name: 'Omar Said', function: 'Sjuksköterska', hsaId: hsaIdFor(8), user: 'omasai' }],
     });
     const raw = Buffer.from(m.raw);
-    // Two starts that never finished (the process died while parsing).
-    for (let i = 0; i < MAX_ATTEMPTS; i++) await startAttempt(ctx, contentHash(raw));
+    // Two starts that never finished (the process died while parsing, and started again).
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      await startAttempt(ctx, contentHash(raw));
+      forgetOwnAttempts();
+    }
     const o = await ingestRaw(ctx, raw, { kind: 'ingest' });
+    expect(o.status).toBe('review');
     expect(o.status).toBe('review');
     const r = await row(o.messageRowId!);
     expect(r.errorCode).toBe('PARSE_ABORTED');
     expect(r.raw.equals(raw)).toBe(true);
     expect(r.subject).toBe('Dödlig');
     expect(r.caseId).toBeNull();
+  });
+
+  it('an attempt this process left behind (the database went away before it was ended) is no death', async () => {
+    const m = notification({
+      from: 'per@omsorgshuset.se',
+      fromName: 'Per',
+      subject: 'Databasen försvann',
+      persons: [{ name: 'Ola Ek', function: 'Sjuksköterska', hsaId: hsaIdFor(9), user: 'olaek' }],
+    });
+    const raw = Buffer.from(m.raw);
+    // Started twice by this process, never marked ended: no process ended on this mail.
+    for (let i = 0; i < MAX_ATTEMPTS + 1; i++) await startAttempt(ctx, contentHash(raw));
+    const o = await ingestRaw(ctx, raw, { kind: 'ingest' });
+    expect(o.status).toBe('processed');
   });
 });

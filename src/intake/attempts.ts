@@ -6,10 +6,28 @@ import { processingAttempts } from '../db/schema';
 export const MAX_ATTEMPTS = 2;
 
 /**
+ * Attempts this process started and could not yet mark ended (the database went away before the
+ * row was removed). A row left by this process is no death: only a row from an ended process counts.
+ */
+const ownOpen = new Set<string>();
+const OWN_MAX = 100_000;
+/** What a process that has just started knows of its own attempts: nothing (a restart; tests model one). */
+export function forgetOwnAttempts(): void {
+  ownOpen.clear();
+}
+const own = (hash: string) => {
+  if (ownOpen.size >= OWN_MAX) ownOpen.clear();
+  ownOpen.add(hash);
+};
+
+/**
  * Written before parsing, removed once the mail is parsed (or its processing failed and was
  * handled): a row left behind means the process died while parsing this mail. Returns how many times it was started (this one included).
  */
 export async function startAttempt(ctx: AppContext, hash: string): Promise<number> {
+  // Left by this very process: the mail did not end it.
+  if (ownOpen.has(hash)) return 1;
+  own(hash);
   const [row] = await ctx.database.db
     .insert(processingAttempts)
     .values({ contentHash: hash, attempts: 1, lastAt: ctx.now() })
@@ -25,6 +43,7 @@ export async function endAttempt(ctx: AppContext, hash: string): Promise<void> {
   await ctx.database.db
     .delete(processingAttempts)
     .where(eq(processingAttempts.contentHash, hash))
+    .then(() => ownOpen.delete(hash))
     .catch(() => {});
 }
 
@@ -42,7 +61,10 @@ export async function recordAttempts(ctx: AppContext, hashes: string[]): Promise
     .values(unique.map((h) => ({ contentHash: h, attempts: 1, lastAt: now })))
     .onConflictDoUpdate({ target: processingAttempts.contentHash, set: { lastAt: now } })
     .returning({ hash: processingAttempts.contentHash, attempts: processingAttempts.attempts, inserted: sql<boolean>`(xmax = 0)` });
-  return new Map(rows.map((r) => [r.hash, r.inserted ? 0 : r.attempts]));
+  const out = new Map(rows.map((r) => [r.hash, r.inserted || ownOpen.has(r.hash) ? 0 : r.attempts]));
+  // The fresh ones are this process's own now; a suspect becomes so in startAttempt.
+  for (const [h, n] of out) if (n === 0) own(h);
+  return out;
 }
 
 /** The batch is parsed: its attempts are removed in one statement. */
@@ -51,5 +73,6 @@ export async function endAttempts(ctx: AppContext, hashes: string[]): Promise<vo
   await ctx.database.db
     .delete(processingAttempts)
     .where(inArray(processingAttempts.contentHash, [...new Set(hashes)]))
+    .then(() => hashes.forEach((h) => ownOpen.delete(h)))
     .catch(() => {});
 }
