@@ -8,12 +8,17 @@ import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 
 const rules = loadRules(DEFAULT_RULES_DIR);
 
-async function withAttachment(filename: string, content: Buffer, contentType: string): Promise<Buffer> {
+async function withAttachment(
+  filename: string,
+  content: Buffer,
+  contentType: string,
+  mail: { from?: string; subject?: string; text?: string } = {},
+): Promise<Buffer> {
   return new MailComposer({
-    from: 'Anna Ek <anna@omsorgshuset.se>',
+    from: mail.from ?? 'Anna Ek <anna@omsorgshuset.se>',
     to: 'vardochstod@orebro.se',
-    subject: 'Nya SITHS-kort, se bifogad fil',
-    text: 'Hej!\n\nUppgifterna finns i bifogad fil.\n\nMvh Anna',
+    subject: mail.subject ?? 'Nya SITHS-kort, se bifogad fil',
+    text: mail.text ?? 'Hej!\n\nUppgifterna finns i bifogad fil.\n\nMvh Anna',
     attachments: [{ filename, content, contentType }],
   })
     .compile()
@@ -93,15 +98,11 @@ test("a card letter's PDF completes the person the body names (HSA-id only in th
     'HSA-id: SE2321000016-JL21',
     'Kortnummer: 9752 2700 0014 3318',
   ]);
-  const raw = await new MailComposer({
+  const raw = await withAttachment('foljesedel.pdf', pdf, 'application/pdf', {
     from: 'Gunilla Persson <gunilla@angsbacka.se>',
-    to: 'vardochstod@orebro.se',
     subject: 'SITHS-kort Johan',
     text: 'Hej!\n\nBifogar följesedeln för Johan Lundberg som har fått sitt kort. Han är undersköterska hos oss. Användarnamn i TES: johlun\n\nMvh Gunilla',
-    attachments: [{ filename: 'foljesedel.pdf', content: pdf, contentType: 'application/pdf' }],
-  })
-    .compile()
-    .build();
+  });
   const { result } = await parseMail(raw, rules);
   expect(result.persons.map((p) => [p.name, p.function, p.hsaId, p.treservaUser])).toEqual([
     ['Johan Lundberg', 'Undersköterska', 'SE2321000016-JL21', 'johlun'],
@@ -111,15 +112,10 @@ test("a card letter's PDF completes the person the body names (HSA-id only in th
 
 test('a PDF without a text layer (a scan) or a broken PDF leaves the reader unsure, not asking', async () => {
   for (const pdf of [await pdfWith([]), Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntruncated')]) {
-    const raw = await new MailComposer({
-      from: 'Anna Ek <anna@omsorgshuset.se>',
-      to: 'vardochstod@orebro.se',
+    const raw = await withAttachment('skanning.pdf', pdf, 'application/pdf', {
       subject: 'SITHS-kort',
       text: 'Hej!\n\nLisa Berg, undersköterska, användarnamn lisber. HSA-id står på bifogad följesedel.\n\nMvh Anna',
-      attachments: [{ filename: 'skanning.pdf', content: pdf, contentType: 'application/pdf' }],
-    })
-      .compile()
-      .build();
+    });
     const { result } = await parseMail(raw, rules);
     expect(result.persons.map((p) => [p.name, p.hsaId])).toEqual([['Lisa Berg', null]]);
     expect(result.persons[0]!.unsure).toEqual([{ field: 'hsaId', candidates: ['bilagan skanning.pdf'] }]);

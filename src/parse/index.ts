@@ -88,52 +88,51 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
   if (person.name == null && fromName && plausibleName(fromName, lexicon)) person.name = fromName;
 }
 
-/** Values of a person told over two levels of a forward (the note on top, the letter below) are one person. */
-function completeFrom(fresh: RawPerson[], older: RawPerson[]): boolean {
+/** Two readings of one person disagree on an id (names and functions may be written differently). */
+const clash = (a: RawPerson, b: RawPerson) =>
+  FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f].toLowerCase() !== b[f].toLowerCase());
+
+/**
+ * Values of a person told over two levels of a forward (the note on top, the letter below) are one
+ * person. Returns the persons of `older` that completed one of `fresh`.
+ */
+function completeFrom(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
   if (fresh.length > 1 && older.length > 0) return byFirstName(fresh, older);
-  if (fresh.length !== 1 || older.length !== 1) return false;
+  if (fresh.length !== 1 || older.length !== 1) return [];
   const [a, b] = [fresh[0]!, older[0]!];
   const sameName =
     a.name == null ||
     b.name == null ||
     a.name.toLowerCase().startsWith(b.name.toLowerCase().split(' ')[0]!) ||
     b.name.toLowerCase().startsWith(a.name.toLowerCase().split(' ')[0]!);
-  if (
-    !sameName ||
-    FIELDS.some((f) => f !== 'name' && f !== 'function' && a[f] != null && b[f] != null && a[f].toLowerCase() !== b[f].toLowerCase())
-  )
-    return false;
+  if (!sameName || clash(a, b)) return [];
   for (const f of FIELDS) if (a[f] == null && b[f] != null) a[f] = b[f];
   if (a.name != null && b.name != null && b.name.length > a.name.length && b.name.toLowerCase().startsWith(a.name.toLowerCase()))
     a.name = b.name;
   if (a.name?.includes(' ')) delete a.firstOnly;
   // "Lisa Nyqvists kort" on top, "Kortinnehavare: Lisa Nyqvist" below: the genitive's s is no part of the name.
   if (a.name != null && b.name != null && a.name === `${b.name}s`) a.name = b.name;
-  return true;
+  return [b];
 }
 
 /**
  * Several persons told by first name on top ("Jonas är enhetschef … och Malin är samordnare") and
  * by full name below (the card letter): each first name completes from the one person below it names.
  */
-function byFirstName(fresh: RawPerson[], older: RawPerson[]): boolean {
-  let any = false;
+function byFirstName(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
+  const used: RawPerson[] = [];
   for (const p of fresh) {
     if (p.name == null || p.name.includes(' ')) continue;
     const first = p.name.toLowerCase();
     const hits = older.filter((o) => o.name?.toLowerCase().split(/\s+/)[0] === first);
     const o = hits.length === 1 ? hits[0]! : null;
-    if (
-      !o ||
-      FIELDS.some((f) => f !== 'name' && f !== 'function' && p[f] != null && o[f] != null && p[f].toLowerCase() !== o[f].toLowerCase())
-    )
-      continue;
+    if (!o || clash(p, o)) continue;
     for (const f of FIELDS) if (p[f] == null && o[f] != null) p[f] = o[f];
     p.name = o.name!;
     delete p.firstOnly;
-    any = true;
+    used.push(o);
   }
-  return any;
+  return used;
 }
 
 /** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
@@ -261,7 +260,7 @@ async function personsOf(
   rules: Rules,
   labels: LabelMatcher,
   depth: number,
-): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[]; read: Set<string | null> }> {
+): Promise<{ persons: RawPerson[]; bodyText: string; lines: string[]; read: Set<MailInput['attachments'][number]> }> {
   const { reply } = subjectInfo(mail.subject);
   const htmlText = mail.html ? htmlToText(mail.html) : null;
   let body: BodyRead = mail.text.trim()
@@ -287,12 +286,13 @@ async function personsOf(
     persons.push(...found);
   }
   // A PDF's text layer (a card letter, a filled-in form) completes the person the body names, or adds its own.
-  const read = new Set<string | null>();
+  const read = new Set<MailInput['attachments'][number]>();
   for (const pdf of await pdfTexts(mail)) {
-    read.add(pdf.filename);
+    read.add(pdf.attachment);
     const found = extractFromLines(pdf.lines, rules, labels);
     assignIntent(found, pdf.lines, rules, fallback);
-    if (!completeFrom(persons, found)) persons.push(...found);
+    const used = completeFrom(persons, found);
+    persons.push(...found.filter((p) => !used.includes(p)));
   }
   // An attached message (a forward as attachment) is read when the mail itself is not complete.
   if ((persons.length === 0 || persons.some((p) => FIELDS.some((f) => p[f] == null))) && depth < 3) {
@@ -370,7 +370,7 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     markUnreadAttachments(
       records,
       lines,
-      mail.attachments.filter((a) => !read.has(a.filename)),
+      mail.attachments.filter((a) => !read.has(a)),
     );
     // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
     const asking = lines.some((l) => /\?/.test(l));

@@ -57,12 +57,14 @@ export async function pdfLines(content: Buffer): Promise<string[]> {
   }
 }
 
+type Attachment = MailInput['attachments'][number];
+
 /** Each readable PDF attachment's lines, with the attachment it came from. */
-export async function pdfTexts(mail: MailInput): Promise<Array<{ filename: string | null; lines: string[] }>> {
-  const out: Array<{ filename: string | null; lines: string[] }> = [];
+export async function pdfTexts(mail: MailInput): Promise<Array<{ attachment: Attachment; lines: string[] }>> {
+  const out: Array<{ attachment: Attachment; lines: string[] }> = [];
   for (const a of mail.attachments.filter(isPdf)) {
     const lines = await pdfLines(a.content);
-    if (lines.some((l) => l.length > 0)) out.push({ filename: a.filename, lines });
+    if (lines.some((l) => l.length > 0)) out.push({ attachment: a, lines });
   }
   return out;
 }
