@@ -4,6 +4,8 @@
  * codes) and `intent` count one; an extra person counts four wrong; `kind` and `autoReply` per file.
  *
  *   npx tsx scripts/score-corpus.ts DIR [DIR ...] [--details]
+ *
+ * With several folders, each folder's figures are printed before the total.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -81,7 +83,11 @@ async function main(): Promise<void> {
   let kinds = 0;
   let autos = 0;
   let files = 0;
+  const pct = (a: number, b: number) => (b === 0 ? '-' : ((100 * a) / b).toFixed(1) + ' %');
+  const line = (r: number, t: number, k: number, a: number, n: number) =>
+    `fields ${r}/${t} = ${pct(r, t)}; kind ${k}/${n}; autoReply ${a}/${n}`;
   for (const dir of dirs) {
+    const before = [right, total, kinds, autos, files] as const;
     for (const f of fs
       .readdirSync(dir)
       .filter((x) => x.endsWith('.eml'))
@@ -109,9 +115,12 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (dirs.length > 1) {
+      const [r, t, k, a, n] = before;
+      console.log(`${path.basename(dir)}: ${line(right - r, total - t, kinds - k, autos - a, files - n)}`);
+    }
   }
-  const pct = (a: number, b: number) => (b === 0 ? '-' : ((100 * a) / b).toFixed(1) + ' %');
-  console.log(`fields ${right}/${total} = ${pct(right, total)}; kind ${kinds}/${files}; autoReply ${autos}/${files}`);
+  console.log(line(right, total, kinds, autos, files));
 }
 
 void main();

@@ -45,6 +45,10 @@ test('31 characters is the limit', () => {
 
 test('a personnummer is masked and its problem message never repeats it', () => {
   expect(maskPersonnummer('19800101-1234')).toBe('19800101-****');
+  // Written without the dash (or with an en dash), masked the one way; "+" (a centenarian) is kept.
+  expect(maskPersonnummer('198001011234')).toBe('19800101-****');
+  expect(maskPersonnummer('800101–1234')).toBe('800101-****');
+  expect(maskPersonnummer('800101+1234')).toBe('800101+****');
   const r = validatePerson({ name: 'Erik Ek', function: 'Planerare', hsaId: '19800101-1234', treservaUser: 'eriek' }, rules);
   expect(r.hsaId).toBe('19800101-****');
   expect(r.problems).toEqual([{ field: 'hsaId', code: 'invalid', message: rules.fields.hsaId.messages.personnummer }]);

@@ -346,7 +346,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       let j = i + 1;
       while (j < lines.length && lines[j]!.trim() === '' && j - i < 3) j++;
       const next = lines[j];
-      if (next !== undefined && next.trim() !== '' && !labels.matchLine(next)?.separated && !labels.match(next)) {
+      // "Treserva usernames:" above rows ("Ahmed Yusuf – ahmyus"): a heading, not a label with its value below.
+      const row = next !== undefined && (/\s[-–—]\s|\t/.test(next.trim()) || shapeRow(next, rules, legend) !== null);
+      if (next !== undefined && next.trim() !== '' && !row && !labels.matchLine(next)?.separated && !labels.match(next)) {
         value = next.trim();
         consumed.add(j);
         i = j;
@@ -426,7 +428,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const match = persons.find((l) => same(l, p));
     if (match) {
       for (const f of FIELDS) if (match[f] == null && p[f] != null) match[f] = p[f];
-    } else if (p.name != null && (p.hsaId != null || (p.intent === 'revoke' && !selfIntro(p)))) persons.push(p);
+    } else if (p.name != null && (p.hsaId != null || p.treservaUser != null || (p.intent === 'revoke' && !selfIntro(p)))) persons.push(p);
   }
   return persons.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 }
@@ -463,8 +465,11 @@ export function plausibleName(v: string, lexicon: Lexicon): boolean {
  */
 function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPerson | null {
   if (line.length > 300) return null;
+  // Dashes between the fields ("Erik Nyström - Vårdbiträde - HSA-id kommer senare, kortet är beställt - eriny"):
+  // a comma then is part of a cell.
+  const dashed = (line.match(/\s[-–—]\s/g) ?? []).length >= 2;
   const cells = line
-    .split(/\s*(?:[,;\t|]|\s[-–—/]\s|[–—])\s*/)
+    .split(dashed ? /\s+[-–—]\s+/ : /\s*(?:[,;\t|]|\s[-–—/]\s|[–—])\s*/)
     .map((c) => c.trim())
     .filter(Boolean);
   const lexicon = Lexicon.for(rules);
@@ -583,6 +588,13 @@ function headingOf(text: string, rules: Rules, lexicon: Lexicon): { name: string
   const afterColon = /^[^:]{2,40}:\s*(\S.*)$/.exec(text)?.[1];
   if (afterColon) return headingOf(afterColon, rules, lexicon);
   if (plausibleName(text, lexicon)) return { name: text };
+  // "Malin Ek usk", "Ola Berglund tf enhetschef": a name and a function with nothing between.
+  const words = text.trim().split(/\s+/);
+  for (let n = 1; n <= 3 && n < words.length - 1; n++) {
+    const name = words.slice(0, -n).join(' ');
+    const role = words.slice(-n).join(' ');
+    if (lexicon.isRole(role) && plausibleName(name, lexicon) && !lexicon.isRole(name)) return { name, function: role };
+  }
   const lead = leadingNameAndFunction(text, rules);
   return lead.name ? { name: lead.name, ...(lead.function ? { function: lead.function } : {}) } : null;
 }

@@ -32,9 +32,9 @@ export function looksLikePersonnummer(value: string): boolean {
   return PERSONNUMMER.test(value.trim());
 }
 
-/** A personnummer is never kept or echoed in full: the last four digits are masked. */
+/** A personnummer is never kept or echoed in full: the last four digits are masked, written the one way ("19800101-****"). */
 export function maskPersonnummer(value: string): string {
-  return value.trim().replace(/(\d{4})$/, '****');
+  return value.trim().replace(/[ \t]*([-+–—]?)[ \t]*\d{4}$/, (_, sep: string) => `${sep === '+' ? '+' : '-'}****`);
 }
 
 export function checkHsaId(value: string): HsaIdVerdict {

@@ -69,9 +69,21 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
   }
   // The sign-off may carry the name itself ("Mvh Karin Lundqvist").
   const signOff =
-    /^\s*(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards|\/)[,\s]+(\S.{2,60})$/i.exec(
+    /^\s*(?:(?:mvh|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|hälsning|vh|best regards|kind regards|regards)[,\s]+|\/\s*)(\S.{1,60})$/i.exec(
       signature[0] ?? '',
     );
+  // "/Moa" above a signature block: the writer's first name; the From line has the whole of it.
+  const first = signOff?.[1]?.trim();
+  if (
+    person.name == null &&
+    first &&
+    !/\s/.test(first) &&
+    fromName?.toLowerCase().startsWith(`${first.toLowerCase()} `) &&
+    plausibleName(fromName, lexicon)
+  ) {
+    person.name = fromName;
+    return;
+  }
   const lines = [...(signOff ? [signOff[1]!] : []), ...signature.slice(1)]
     .map((l) => l.trim())
     .filter(Boolean)
@@ -135,6 +147,8 @@ function byFirstName(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
   return used;
 }
 
+const THIRD_PERSON = /(?<![\p{L}])(?:hon|han|hen|she|he)(?![\p{L}])/iu;
+
 /** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
 function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
   const lexicon = Lexicon.for(rules);
@@ -145,6 +159,9 @@ function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
       const p = older[0]!;
       if (m.name && p.name == null) p.name = m.name;
       if (m.name && m.function && p.function == null && (p.name === m.name || p.name?.startsWith(m.name.split(' ')[0]!)))
+        p.function = m.function;
+      // "Se nedan från Julia. Hon ska ha behörighet som undersköterska.": the one person below, by pronoun.
+      if (!m.name && m.function && p.function == null && THIRD_PERSON.test(sentence) && !FIRST_PERSON.test(sentence))
         p.function = m.function;
     }
   }
@@ -210,6 +227,13 @@ function joinInlineAnswers(lines: string[]): string[] {
 const sameName = (a: string | null | undefined, b: string | null | undefined) =>
   a != null && b != null && a.toLowerCase().replace(/\s+/g, ' ') === b.toLowerCase().replace(/\s+/g, ' ');
 
+/** The one person of `among` whose first name is `name`, a first name alone. */
+const byFirst = (among: RawPerson[], name: string | null | undefined): RawPerson | undefined => {
+  if (name == null || /\s/.test(name.trim())) return undefined;
+  const hits = among.filter((t) => t.name?.toLowerCase().split(/\s+/)[0] === name.toLowerCase());
+  return hits.length === 1 ? hits[0] : undefined;
+};
+
 /**
  * A person written on top of our quoted form that the provider also typed into ("Rätt HSA-id för
  * Nils är SE…" above a form with a changed HSA-id) is that form's person: the words on top are the
@@ -221,9 +245,10 @@ function withOurForms(fresh: RawPerson[], typed: RawPerson[]): RawPerson[] {
   const rest: RawPerson[] = [];
   const only = <T>(xs: T[]) => (fresh.length === 1 && xs.length === 1 ? xs[0]! : undefined);
   for (const p of fresh) {
-    const target = out.find((t) => sameName(t.name, p.name)) ?? (p.name == null ? only(out) : undefined);
+    const target = out.find((t) => sameName(t.name, p.name)) ?? byFirst(out, p.name) ?? (p.name == null ? only(out) : undefined);
     if (target) {
-      for (const f of FIELDS) if (p[f] != null) target[f] = p[f];
+      // The form's full name stays when the words on top give the first name alone.
+      for (const f of FIELDS) if (p[f] != null && !(f === 'name' && target === byFirst(out, p.name))) target[f] = p[f];
       if (p.intent) target.intent = p.intent;
       continue;
     }
@@ -250,6 +275,9 @@ function fromBody(text: string, subject: string, reply: boolean, rules: Rules, l
   );
   const replying = reply || own.persons.length > 0;
   const persons = fromThread(own.rest.join('\n'), subject, replying, rules, labels, fromName);
+  // An answer to our mail names the case's person as the provider likes ("Moa är vårdbiträde"):
+  // the first name is written, and the case knows the rest.
+  if (own.ours) for (const p of persons) if (FIELDS.some((f) => f !== 'name' && p[f] != null)) delete p.firstOnly;
   assignIntent(own.persons, own.rest, rules, mailIntent([subject], rules));
   // A reply's quoted text is old; a forward's is read.
   return { persons: withOurForms(persons, own.persons), lines: replying ? splitThread(own.rest.join('\n')).fresh : own.rest };

@@ -31,7 +31,7 @@ const SUFFIXES = ['ets', 'ens', 'et', 'en', 't', 'n', 's', 'na'];
 
 /** Labels that speak of something else: the unit, the firm, a contact, a manager. */
 const OTHER_THING =
-  /enhet|foretag|verksamhet|bolag|utforare|firma|company|organi|arbetsplats|chef|kontakt|avsandare|bestallare|ansvarig|narmast|epost|mail|telefon|mobil|adress/;
+  /enhet|foretag|verksamhet|bolag|utforare|firma|company|organi|arbetsplats|hemtjanst|omsorg|chef|kontakt|avsandare|bestallare|ansvarig|narmast|epost|mail|telefon|mobil|adress/;
 
 /** A label's field by its stem: the wordings nobody listed. */
 function stemField(label: string): FieldName | null {

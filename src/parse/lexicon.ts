@@ -40,6 +40,7 @@ export class Lexicon {
   private readonly roleMaxWords: number;
   private readonly singleWordRoles: string[];
   private readonly endings: readonly string[];
+  private readonly modifiers: Set<string>;
   private readonly placeholders: Set<string>;
   private readonly placeholderPrefixes: readonly string[];
   private readonly cueRe: RegExp;
@@ -57,6 +58,7 @@ export class Lexicon {
     this.roleMaxWords = Math.max(1, ...[...this.roles].map((r) => r.split(' ').length));
     this.singleWordRoles = [...this.roles].filter((r) => !r.includes(' ') && r.length >= 8);
     this.endings = rules.lexicon.roleEndings.map(fold);
+    this.modifiers = new Set(rules.lexicon.roleModifiers.map(fold));
     this.placeholders = new Set(rules.lexicon.placeholders.map(fold));
     // "kommer senare", and "kommer när hon gått introduktionen": a placeholder word opens an explanation.
     this.placeholderPrefixes = [...this.placeholders];
@@ -75,6 +77,8 @@ export class Lexicon {
     if (this.capsOnly.has(v)) return /^\p{Lu}{2}\b/u.test(value.trim());
     if (this.roles.has(v) || this.nearRole(v)) return true;
     const words = v.split(' ');
+    // "tf enhetschef": a modifier and a function.
+    if (words.length > 1 && this.modifiers.has(words[0]!)) return this.isRole(value.trim().split(/\s+/).slice(1).join(' '));
     if (words.length > 4) return false;
     const last = words[words.length - 1]!;
     return this.endings.some((e) => last.length > e.length + 2 && last.endsWith(e)) && words.every((w) => /^[\p{L}.-]+$/u.test(w));
@@ -82,6 +86,10 @@ export class Lexicon {
 
   /** The longest role phrase starting at word `i` of `words` (how many words it takes), or 0. */
   roleAt(words: readonly string[], i: number): number {
+    if (this.modifiers.has(fold(words[i] ?? ''))) {
+      const n = this.roleAt(words, i + 1);
+      if (n > 0) return n + 1;
+    }
     for (let n = Math.min(this.roleMaxWords, words.length - i); n >= 1; n--) {
       const phrase = words.slice(i, i + n).join(' ');
       const key = fold(phrase).replace(/[,:;]+$/, '');

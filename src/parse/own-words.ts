@@ -84,6 +84,11 @@ const blank = (l: string) => l.replace(/^(\s*>)+/, '').trim() === '';
 function isMessageLine(line: string, c: Compiled): { field: FieldName | null } | undefined {
   const f = fold(line).replace(/^#\s*/, '');
   const item = /^(?:\s*>)*\s*[-•*–]\s/.test(line);
+  // A list item may be our message's first sentence alone ("- Funktion saknas.").
+  if (item && f.split(' ').length >= 2) {
+    const head = c.messages.find((m) => m.text.startsWith(`${f} `) || m.text === f);
+    if (head) return head;
+  }
   if (f.length < 16 || (!item && f.split(' ').length < 5)) return undefined;
   return c.messages.find((m) => m.text.includes(f));
 }
@@ -93,6 +98,8 @@ export interface OwnFormResult {
   persons: RawPerson[];
   /** The lines left once our own words and our form are taken out. */
   rest: string[];
+  /** The mail holds words of ours: it answers (or carries) one of our replies. */
+  ours: boolean;
 }
 
 /**
@@ -104,7 +111,7 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
   const c = compiled(rules);
   // Without a sentence of ours in the mail, a block with our labels is the provider's own (the routine's labels are ours too).
   const ours = lines.some((l) => isOwnLine(l, rules));
-  if (!ours) return { persons: [], rest: lines };
+  if (!ours) return { persons: [], rest: lines, ours };
   const asked = new Map<string, Set<FieldName>>();
   let who: string | null = null;
   const rest: string[] = [];
@@ -206,5 +213,5 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     if (mine) inOurs = true;
     rest.push(mine ? '' : line);
   }
-  return { persons, rest };
+  return { persons, rest, ours };
 }

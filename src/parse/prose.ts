@@ -46,10 +46,10 @@ const USER_PATTERNS: RegExp[] = [
 ];
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
 const ABOUT_ACCESS =
-  /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|avslut|ta bort|pension/i;
+  /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|slutar|avslut|ta bort|pension/i;
 /** Words that never are a username or part of a name. */
 const STOP = new Set(
-  'är och eller i för till som har ska blir hos treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när var vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
+  'är och eller i för till som har ska blir hos man treserva tes samma inte också ännu än så ni vi hon han de den det här nedan ovan med på av kommer saknas the is och/eller efter enligt via vid om att kan har fått sitt sina nya ny nytt vår våra er era din ditt mitt min mina hennes hans deras heter namn hsa hsa-id id kort siths användarnamn login username konto tack hej mvh hälsningar jag oss sig också även idag igår imorgon from to och under innan sedan redan snart fortfarande bara endast ifyllt ifylld ifyllda bifogat bifogad bifogade klart klar klara fel rätt korrekt korrekta ej okänt okänd densamma detsamma följande oförändrat oförändrad ändrat ändrad nedanför tidigare senare ute inne hemma borta där dit hit hos mellan utan över genom mot när var vad vem vilken vilket vilka eftersom därför alltså också dessutom gärna väl nog kanske aldrig alltid ofta ibland sen mer mindre mycket lite alla inga någon något några ingen inget samt både antingen varken heller dock men utan a an the is are be to of in on for with at by it this that as we you he she they'.split(
     ' ',
   ),
 );
@@ -85,6 +85,7 @@ interface Sentence {
   line: number;
 }
 
+const ITEM = /^\s*(?:[•·*▪◦–-]|\d{1,2}[.)])\s+\S/;
 const ROW_WITH_ID = /SE[ \t]?(?:16)?\d{10}.*(?:[,;]|\s[–—-]\s)|(?:[,;]|\s[–—-]\s).*SE[ \t]?(?:16)?\d{10}/i;
 const LABELLED_LINE = /^\s*\p{Lu}[\p{L}-]{1,30}(?:[ \t][\p{L}/-]{1,20}){0,3}:[ \t]+\S/u;
 
@@ -102,7 +103,9 @@ function sentences(lines: readonly string[]): Sentence[] {
     // A labelled line ("Organisation: …") starts a paragraph of its own: a name never runs into the next line's label.
     for (; i < lines.length && lines[i]!.trim() !== '' && (starts.length === 0 || !LABELLED_LINE.test(lines[i]!)); i++) {
       starts.push(text.length);
-      text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + ' ';
+      // A heading line ("SKA TAS BORT:") and a list item end their sentence at the line's end.
+      const ends = /:\s*$/.test(lines[i]!) || ITEM.test(lines[i + 1] ?? '');
+      text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + (ends ? '\u2029 ' : ' ');
       // A row holding an HSA-id ("Amanda Lööf, usk, HSA-id SE…, Treserva stamlo") ends at its line's end.
       if (ROW_WITH_ID.test(lines[i]!) && (lines[i + 1] ?? '').trim() !== '') {
         i++;
@@ -117,7 +120,7 @@ function sentences(lines: readonly string[]): Sentence[] {
     };
     // Sentence ends: ". " "! " "? " and line-level list items; an abbreviation's dot may split too (harmless).
     // A dot inside a token ("anna.berg", "t.ex") does not end a sentence.
-    const re = /(?:[^.!?]|[.!?](?![\s.!?]|$))+(?:[.!?]+(?=\s|$))?|[.!?]+/g;
+    const re = /(?:[^.!?\u2029]|[.!?](?![\s.!?]|$))+(?:[.!?]+(?=\s|$))?|[.!?]+/g;
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const s = m[0].trim();
       if (s !== '') out.push({ text: s, line: lineAt(m.index + (m[0].length - m[0].trimStart().length)) });
@@ -127,6 +130,9 @@ function sentences(lines: readonly string[]): Sentence[] {
   return out;
 }
 
+/** A word naming one of the four fields ("HSA-id", "användarnamn", "Treservakonto"). */
+const FIELD_WORD = /^(?:hsa|hsa-?id|användarnamn|användar-?id|treserva\S*|tes-?\S*|funktion|roll|titel|befattning|login|inlogg\S*)$/i;
+
 const bare = (w: string) => w.replace(/^[("'“«]+|[)"'”».,:;!?]+$/g, '');
 const isCap = (w: string) => /^\p{Lu}(?:['’]\p{Lu})?[\p{Ll}'’]+(?:-\p{Lu}?(?:['’]\p{Lu})?[\p{Ll}'’]+)*$/u.test(w);
 const isWordish = (w: string) => /^[\p{L}][\p{L}'’-]{1,30}$/u.test(w);
@@ -135,6 +141,8 @@ interface NameHit {
   value: string;
   start: number;
   score: number;
+  /** "Amirs HSA-id": a first name in the genitive, a name only beside a value of its own. */
+  genitive?: boolean;
 }
 
 /** Name candidates in a sentence's words: given-name lexicon first, capitalised words beside a function next. */
@@ -182,8 +190,17 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
     // "Jonas är enhetschef (Treserva: jope01)": a first name alone, where a role follows it; the
     // person's full name comes from a forwarded or attached part (completeFrom), if any.
     if (parts.length < 2) {
-      const isRoleAfter = /^(?:är|is)$/i.test(bare(words[i + 1] ?? '')) && isRoleWord(i + 2);
+      // "… och Kenneth sjuksköterska (Treserva mhkero)": the "är" left out after "och".
+      const roleAt = words.findIndex((_, k) => k > i && isRoleWord(k));
+      const isRoleAfter =
+        (/^(?:är|is)$/i.test(bare(words[i + 1] ?? '')) && isRoleWord(i + 2)) ||
+        // "Rebecka går in som biträdande enhetschef", "Omar börjar som vårdbiträde".
+        (roleAt > i && roleAt <= i + 5 && WORKS_AS.test(`${words.slice(i + 1, roleAt).join(' ')} `)) ||
+        (/^(?:och|samt|and)$/i.test(words[i - 1] ?? '') && isRoleWord(i + 1));
       if (cap && given && isRoleAfter && words[i] === w) out.push({ value: w, start: i, score: 1 });
+      // "Amirs HSA-id är …": a first name in the genitive before a field's word.
+      else if (cap && !given && /s$/.test(w) && lexicon.isGivenName(w.slice(0, -1)) && FIELD_WORD.test(bare(words[i + 1] ?? '')))
+        out.push({ value: w.slice(0, -1), start: i, score: 1, genitive: true });
       continue;
     }
     const besideRole = isRoleWord(i - 1) || isRoleWord(j) || (isRoleWord(i - 2) && /^(?:är|heter|blir)$/i.test(bare(words[i - 1] ?? '')));
@@ -280,12 +297,15 @@ function events(text: string, lexicon: Lexicon): Event[] {
     const n = lexicon.roleAt(bareWords, i);
     if (n > 0) {
       roleSpans.push([i, i + n]);
-      out.push({ pos: starts[i]!, field: 'function', value: bareWords.slice(i, i + n).join(' ') });
+      // "My manager Marcus asked me", "min chef": the role of someone the writer relates to, no one's function here.
+      if (!RELATION.test(bareWords[i - 1] ?? ''))
+        out.push({ pos: starts[i]!, field: 'function', value: bareWords.slice(i, i + n).join(' ') });
       i += n - 1;
     }
   }
   const identified = out.some((e) => e.field === 'hsaId' || e.field === 'treservaUser');
   for (const hit of names(words, lexicon, roleSpans)) {
+    if (hit.genitive && !identified) continue;
     // "Min chef Elisabeth Svan sa att …": someone the writer relates to, not a person announced.
     const role = roleSpans.find(([, b]) => b === hit.start)?.[0] ?? (BOSS.test(bareWords[hit.start - 1] ?? '') ? hit.start - 1 : -1);
     if (role > 0 && !identified && RELATION.test(bareWords[role - 1] ?? '')) continue;
@@ -293,7 +313,14 @@ function events(text: string, lexicon: Lexicon): Event[] {
     // "Jessica Holm (jeshol)": a username in brackets right after a name.
     const after = words[hit.start + hit.value.split(' ').length];
     const inBrackets = after && /^\(([A-Za-z0-9][A-Za-z0-9._-]{1,39})\)[,.;:]?$/.exec(after);
-    if (inBrackets && !lexicon.isRole(inBrackets[1]!) && !out.some((e) => e.field === 'treservaUser' && e.value === inBrackets[1])) {
+    // Only a token that could be this person's username ("(cc)" after a name is a copy, not a login).
+    const couldBe = (v: string) => builtFromName(v, hit.value) || /\d/.test(v);
+    if (
+      inBrackets &&
+      couldBe(inBrackets[1]!) &&
+      !lexicon.isRole(inBrackets[1]!) &&
+      !out.some((e) => e.field === 'treservaUser' && e.value === inBrackets[1])
+    ) {
       out.push({ pos: starts[hit.start + hit.value.split(' ').length]!, field: 'treservaUser', value: inBrackets[1]! });
     }
   }
@@ -351,6 +378,8 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   let heading: 'revoke' | 'grant' | null = null;
   let lastLine = -2;
   let comingRole: string | null = null;
+  // Persons named together in one sentence, whose values later sentences give by first name.
+  let roster: RawPerson[] = [];
   for (const s of sentences(lines)) {
     const text = s.text;
     if (s.line > lastLine + 1 && lines.slice(lastLine + 1, s.line).some((l) => l.trim() === '')) pending = null;
@@ -360,6 +389,34 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     const found = events(text, lexicon);
     const has = (f: FieldName) => found.some((e) => e.field === f);
     const about = ABOUT_ACCESS.test(text);
+    // "Hanna Öberg och Ali Rezaei, båda sjuksköterskor, har fått sina kort": persons named together, their values told after.
+    const together = found.filter((e) => e.field === 'name' && e.value.includes(' '));
+    if (together.length >= 2 && !has('hsaId') && !has('treservaUser') && about && !KEEP.test(text)) {
+      push();
+      roster = together.map((e): RawPerson => ({ name: e.value, at: s.line, end: s.line }));
+      const roles = found.filter((e) => e.field === 'function');
+      for (const [k, p] of roster.entries()) {
+        // One role for all ("båda som sjuksköterska"), or each name's own role after it.
+        const own = roles.filter((r) => r.pos > together[k]!.pos && r.pos < (together[k + 1]?.pos ?? Infinity));
+        const role =
+          roles.length === 1 && (ALL.test(text) || roles[0]!.pos > together.at(-1)!.pos) ? roles[0] : own.length === 1 ? own[0] : undefined;
+        if (role) p.function = role.value;
+        // "Emma Ståhl börjar på måndag och ersätter Lena Gran som slutar": each name's own words say which.
+        // Words between one name and the next are that person's; after the last name, only a "som" clause is.
+        const last = k === together.length - 1;
+        const after = text.slice(together[k]!.pos + together[k]!.value.length, together[k + 1]?.pos ?? text.length);
+        if (last && !/^[\s,]*som\s/iu.test(after)) continue;
+        const said = lexicon.cues(after);
+        if (said.some((c) => c.kind === 'revoke')) p.intent = 'revoke';
+        else if (said.length > 0) p.intent = 'grant';
+      }
+      // "Malin Ek och Peter Sandberg har slutat": one phrase for all; beside a leaver told apart, the others are grants.
+      if (roster.some((p) => p.intent != null)) for (const p of roster) p.intent ??= 'grant';
+      else if (cue) for (const p of roster) p.intent = cue;
+      persons.push(...roster);
+      continue;
+    }
+    if (roster.length > 0 && (has('hsaId') || has('treservaUser') || RESPECTIVELY.test(text)) && toRoster(text, roster, lexicon)) continue;
     if (!has('hsaId') && !has('treservaUser') && !(has('name') && about && !KEEP.test(text))) {
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
@@ -370,7 +427,11 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
         !name &&
         role &&
         current.function == null &&
-        ((current.name != null && !mine && REFERS_BACK.test(text)) || (current.name == null && (mine || WORKS_AS.test(text))))
+        ((current.name != null && !mine && REFERS_BACK.test(text)) ||
+          (current.name == null && (mine || WORKS_AS.test(text))) ||
+          // "Fredrik ska in i lifecare. ssk. treserva fremal": a function alone between sentences of one
+          // line (alone on its line, it is a signature's title).
+          (lexicon.isRole(text.replace(/[.!,;:]+$/, '')) && lines[s.line]!.replace(/\s+/g, ' ').trim().length > text.length + 1))
       )
         set('function', role, s.line);
       else if (name) pending = KEEP.test(text) ? null : { name, role, line: s.line };
@@ -378,7 +439,9 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       else if (role && !hasValue(current) && NEW_ROLE.test(text.slice(0, Math.max(0, text.toLowerCase().indexOf(role.toLowerCase())))))
         comingRole = role;
       if (cue) {
-        // "Hon har slutat." after a person's values is that person's; before any, a heading.
+        // "Hon har slutat." after a person's values is that person's; before any, or ending in a
+        // colon ("SKA TAS BORT:"), a heading of the persons after it.
+        if (/:\s*$/.test(text) && hasValue(current)) push();
         if (hasValue(current)) currentCue = cue === 'revoke' || currentCue !== 'revoke' ? cue : currentCue;
         else heading = cue;
       }
@@ -418,6 +481,64 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
   return persons;
 }
 
+/** "båda", "alla", "both": one value for every person just named. */
+const ALL = /(?<![\p{L}])(?:båda|bägge|alla|samtliga|both|all)(?![\p{L}])/iu;
+/** "hanobe respektive alirez": values given in the order the persons were named. */
+const RESPECTIVELY = /(?<![\p{L}])(?:respektive|resp\.|respectively)(?![\p{L}])/iu;
+const RESPECTIVE_LIST =
+  /(?<![\p{L}\d])([A-Za-z0-9][\w.-]{1,39})((?:[ \t]*,[ \t]*[A-Za-z0-9][\w.-]{1,39}){0,8})[ \t]+(?:respektive|resp\.|respectively)[ \t]+([A-Za-z0-9][\w.-]{1,39})/u;
+const USER_WORD = /(?<![\p{L}])(?:treserva|tes|användarnamn\p{L}*|användar-?id|login|inlogg\p{L}*|username)(?![\p{L}])/iu;
+
+/**
+ * Values for persons named together earlier: "Hannas HSA-id är SE… och Alis är SE…" (each clause by
+ * its first name), "de heter hanobe respektive alirez" (in the order named). True when every value
+ * of the sentence found its person.
+ */
+function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean {
+  const values = (t: string) => events(t, lexicon).filter((e) => e.field !== 'name');
+  const give = (p: RawPerson, e: Event) => {
+    const v = cleanValue(e.field, e.value);
+    if (v != null && p[e.field] == null) p[e.field] = v;
+  };
+  if (RESPECTIVELY.test(text)) {
+    const found = values(text);
+    // "I Treserva heter de hanobe respektive alirez": a username label, then the list.
+    const list = RESPECTIVE_LIST.exec(text);
+    if (list && USER_WORD.test(text.slice(0, list.index))) {
+      const tokens = [list[1]!, ...list[2]!.split(/\s*,\s*/).filter(Boolean), list[3]!];
+      if (tokens.length === roster.length && tokens.every((t) => !STOP.has(t.toLowerCase()) && !lexicon.isRole(t) && !/^SE\d/i.test(t))) {
+        const others = found.filter((e) => e.field !== 'treservaUser');
+        found.length = 0;
+        found.push(...others, ...tokens.map((t) => ({ pos: text.indexOf(t), field: 'treservaUser' as const, value: t })));
+      }
+    }
+    const fields = [...new Set(found.map((e) => e.field))];
+    if (fields.length === 0 || fields.some((f) => found.filter((e) => e.field === f).length !== roster.length)) return false;
+    for (const f of fields) found.filter((e) => e.field === f).forEach((e, k) => give(roster[k]!, e));
+    return true;
+  }
+  const first = (p: RawPerson) => p.name!.split(' ')[0]!.toLowerCase();
+  let target: RawPerson | undefined;
+  let placed = 0;
+  for (const clause of text.split(/\s+(?:och|samt|and)\s+|[;]\s*|,\s+(?=\p{Lu})/u)) {
+    const words = clause.split(/\s+/).map((w) =>
+      bare(w)
+        .toLowerCase()
+        .replace(/['’]?s$/, ''),
+    );
+    const named = roster.filter((p) => words.some((w) => w === first(p)));
+    if (named.length === 1) target = named[0];
+    const found = values(clause);
+    if (found.length === 0) continue;
+    if (!target || named.length > 1) return false;
+    for (const e of found) give(target, e);
+    // "Lena ska tas bort ur lifecare, hennes hsa är …".
+    if (lexicon.cues(clause).some((c) => c.kind === 'revoke')) target.intent = 'revoke';
+    placed++;
+  }
+  return placed > 0;
+}
+
 /** "min chef", "min enhetschef", "my manager": the person named next is the writer's relation. */
 const RELATION = /^(?:min|mitt|my)$/iu;
 const BOSS = /^(?:chef|chefen|manager|boss|handledare|supervisor|kollega|colleague)$/iu;
@@ -427,7 +548,7 @@ const NEW_ROLE = /(?<![\p{L}])(?:ny|nya|nytt|new)\s+$/iu;
 
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS =
-  /(?<![\p{L}])(?:jobbar|jobba|arbetar|arbeta|anställd|anställts|börjar|börja|tjänstgör)(?:[ \t]+(?:här|hos[ \t]+oss|nu))?[ \t]+som[ \t]/iu;
+  /(?<![\p{L}])(?:jobbar|jobba|jobbat|arbetar|arbeta|arbetat|anställd|anställts|börjar|börja|börjat|tjänstgör|går[ \t]+in|gå[ \t]+in|hoppar[ \t]+in|vikarierar|vikariera)(?:[ \t]+(?:här|hos[ \t]+oss|nu|hos[ \t]+oss[ \t]+nu))?[ \t]+som[ \t]/iu;
 /** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
 const KEEP =
   /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;

@@ -28,6 +28,8 @@ const WROTE_START = /^\s*(den|on)\s.{3,160}\s(skrev|wrote)\b/i;
 // The last form: a sign-off after another language's ("Vriendelijke groet / Vänliga hälsningar").
 const SIGNOFF =
   /^\s*(med\s+)?(vänliga?|bästa|varma|trevliga)\s+hälsning(ar)?\b|^\s*(mvh|mvh\.|m\.v\.h|vh|hälsningar)\b|^\s*(best|kind|warm)\s+regards\b|^\s*regards\s*,?\s*$|^--\s*$|^\s*tack på förhand\s*[!.]?\s*$|^\s*[^/\d]{2,30}\/\s*(?:(?:med\s+)?(?:vänliga?|bästa)\s+hälsning(?:ar)?|mvh|hälsningar|(?:best|kind)\s+regards)\s*[,!.]?\s*$/i;
+/** "/Moa", "/Patrik Holm": a slash and the writer's name close the mail. */
+const SLASH_SIGN = /^\s*\/\s?\p{Lu}[\p{L}-]{1,20}(?:\s\p{Lu}[\p{L}-]{1,20})?\s*$/u;
 /** "Tack!" closes a mail when a name follows it; at the top it thanks for something. */
 const THANKS = /^\s*tack(?:\s+för\s+hjälpen|\s+så\s+mycket)?\s*[!.,]?\s*$/i;
 
@@ -58,7 +60,10 @@ export function isBoundary(lines: string[], i: number): boolean {
 export function cutSignature(lines: string[]): string[] {
   const first = lines.findIndex((l) => l.trim() !== '');
   const i = lines.findIndex(
-    (l, k) => SIGNOFF.test(l) || (THANKS.test(l) && k > first && lines.slice(k + 1).filter((x) => x.trim() !== '').length <= 8),
+    (l, k) =>
+      SIGNOFF.test(l) ||
+      SLASH_SIGN.test(l) ||
+      (THANKS.test(l) && k > first && lines.slice(k + 1).filter((x) => x.trim() !== '').length <= 8),
   );
   return i < 0 ? lines : lines.slice(0, i);
 }

@@ -36,6 +36,7 @@ const phrase = nonEmpty.toLowerCase();
 export const lexiconFileSchema = z.strictObject({
   roles: z.array(z.strictObject({ name: nonEmpty, abbreviations: z.array(nonEmpty).default([]) })).min(1, 'needs at least one role'),
   roleEndings: z.array(phrase).default([]),
+  roleModifiers: z.array(phrase).default([]),
   placeholders: z.array(phrase).default([]),
   revoke: z.array(phrase).min(1, 'needs at least one phrase'),
   grant: z.array(phrase).default([]),

@@ -1,0 +1,197 @@
+import { parseMail } from '../../src/parse';
+import { maskPersonnummer } from '../../src/parse/hsa-id';
+import { extractFromLines } from '../../src/parse/extract';
+import { LabelMatcher } from '../../src/parse/labels';
+import { Lexicon } from '../../src/parse/lexicon';
+import { DEFAULT_RULES_DIR, loadRules } from '../../src/rules/load';
+import { annaMail, hsaIdFor } from '../support/mails';
+
+/**
+ * Small tables for how the reader assembles persons from prose and lines: persons named together
+ * and told by first name after, a leaver beside her replacement, a function and its modifier, a
+ * first name in an answer to our form. Each row is a way providers write that once read wrong.
+ */
+
+const rules = loadRules(DEFAULT_RULES_DIR);
+const [A, B] = [hsaIdFor(1), hsaIdFor(2)];
+
+type Want = Partial<Record<'name' | 'function' | 'hsaId' | 'treservaUser' | 'intent', string | null>>;
+const read = (text: string) =>
+  extractFromLines(text.split('\n'), rules).map((p) => ({
+    name: p.name ?? null,
+    function: p.function ?? null,
+    hsaId: p.hsaId ?? null,
+    treservaUser: p.treservaUser ?? null,
+    ...(p.intent ? { intent: p.intent } : {}),
+  }));
+
+test.each<[string, string, Want[]]>([
+  [
+    'named together, told by first name and "respektive"',
+    `Två nya medarbetare, Hanna Öberg och Ali Rezaei, båda anställda som sjuksköterska, har fått sina SITHS-kort. Hannas HSA-id är ${A} och Alis är ${B}. I Treserva heter de hanobe respektive alirez.`,
+    [
+      { name: 'Hanna Öberg', function: 'sjuksköterska', hsaId: A, treservaUser: 'hanobe' },
+      { name: 'Ali Rezaei', function: 'sjuksköterska', hsaId: B, treservaUser: 'alirez' },
+    ],
+  ],
+  [
+    'a leaver beside her replacement in one sentence',
+    `Emma Ståhl börjar på måndag och ersätter Lena Gran som slutar på fredag.\n\nEmma: sjuksköterska, hsa ${A}, treserva emmsta\n\nLena ska tas bort ur lifecare, hennes hsa är ${B}`,
+    [
+      { name: 'Emma Ståhl', function: 'Sjuksköterska', hsaId: A, treservaUser: 'emmsta', intent: 'grant' },
+      { name: 'Lena Gran', function: null, hsaId: B, treservaUser: null, intent: 'revoke' },
+    ],
+  ],
+  [
+    'a list heading ending in a colon governs the items below it, not the one above',
+    `NYA (behöver behörighet från 21/12):\n• Elias Nord, Undersköterska, HSA-id ${A}, användarnamn elnord\n\nSKA TAS BORT (vikariatet slutade 18/12):\n• Peter Sandberg, HSA-id ${B}, användarnamn petsan`,
+    [
+      { name: 'Elias Nord', function: 'Undersköterska', hsaId: A, treservaUser: 'elnord', intent: 'grant' },
+      { name: 'Peter Sandberg', function: null, hsaId: B, treservaUser: 'petsan', intent: 'revoke' },
+    ],
+  ],
+  [
+    'a name and a function on a heading line with nothing between',
+    `Malin Ek usk\nHSA ${A}\nAnv malek`,
+    [{ name: 'Malin Ek', function: 'Usk', hsaId: A, treservaUser: 'malek' }],
+  ],
+  [
+    'dashes between the fields: a comma is part of a cell',
+    `Erik Nyström - Vårdbiträde - HSA-id kommer senare, kortet är beställt - eriny`,
+    [{ name: 'Erik Nyström', function: 'Vårdbiträde', hsaId: null, treservaUser: 'eriny' }],
+  ],
+  [
+    'a line naming the firm is no label over the block below',
+    `Två ändringar för Närkes Hemtjänst:\n\nNY ANVÄNDARE\nNamn på behörig: Elias Mattsson\nFunktion: Undersköterska\nHSA-id: ${A}\nAnvändarnamn i Treserva/TES: nhelma`,
+    [{ name: 'Elias Mattsson', function: 'Undersköterska', hsaId: A, treservaUser: 'nhelma' }],
+  ],
+  [
+    'a heading above rows is no label with its value below',
+    `here are the Treserva usernames:\nAhmed Yusuf – ahmyus\nPetra Sjöberg – petsjo`,
+    [
+      { name: 'Ahmed Yusuf', function: null, hsaId: null, treservaUser: 'ahmyus' },
+      { name: 'Petra Sjöberg', function: null, hsaId: null, treservaUser: 'petsjo' },
+    ],
+  ],
+  [
+    'a person told in prose with a username stands beside a labelled one',
+    `HSA-id för Sebastian Holm: ${A}\nElla Marić är undersköterska, användarnamn thelma.`,
+    [
+      { name: 'Sebastian Holm', function: null, hsaId: A, treservaUser: null },
+      { name: 'Ella Marić', function: 'Undersköterska', hsaId: null, treservaUser: 'thelma' },
+    ],
+  ],
+])('%s', (_, text, want) => {
+  expect(read(text)).toEqual(want.map((w): unknown => expect.objectContaining(w)));
+});
+
+test.each<[string, Want]>([
+  ['Jag går in som tf enhetschef under sommaren. HSA-id: ' + A, { function: 'tf enhetschef' }],
+  [
+    `Rebecka går in som biträdande enhetschef. Hennes användarnamn i Treserva är nhrest, HSA-id ${A}.`,
+    { name: 'Rebecka', function: 'Biträdande enhetschef' },
+  ],
+  [
+    `My name is Daniel Okafor and I work as a substitute (undersköterska). My manager Marcus asked me to write. HSA-ID: ${A}`,
+    { function: 'Undersköterska' },
+  ],
+  [`Kvittens kan skickas till verksamhetschef Lars Wennberg (cc). HSA-id ${A}, användarnamn marohr`, { treservaUser: 'marohr' }],
+])('%s', (text, want) => {
+  const [p] = read(text);
+  expect(p).toEqual(expect.objectContaining(want));
+});
+
+test('"man" in a question is no username', async () => {
+  const mail = annaMail(
+    'q1',
+    'Fråga om kort',
+    'Hej!\n\nFinns det något tillfälligt kort eller gemensam inloggning man kan använda?\n\nMvh Anna',
+  );
+  const { result } = await parseMail(mail, rules);
+  expect(result.kind).toBe('other');
+});
+
+test.each([
+  ['tf enhetschef', true],
+  ['vik. samordnare', true],
+  ['tf', false],
+  ['tf Anna', false],
+])('isRole(%s) is %s', (v, want) => {
+  expect(Lexicon.for(rules).isRole(v)).toBe(want);
+});
+
+test('the firm named in a line is no label', () => {
+  expect(LabelMatcher.for(rules).matchLine('Två ändringar för Närkes Hemtjänst:')).toBeNull();
+});
+
+test('a personnummer is masked the one way, written with or without its dash', () => {
+  expect(maskPersonnummer('198506121234')).toBe('19850612-****');
+  expect(maskPersonnummer('19850612 - 1234')).toBe('19850612-****');
+});
+
+/** Our "Komplettering behövs" mail as providers quote it, with the case's person in it. */
+const ourForm = (name: string, missing: string) =>
+  [
+    '> Hej!',
+    '>',
+    '> Tack för ert mejl om behörighet till Lifecare SP. Ärendet har nummer LSP-2027-0330.',
+    '>',
+    '> Innan IT-avdelningen kan lägga upp behörighet behöver vi följande:',
+    '>',
+    `> ${name}:`,
+    `>   - ${missing}`,
+    '>',
+    '> Svara på det här mejlet och fyll i uppgifterna nedan efter kolonet. Låt ärendenumret LSP-2027-0330 stå kvar i ämnesraden, så kopplas svaret till rätt ärende.',
+    '>',
+    `> Namn på behörig: ${name}`,
+    '> Funktion:',
+    `> HSA-id: ${A}`,
+    '> Användarnamn i Treserva/TES:',
+  ].join('\n');
+
+test('an answer on top naming the person by first name keeps the first name; the case knows the rest', async () => {
+  const body = `Moa är vårdbiträde och hennes användarnamn blir kvmoek\n\nSkickat från min iPhone\n\n> 15 juni 2027 kl. 08:12 skrev vardochstod@orebro.se:\n${ourForm('Moa Eklund', 'Funktion saknas.')}`;
+  const { result } = await parseMail(annaMail('a1', 'Sv: Komplettering behövs [LSP-2027-0330] Ny vikarie', body), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Moa', function: 'Vårdbiträde', hsaId: null, treservaUser: 'kvmoek', intent: 'grant' }),
+  ]);
+});
+
+test('a first name alone in a new mail is asked for, not taken', async () => {
+  const body = `Hej!\n\nMoa är vårdbiträde, HSA-id ${A}, användarnamn kvmoek.\n\nMvh Anna`;
+  const { result } = await parseMail(annaMail('a2', 'Ny personal', body), rules);
+  expect(result.persons[0]).toEqual(expect.objectContaining({ name: null, function: 'Vårdbiträde' }));
+  expect(result.autoReply).toBe(true);
+});
+
+test('a value typed into our form under a shortened problem line ("- Funktion saknas.") is read', async () => {
+  const body = `Hej!\n\n${ourForm('Jonathan Ek', 'Funktion saknas.').replace('> Funktion:', 'Funktion: Vårdbiträde')}\n\n/Petra`;
+  const { result } = await parseMail(annaMail('a3', 'Re: Komplettering behövs [LSP-2027-0330] Sommar', body), rules);
+  expect(result.persons).toEqual([expect.objectContaining({ name: 'Jonathan Ek', function: 'Vårdbiträde', hsaId: A })]);
+});
+
+test('a forwarded mail signed "/Moa" names Moa by her From line, not the forwarder by his signature', async () => {
+  const body = [
+    'Hej,',
+    '',
+    'Vidarebefordrar från vår nya usk Moa, hon jobbar helger från och med januari.',
+    '',
+    '/Patrik',
+    '',
+    '-------- Vidarebefordrat meddelande --------',
+    'Ämne: SITHS',
+    'Datum: Tue, 4 Jan 2028 21:14:02 +0100',
+    'Från: Moa Lindberg <moa.lindberg92@gmail.com>',
+    'Till: patrik.holm@omsorgshuset.se',
+    '',
+    `Hej Patrik! Nu har kortet kommit. HSA-id ${A}. Mitt användarnamn i treserva är komoli`,
+    '',
+    '/Moa',
+    '',
+    '-- ',
+    'Patrik Holm',
+    'Omsorgshuset AB',
+  ].join('\n');
+  const { result } = await parseMail(annaMail('a4', 'Fwd: SITHS', body), rules);
+  expect(result.persons).toEqual([expect.objectContaining({ name: 'Moa Lindberg', function: 'usk', hsaId: A, treservaUser: 'komoli' })]);
+});
