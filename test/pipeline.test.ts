@@ -117,6 +117,25 @@ describe.each(['postgres', 'pglite'] as const)('pipeline on %s', (kind) => {
     expect(p2).toMatchObject({ hsaId: 'SE2321000016-NL2', status: 'task_created' });
   });
 
+  test('an answer naming the persons of our request by first name completes each, and adds nobody', async () => {
+    const two =
+      'Namn: Piotr Nowicki\r\nFunktion: Undersköterska\r\nHSA-id: SE2321000016-PN5\r\n\r\nNamn: Tekle Gebremariam\r\nFunktion: Undersköterska\r\nHSA-id: SE2321000016-TG6\r\n';
+    const o = await ingestRaw(ctx, mail('fn1', 'Nya undersköterskor', two), { kind: 'ingest' });
+    const db = tdb.database.db;
+    const [ask] = await db.select().from(outbox).where(eq(outbox.caseId, o.caseId!));
+    const quoted = ask!.bodyText
+      .split('\n')
+      .map((l) => `> ${l}`)
+      .join('\r\n');
+    const answer = `Hej!\r\n\r\nPiotr och Tekle har användarnamnen pinowi respektive tekgeb.\r\n\r\n/Karin\r\n\r\nDen 4 okt. 2027 skrev vardochstod@orebro.se:\r\n${quoted}`;
+    await ingestRaw(ctx, mail('fn2', `SV: ${ask!.subject}`, answer, { inReplyTo: ask!.messageId }), { kind: 'ingest' });
+    const ps = await db.select().from(persons).where(eq(persons.caseId, o.caseId!)).orderBy(persons.id);
+    expect(ps.map((p) => [p.name, p.treservaUser, p.status])).toEqual([
+      ['Piotr Nowicki', 'pinowi', 'task_created'],
+      ['Tekle Gebremariam', 'tekgeb', 'task_created'],
+    ]);
+  });
+
   test('a follow-up whose values fit none of several persons is set aside for review, not guessed', async () => {
     const two = 'Namn: Ida Ny\r\nFunktion: Planerare\r\n\r\nNamn: Bo Ny\r\nFunktion: Planerare\r\n';
     const o = await ingestRaw(ctx, mail('n1', 'Två nya', two), { kind: 'ingest' });

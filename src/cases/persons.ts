@@ -44,6 +44,11 @@ export function matchPerson(existing: PersonRow[], incoming: PersonRecord, taken
     const n = foldLabel(incoming.name);
     const byName = existing.find((p) => !taken.has(p.id) && p.name && foldLabel(p.name) === n);
     if (byName) return byName;
+    // An answer calls the person by first name ("Moa är vårdbiträde"): the one open person of that first name.
+    if (!/\s/.test(incoming.name.trim())) {
+      const byFirst = open.filter((p) => p.name && foldLabel(p.name.split(/\s+/)[0]!) === n);
+      if (byFirst.length === 1) return byFirst[0]!;
+    }
   }
   if (open.length === 1 && (incoming.name == null || open[0]!.name == null)) return open[0]!;
   return null;

@@ -1,6 +1,6 @@
 import type { Rules } from '../rules/load';
 import { isUnitLine, LabelMatcher } from './labels';
-import { extractProse, mention } from './prose';
+import { extractProse, mention, type ProseOptions } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
 import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
@@ -156,7 +156,7 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
   return persons;
 }
 
-export function extractFromLines(rawLines: string[], rules: Rules, labels = LabelMatcher.for(rules)): RawPerson[] {
+export function extractFromLines(rawLines: string[], rules: Rules, labels = LabelMatcher.for(rules), opts: ProseOptions = {}): RawPerson[] {
   const lines = rawLines.map(cleanLine).map((l) => (isUnitLine(l) ? '' : l));
   const out = new PersonCollector();
   const consumed = new Set<number>();
@@ -295,7 +295,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
       const given = new Set(pairs.map(([f]) => f));
       if (lead.name && !given.has('name')) out.set('name', lead.name, i);
       if (lead.function && !given.has('function')) out.set('function', lead.function, i);
-      for (const [field, value] of pairs) {
+      for (const [label, value] of pairs) {
+        // "Namn: …, användare: amijus": a value tells its field where a label is ambiguous.
+        const field = label === 'name' && given.has('name') && looksLikeUsername(value.trim(), lexicon) ? 'treservaUser' : label;
         const both = field === 'name' && !given.has('function') ? nameAndRole(value, lexicon) : null;
         if (both) {
           out.set('name', cleanValue('name', both.name), i);
@@ -396,7 +398,24 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
   const selfIntro = (p: RawPerson) => p.treservaUser == null && p.at != null && SELF_INTRO.test(lines[p.at] ?? '');
   // Prose: paragraphs not read as labelled lines.
   const rest = lines.map((l, i) => (consumed.has(i) || labels.matchLine(l)?.separated ? '' : l));
-  const prose = extractProse(rest, rules);
+  const prose = extractProse(rest, rules, opts);
+  // "Amira Haddad / Sjuksköterska / SE… / TES: amihad": a labelled line closing an unlabelled block
+  // (no blank line between) is that block's person's.
+  for (const l of [...out.persons]) {
+    if (l.name != null || l.hsaId != null || l.at == null) continue;
+    const block = prose.filter(
+      (p) =>
+        p.at != null &&
+        p.at < l.at! &&
+        lines.slice(p.at, l.at).every((x) => x.trim() !== '') &&
+        !FIELDS.some((f) => p[f] != null && l[f] != null),
+    );
+    const p = block.at(-1);
+    if (!p) continue;
+    for (const f of FIELDS) if (l[f] != null) p[f] = l[f];
+    p.end = Math.max(p.end ?? l.at, l.end ?? l.at);
+    out.persons.splice(out.persons.indexOf(l), 1);
+  }
   if (out.persons.length === 0) return prose;
   // "Här är uppgifterna för Nadia Eriksson som är sommarvikarie" above one nameless block: its name.
   const nameless = out.persons.length === 1 && out.persons[0]!.name == null && prose.length === 0 ? out.persons[0]! : null;

@@ -185,9 +185,10 @@ function fromThread(
   labels: LabelMatcher,
   fromName: string | null,
   depth = 0,
+  known: readonly string[] = [],
 ): RawPerson[] {
   const t = splitThread(text);
-  const persons = extractFromLines(t.fresh, rules, labels);
+  const persons = extractFromLines(t.fresh, rules, labels, { known });
   // The writer's signature names the person only after the forwarded part had its say: a manager
   // forwarding "Fridas leveransbesked" is not Frida.
   const signed = () => {
@@ -274,7 +275,7 @@ function fromBody(text: string, subject: string, reply: boolean, rules: Rules, l
     rules,
   );
   const replying = reply || own.persons.length > 0;
-  const persons = fromThread(own.rest.join('\n'), subject, replying, rules, labels, fromName);
+  const persons = fromThread(own.rest.join('\n'), subject, replying, rules, labels, fromName, 0, own.names);
   // An answer to our mail names the case's person as the provider likes ("Moa är vårdbiträde"):
   // the first name is written, and the case knows the rest.
   if (own.ours) for (const p of persons) if (FIELDS.some((f) => f !== 'name' && p[f] != null)) delete p.firstOnly;

@@ -16,9 +16,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A phrase as a regex source on word boundaries, any run of spaces between words. */
 const phraseSource = (p: string) => `(?<![\\p{L}\\d])${escape(fold(p)).replace(/ /g, '\\s+')}(?![\\p{L}\\d])`;
 
-/** Words that are also given names but in lower case are ordinary Swedish words. */
+/** Words that are also given names but in lower case are ordinary words (Swedish, and English in English mail). */
 const COMMON_WORDS = new Set(
-  'hans per dag bo sten stig liv sol ask ek ulf rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina en ett två tre fyra fem sex sju åtta nio tio elva tolv kille tjej gånger gång andra annan annat någon några alla'.split(
+  'hans per dag bo sten stig liv sol ask ek ulf rut tor gun maj vi man mats alla klara tim tom dan jan lo mi le ra sam max mark roll rose hej tack ingen kim noa bill bob bud don hon han de den det mot bor via vid dina mina en ett två tre fyra fem sex sju åtta nio tio elva tolv kille tjej gånger gång andra annan annat någon några alla grant will may june hope joy faith art chase drew frank gay lane lee ray rich rob sue wade april august summer'.split(
     ' ',
   ),
 );

@@ -100,6 +100,8 @@ export interface OwnFormResult {
   rest: string[];
   /** The mail holds words of ours: it answers (or carries) one of our replies. */
   ours: boolean;
+  /** The persons our quoted mail names (its form and problem list), as we wrote them. */
+  names: string[];
 }
 
 /**
@@ -111,11 +113,12 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
   const c = compiled(rules);
   // Without a sentence of ours in the mail, a block with our labels is the provider's own (the routine's labels are ours too).
   const ours = lines.some((l) => isOwnLine(l, rules));
-  if (!ours) return { persons: [], rest: lines, ours };
+  if (!ours) return { persons: [], rest: lines, ours, names: [] };
   const asked = new Map<string, Set<FieldName>>();
   let who: string | null = null;
   const rest: string[] = [];
   const persons: RawPerson[] = [];
+  const names = new Set<string>();
   const unquoted = lines.map((l) => l.replace(/^(\s*>)+ ?/, ''));
   // Inside a message of ours: from one of our sentences to the next quoted message's header.
   let inOurs = false;
@@ -163,6 +166,7 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
       }
       if (block.length === FIELDS.length) {
         const values = Object.fromEntries(block.map((b) => [b.field, b.value])) as Record<FieldName, string>;
+        if (values.name) names.add(values.name);
         const wanted = asked.get(fold(values.name)) ?? asked.get('');
         const typed = wanted ? [...wanted].some((f) => values[f] !== '') : block.every((b) => b.value !== '');
         if (typed) {
@@ -199,6 +203,12 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     const item = (l: string | undefined) => l !== undefined && /^(?:\s*>)*\s*[-•*–]\s+\S/.test(l);
     if (/^(\s*>)*\s*[^:]{2,80}:\s*$/.test(line) && after !== undefined && (isMessageLine(after, c) || (inOurs && item(after)))) {
       // The person heading of our problem list: the name before the first comma.
+      const heading = line
+        .replace(/^(\s*>)*\s*/, '')
+        .split(',')[0]!
+        .replace(/:\s*$/, '')
+        .trim();
+      if (!/^person \d+/i.test(heading)) names.add(heading);
       who = fold(
         line
           .replace(/^(\s*>)*\s*/, '')
@@ -213,5 +223,5 @@ export function takeOwnWords(lines: string[], rules: Rules): OwnFormResult {
     if (mine) inOurs = true;
     rest.push(mine ? '' : line);
   }
-  return { persons, rest, ours };
+  return { persons, rest, ours, names: [...names] };
 }

@@ -21,7 +21,7 @@ const HSA_LABELLED =
 const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
 const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
-const VALUE = String.raw`["'“(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
+const VALUE = String.raw`["'“”‘’«»(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
 const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|lyder[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "anv x", "heter x i TES", "i Treserva heter hon x". */
 const USER_PATTERNS: RegExp[] = [
@@ -35,6 +35,8 @@ const USER_PATTERNS: RegExp[] = [
   ),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`, 'giu'),
+  // "jag loggar in i TES med dragpet" (with the system named: "loggar in med kortet" is the card).
+  new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in[ \t]+(?:i|på)[ \t]+${SYSTEM}[ \t]+med[ \t]+${VALUE}`, 'giu'),
   new RegExp(
     String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`,
     'giu',
@@ -281,7 +283,9 @@ function events(text: string, lexicon: Lexicon): Event[] {
         continue;
       if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
-      out.push({ pos: at, field: 'treservaUser', value: v });
+      // "användarnamn i TES: rog pet" ending the sentence: the value is all after the colon (a space makes it wrong).
+      const rest = /:/.test(link) ? /^[ \t]([a-z0-9]{1,20})[.!]?$/.exec(after) : null;
+      out.push({ pos: at, field: 'treservaUser', value: rest && !STOP.has(rest[1]!) ? `${v} ${rest[1]}` : v });
     }
   }
   // Word positions, for roles and names.
@@ -339,8 +343,20 @@ export function mention(text: string, rules: Rules): { name?: string; function?:
   return { ...(name ? { name } : {}), ...(fn ? { function: fn } : {}) };
 }
 
-export function extractProse(lines: readonly string[], rules: Rules): RawPerson[] {
+export interface ProseOptions {
+  /** Persons our quoted mail names: an answer calls them by first name ("Ida är sjuksköterska"). */
+  known?: readonly string[];
+}
+
+export function extractProse(lines: readonly string[], rules: Rules, opts: ProseOptions = {}): RawPerson[] {
   const lexicon = Lexicon.for(rules);
+  const knownFirst = new Set((opts.known ?? []).map((n) => n.split(/\s+/)[0]!.toLocaleLowerCase('sv')));
+  /** A word naming a person of our quoted mail by first name ("Ida", "Piotrs"), as written. */
+  const knownAs = (w: string): string | null => {
+    const lower = w.toLocaleLowerCase('sv');
+    if (knownFirst.has(lower)) return w;
+    return /s$/.test(lower) && knownFirst.has(lower.slice(0, -1)) ? w.slice(0, -1) : null;
+  };
   const persons: RawPerson[] = [];
   let current: RawPerson = {};
   let currentCue: 'revoke' | 'grant' | null = null;
@@ -387,19 +403,31 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
     const cues = lexicon.cues(text);
     const cue = cues.some((c) => c.kind === 'revoke') ? 'revoke' : cues.length > 0 ? 'grant' : null;
     const found = events(text, lexicon);
+    // In an answer to our mail, the first name of a person it names is that person's name.
+    let answering = found.some((e) => e.field === 'name' && knownAs(e.value) != null);
+    if (knownFirst.size > 0 && !found.some((e) => e.field === 'name') && (found.length > 0 || RESPECTIVELY.test(text))) {
+      for (const m of text.matchAll(/\p{Lu}[\p{L}'’-]+/gu)) {
+        const as = knownAs(m[0].replace(/[’']s$/, 's'));
+        if (as) found.push({ pos: m.index, field: 'name', value: as });
+        answering ||= as != null;
+      }
+      found.sort((a, b) => a.pos - b.pos);
+    }
     const has = (f: FieldName) => found.some((e) => e.field === f);
-    const about = ABOUT_ACCESS.test(text);
+    const about = ABOUT_ACCESS.test(text) || answering;
     // "Hanna Öberg och Ali Rezaei, båda sjuksköterskor, har fått sina kort": persons named together, their values told after.
-    const together = found.filter((e) => e.field === 'name' && e.value.includes(' '));
-    if (together.length >= 2 && !has('hsaId') && !has('treservaUser') && about && !KEEP.test(text)) {
+    const together = found.filter((e) => e.field === 'name' && (e.value.includes(' ') || knownAs(e.value) != null));
+    const respectively = RESPECTIVELY.test(text);
+    if (together.length >= 2 && ((!has('hsaId') && !has('treservaUser')) || respectively) && about && !KEEP.test(text)) {
       push();
       roster = together.map((e): RawPerson => ({ name: e.value, at: s.line, end: s.line }));
       const roles = found.filter((e) => e.field === 'function');
       for (const [k, p] of roster.entries()) {
         // One role for all ("båda som sjuksköterska"), or each name's own role after it.
         const own = roles.filter((r) => r.pos > together[k]!.pos && r.pos < (together[k + 1]?.pos ?? Infinity));
-        const role =
-          roles.length === 1 && (ALL.test(text) || roles[0]!.pos > together.at(-1)!.pos) ? roles[0] : own.length === 1 ? own[0] : undefined;
+        // A single role before or after all the names ("med funktionen undersköterska …: Hanna Ström och Ali Hassan").
+        const outside = roles.length === 1 && (roles[0]!.pos < together[0]!.pos || roles[0]!.pos > together.at(-1)!.pos);
+        const role = own.length === 1 ? own[0] : roles.length === 1 && (ALL.test(text) || outside) ? roles[0] : undefined;
         if (role) p.function = role.value;
         // "Emma Ståhl börjar på måndag och ersätter Lena Gran som slutar": each name's own words say which.
         // Words between one name and the next are that person's; after the last name, only a "som" clause is.
@@ -414,12 +442,19 @@ export function extractProse(lines: readonly string[], rules: Rules): RawPerson[
       if (roster.some((p) => p.intent != null)) for (const p of roster) p.intent ??= 'grant';
       else if (cue) for (const p of roster) p.intent = cue;
       persons.push(...roster);
+      // "Piotr och Tekle har användarnamnen pinowi respektive tekgeb": the values in the same sentence.
+      if (respectively) toRoster(text, roster, lexicon);
       continue;
     }
     if (roster.length > 0 && (has('hsaId') || has('treservaUser') || RESPECTIVELY.test(text)) && toRoster(text, roster, lexicon)) continue;
     if (!has('hsaId') && !has('treservaUser') && !(has('name') && about && !KEEP.test(text))) {
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
+      // "Båda arbetar som undersköterska.": the function of every person named together.
+      if (role && !name && roster.length > 0 && ALL.test(text)) {
+        for (const p of roster) p.function ??= cleanValue('function', role);
+        continue;
+      }
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
       // The writer's own function ("Jag är tf enhetschef") is no one else's.
       const mine = FIRST_PERSON.test(text);

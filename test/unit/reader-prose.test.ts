@@ -81,6 +81,32 @@ test.each<[string, string, Want[]]>([
       { name: 'Ella Marić', function: 'Undersköterska', hsaId: null, treservaUser: 'thelma' },
     ],
   ],
+  [
+    'one function before the names is everyone\'s; "båda" after them too',
+    `Vi har två nya medarbetare med funktionen undersköterska som har fått sina SITHS-kort: Hanna Ström och Ali Hassan. Hannas HSA-id är ${A} och Alis ${B}.\n\nHanna Sjöberg och Ali Rezaei har fått sina SITHS-kort. Båda arbetar som vårdbiträde.`,
+    [
+      { name: 'Hanna Ström', function: 'undersköterska', hsaId: A },
+      { name: 'Ali Hassan', function: 'undersköterska', hsaId: B },
+      { name: 'Hanna Sjöberg', function: 'Vårdbiträde' },
+      { name: 'Ali Rezaei', function: 'Vårdbiträde' },
+    ],
+  ],
+  [
+    'an unlabelled block closed by a labelled line is one person',
+    `Amira Haddad\nSjuksköterska\n${A}\nTES: amihad\n\nViktor Lindgren\nEnhetschef\n${B}\nTES: viklin`,
+    [
+      { name: 'Amira Haddad', function: 'Sjuksköterska', hsaId: A, treservaUser: 'amihad' },
+      { name: 'Viktor Lindgren', function: 'Enhetschef', hsaId: B, treservaUser: 'viklin' },
+    ],
+  ],
+  [
+    '"användare:" holding a username among labelled pairs',
+    `Namn: Amina Jusufović, funktion: undersköterska, HSA: ${A}, användare: amijus\nNamn: Lars-Erik Holm, HSA: ${B}, användare: larhol`,
+    [
+      { name: 'Amina Jusufović', function: 'Undersköterska', hsaId: A, treservaUser: 'amijus' },
+      { name: 'Lars-Erik Holm', function: null, hsaId: B, treservaUser: 'larhol' },
+    ],
+  ],
 ])('%s', (_, text, want) => {
   expect(read(text)).toEqual(want.map((w): unknown => expect.objectContaining(w)));
 });
@@ -96,6 +122,9 @@ test.each<[string, Want]>([
     { function: 'Undersköterska' },
   ],
   [`Kvittens kan skickas till verksamhetschef Lars Wennberg (cc). HSA-id ${A}, användarnamn marohr`, { treservaUser: 'marohr' }],
+  [`Jag har fått mitt SITHS-kort. Mitt HSA-id är ${A} och jag loggar in i TES med dragpet.`, { treservaUser: 'dragpet' }],
+  [`Mitt HSA-id är ${A} och i TES heter jag ”jokama”.`, { treservaUser: 'jokama' }],
+  [`En till: Roger Pettersson, undersköterska, HSA-id ${A}, användarnamn i TES: rog pet`, { treservaUser: 'rog pet' }],
 ])('%s', (text, want) => {
   const [p] = read(text);
   expect(p).toEqual(expect.objectContaining(want));
@@ -194,4 +223,64 @@ test('a forwarded mail signed "/Moa" names Moa by her From line, not the forward
   ].join('\n');
   const { result } = await parseMail(annaMail('a4', 'Fwd: SITHS', body), rules);
   expect(result.persons).toEqual([expect.objectContaining({ name: 'Moa Lindberg', function: 'usk', hsaId: A, treservaUser: 'komoli' })]);
+});
+
+test('"loggar in med kortet" names the card, not a username', async () => {
+  const mail = annaMail(
+    'q2',
+    'SV: Behörighet klar',
+    'Hej,\n\nhan kommer fortfarande inte in när han loggar in med kortet. Kan ni kolla?\n\n/Anna',
+  );
+  expect((await parseMail(mail, rules)).result.kind).toBe('other');
+});
+
+test('an answer names two persons of our form by first name, with their values "respektive"', async () => {
+  const form = ourForm('Piotr Nowicki', 'Användarnamn i Treserva/TES saknas.').replace('LSP-2027-0330', 'LSP-2027-0702');
+  const second = [
+    '>',
+    '> Namn på behörig: Tekle Gebremariam',
+    '> Funktion: Undersköterska',
+    `> HSA-id: ${B}`,
+    '> Användarnamn i Treserva/TES:',
+  ].join('\n');
+  const body = `Hej!\n\nPiotr och Tekle har användarnamnen pinowi respektive tekgeb.\n\n/Karin\n\nDen 4 okt. 2027 skrev vardochstod@orebro.se:\n${form}\n${second}`;
+  const { result } = await parseMail(annaMail('a5', 'SV: Komplettering behövs [LSP-2027-0702] Nya', body), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Piotr', treservaUser: 'pinowi' }),
+    expect.objectContaining({ name: 'Tekle', treservaUser: 'tekgeb' }),
+  ]);
+});
+
+test('an answer "Ida är sjuksköterska." gives Ida\'s function, though no access word is written', async () => {
+  const body = `Ida är sjuksköterska.\n\nSkickat från min iPhone\n\n> 30 sep. 2027 kl. 14:03 skrev vardochstod@orebro.se:\n${ourForm('Ida Pettersson', 'Funktion saknas.')}`;
+  const { result } = await parseMail(annaMail('a6', 'Sv: Komplettering behövs [LSP-2027-0330] Ida', body), rules);
+  expect(result.kind).toBe('notification');
+  expect(result.persons).toEqual([expect.objectContaining({ name: 'Ida', function: 'Sjuksköterska' })]);
+});
+
+test('a CSV action column: "New starter" rows are grants beside a "Leaver" row', async () => {
+  const csv = [
+    'Change type,Full name,Job title,HSA ID,Treserva login',
+    `New starter,Nikolai Ivanov,Care Assistant,${A},nikiva`,
+    `Leaver,Grace Mensah,Care Assistant,${B},gramen`,
+  ].join('\r\n');
+  const boundary = 'b1';
+  const body = [
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Hi, please grant access to the new starter and remove access for the leaver.',
+    `--${boundary}`,
+    'Content-Type: text/csv; name="starters.csv"',
+    'Content-Disposition: attachment; filename="starters.csv"',
+    '',
+    csv,
+    `--${boundary}--`,
+  ].join('\n');
+  const mail = annaMail('c1', 'Starters and leavers', body, { contentType: `multipart/mixed; boundary="${boundary}"` });
+  const { result } = await parseMail(mail, rules);
+  expect(result.persons.map((p) => [p.name, p.intent])).toEqual([
+    ['Nikolai Ivanov', 'grant'],
+    ['Grace Mensah', 'revoke'],
+  ]);
 });
