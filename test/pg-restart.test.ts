@@ -85,6 +85,12 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
   await imap.connect();
   let db: Database | null = null;
   const alive = () => child.exitCode === null && child.signalCode === null;
+  // A death says how and with the log's end, so a rare failure can be read from one CI run.
+  const mustLive = (where: string) => {
+    if (alive()) return;
+    const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n');
+    throw new Error(`worker died ${where} (exit ${child.exitCode}, signal ${child.signalCode}):\n${tail}`);
+  };
   try {
     const N = RESTARTS * PER_ROUND;
     const expected: string[] = [];
@@ -104,14 +110,14 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
       }
       await sleep(150 + (r % 4) * 120);
       restartMs.push(await cluster.restart(r % 2 === 0 ? 'fast' : 'immediate'));
-      expect(alive()).toBe(true);
+      mustLive(`after restart ${r + 1}`);
     }
     // All taken in and answered, with the worker alive all along.
     db = await openDatabase({ url: cluster.url, migrate: false });
     const t0 = Date.now();
     let state = { stored: 0, open: 0, inbox: -1 };
     while (Date.now() - t0 < 90_000) {
-      if (!alive()) throw new Error(`worker died: ${fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n')}`);
+      mustLive('while the backlog settled');
       const [stored] = await db.db
         .select({ n: sql<number>`count(*)::int` })
         .from(messages)
@@ -145,7 +151,7 @@ test(`${RESTARTS} PostgreSQL restarts under load: the worker lives, nothing lost
       settledAfterLastRestartS: settledS,
     };
     console.log(`PostgreSQL restarts: ${JSON.stringify(figures)}`);
-    expect(alive()).toBe(true);
+    mustLive('at the end');
     expect(state).toEqual({ stored: N, open: 0, inbox: 0 });
     expect(rows).toHaveLength(N);
     expect(rows.every((r) => r.status === 'sent')).toBe(true);
