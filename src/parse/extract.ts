@@ -46,6 +46,8 @@ function cleanLine(line: string): string {
       // "SE5593184061 - NH2270": an HSA-id with spaces around its dash is one value.
       .replace(/\b(SE\s?(?:16)?\d{10})\s+[-–]\s+([A-Za-z0-9]{1,24})\b/gi, '$1-$2')
       .replace(LIST_MARKER, '')
+      // "**Lisa Berg** (undersköterska)": bold marks of a plain-text part.
+      .replace(/\*\*([^*]{1,200})\*\*/g, '$1')
       .replace(/^\s*\*+|\*+\s*$/g, '')
       .replace(/\*+\s*:\s*\**/, ': ')
       .trimEnd()

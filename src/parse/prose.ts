@@ -33,7 +33,7 @@ const USER_PATTERNS: RegExp[] = [
     String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`,
     'giu',
   ),
-  new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+${SYSTEM}`, 'giu'),
+  new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+(?:${SYSTEM}|systemet)`, 'giu'),
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`, 'giu'),
   // "jag loggar in i TES med dragpet" (with the system named: "loggar in med kortet" is the card).
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in[ \t]+(?:i|på)[ \t]+${SYSTEM}[ \t]+med[ \t]+${VALUE}`, 'giu'),
@@ -46,6 +46,8 @@ const USER_PATTERNS: RegExp[] = [
     'giu',
   ),
 ];
+const USER_BEFORE_LABEL =
+  /(?<![\p{L}\d._-])([a-z][a-z0-9._-]{1,28}[a-z0-9])(?=[ \t]+(?:är|blir)[ \t]+(?:hennes|hans|hens|mitt|personens|deras)[ \t]+(?:användarnamn|användar-?id|inlogg|inloggning|login)(?![\p{L}]))/gu;
 /** A sentence that speaks of the card or the access: a name and a function alone are not enough elsewhere (signatures). */
 const ABOUT_ACCESS =
   /siths|kort|behörighet|hsa|treserva|\btes\b|lifecare|användarnamn|inlogg|login|access|tillgång|slutat|slutar|avslut|ta bort|pension/i;
@@ -287,6 +289,12 @@ function events(text: string, lexicon: Lexicon): Event[] {
       const rest = /:/.test(link) ? /^[ \t]([a-z0-9]{1,20})[.!]?$/.exec(after) : null;
       out.push({ pos: at, field: 'treservaUser', value: rest && !STOP.has(rest[1]!) ? `${v} ${rest[1]}` : v });
     }
+  }
+  // "lisber är hennes användarnamn i Treserva": the value before its label.
+  for (const m of text.matchAll(USER_BEFORE_LABEL)) {
+    const v = m[1]!;
+    if (!STOP.has(v) && !lexicon.isRole(v) && !out.some((e) => e.field === 'treservaUser' && e.pos === m.index))
+      out.push({ pos: m.index, field: 'treservaUser', value: v });
   }
   // Word positions, for roles and names.
   const words: string[] = [];
@@ -555,7 +563,7 @@ function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean 
   const first = (p: RawPerson) => p.name!.split(' ')[0]!.toLowerCase();
   let target: RawPerson | undefined;
   let placed = 0;
-  for (const clause of text.split(/\s+(?:och|samt|and)\s+|[;]\s*|,\s+(?=\p{Lu})/u)) {
+  for (const clause of text.split(/\s+(?:och|samt|and)\s+|[;]\s*|,\s+(?=\p{Lu}\p{Ll})/u)) {
     const words = clause.split(/\s+/).map((w) =>
       bare(w)
         .toLowerCase()
@@ -567,6 +575,14 @@ function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean 
     if (found.length === 0) continue;
     if (!target || named.length > 1) return false;
     for (const e of found) give(target, e);
+    // "Omar: ssk, SE…, omaali": a bare word built from the person's name, after the clause's values.
+    if (target.treservaUser == null) {
+      const built = clause
+        .split(/[\s,;:()]+/)
+        .map((w) => w.replace(/[.!?]+$/, ''))
+        .find((w) => /^[a-z][a-z0-9._-]{1,28}[a-z0-9]$/.test(w) && !STOP.has(w) && builtFromName(w, target!.name!));
+      if (built) target.treservaUser = built;
+    }
     // "Lena ska tas bort ur lifecare, hennes hsa är …".
     if (lexicon.cues(clause).some((c) => c.kind === 'revoke')) target.intent = 'revoke';
     placed++;

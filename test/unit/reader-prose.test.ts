@@ -66,6 +66,14 @@ test.each<[string, string, Want[]]>([
     [{ name: 'Elias Mattsson', function: 'Undersköterska', hsaId: A, treservaUser: 'nhelma' }],
   ],
   [
+    'a replacement and a leaver named together, their values by first name after',
+    `Omar Ali ersätter Lisa Berg som har gått i pension. Omar: ssk, ${B}, omaali. Lisa: ${A}.`,
+    [
+      { name: 'Omar Ali', function: 'Ssk', hsaId: B, treservaUser: 'omaali', intent: 'grant' },
+      { name: 'Lisa Berg', function: null, hsaId: A, treservaUser: null, intent: 'revoke' },
+    ],
+  ],
+  [
     'a heading above rows is no label with its value below',
     `here are the Treserva usernames:\nAhmed Yusuf – ahmyus\nPetra Sjöberg – petsjo`,
     [
@@ -123,6 +131,9 @@ test.each<[string, Want]>([
   ],
   [`Kvittens kan skickas till verksamhetschef Lars Wennberg (cc). HSA-id ${A}, användarnamn marohr`, { treservaUser: 'marohr' }],
   [`Jag har fått mitt SITHS-kort. Mitt HSA-id är ${A} och jag loggar in i TES med dragpet.`, { treservaUser: 'dragpet' }],
+  [`Lisa Berg är ny undersköterska, HSA-id ${A}. lisber är hennes användarnamn i Treserva.`, { treservaUser: 'lisber' }],
+  [`Lisa Berg börjar som undersköterska på måndag. HSA ${A}. Hon heter lisber i systemet.`, { treservaUser: 'lisber' }],
+  [`**Lisa Berg** (undersköterska)\n· HSA-id: ${A}\n· Treserva: lisber`, { name: 'Lisa Berg', function: 'Undersköterska' }],
   [`Mitt HSA-id är ${A} och i TES heter jag ”jokama”.`, { treservaUser: 'jokama' }],
   [`En till: Roger Pettersson, undersköterska, HSA-id ${A}, användarnamn i TES: rog pet`, { treservaUser: 'rog pet' }],
 ])('%s', (text, want) => {
