@@ -289,11 +289,16 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
 
     // Several "label: value" pairs on one line, perhaps after "Name, function." without labels.
-    const pairs = inlinePairs(line, labels);
+    const pairs = inlinePairs(line, labels, lexicon);
     // In a sentence ("… behöver Lifecare: Dragana (Sjuksköterska, HSA-id: …)") the values are prose's to read.
     const wordy = (t: string) => t.trim().split(/\s+/).length > 6;
     if (pairs.length >= 2 && !wordy(pairs.prefix) && !pairs.some(([, v]) => wordy(v))) {
       const lead = leadingNameAndFunction(pairs.prefix, rules);
+      // "Lisa Berg ska ha behörighet. Funktion: …": the name in the sentence before the labels.
+      if (!lead.name && pairs.prefix.trim() !== '') {
+        const said = mention(pairs.prefix, rules).name;
+        if (said && plausibleName(said, lexicon)) lead.name = said;
+      }
       const given = new Set(pairs.map(([f]) => f));
       if (lead.name && !given.has('name')) out.set('name', lead.name, i);
       if (lead.function && !given.has('function')) out.set('function', lead.function, i);
@@ -644,7 +649,7 @@ function nameAndRole(value: string, lexicon: Lexicon): { name: string; role: str
   return m && lexicon.isRole(m[2]!) && plausibleName(m[1]!, lexicon) ? { name: m[1]!, role: m[2]!.trim() } : null;
 }
 
-function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, string]> & { prefix: string } {
+function inlinePairs(line: string, labels: LabelMatcher, lexicon?: Lexicon): Array<[FieldName, string]> & { prefix: string } {
   const re = /(^|[,;|\t]\s*|\s{2,}|\s)([\p{L}][\p{L}\s/_-]{0,38}?)\s*(?:\([^)]*\))?\s*[:=]\s*/gu;
   const marks: Array<{ field: FieldName; start: number; valueStart: number }> = [];
   for (let m = re.exec(line); m; m = re.exec(line)) {
@@ -663,5 +668,16 @@ function inlinePairs(line: string, labels: LabelMatcher): Array<[FieldName, stri
     const end = i + 1 < marks.length ? marks[i + 1]!.start : line.length;
     return [mk.field, line.slice(mk.valueStart, end).replace(/[,;|\s]+$/, '')];
   });
+  // "… – TES-login: lisber – usk": dashes between the pairs end each value; a function may stand unlabelled after the last.
+  const dashes = /\s[-–—]\s/;
+  if (pairs.every(([f, v], k) => f === 'name' || !dashes.test(v) || k === pairs.length - 1)) {
+    for (const p of pairs) p[1] = p[1].replace(/\s[-–—]\s*$/, '');
+    const last = pairs[pairs.length - 1]!;
+    const [value, ...more] = last[1].split(dashes);
+    if (more.length === 1 && last[0] !== 'function' && !pairs.some(([f]) => f === 'function') && lexicon?.isRole(more[0]!.trim())) {
+      last[1] = value!.trim();
+      pairs.push(['function', more[0]!.trim()]);
+    }
+  }
   return Object.assign(pairs, { prefix: line.slice(0, marks[0]!.start) });
 }

@@ -38,7 +38,7 @@ const USER_PATTERNS: RegExp[] = [
   // "jag loggar in i TES med dragpet" (with the system named: "loggar in med kortet" is the card).
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in[ \t]+(?:i|på)[ \t]+${SYSTEM}[ \t]+med[ \t]+${VALUE}`, 'giu'),
   new RegExp(
-    String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`,
+    String.raw`(?<![\p{L}])(?:användarnamn(?:et)?|inloggning(?:en)?|login)(?:[ \t]+(?:i|för|på|till)[ \t]+${SYSTEM})?[ \t]+för[ \t]+[\p{L}'’ -]{2,40}?[ \t]+(?:är|blir)[ \t]+${VALUE}`,
     'giu',
   ),
   new RegExp(
