@@ -194,7 +194,28 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     return seenLabel;
   };
 
+  const knownFirst = new Set((opts.known ?? []).map((n) => n.split(/\s+/)[0]!.toLocaleLowerCase('sv')));
   for (let i = 0; i < lines.length; i++) {
+    // "Kevin: kevlun" in an answer to our mail: a person our mail names, and one value told by its shape.
+    const firstColon = knownFirst.size > 0 ? /^\s*(\p{Lu}[\p{L}'’-]+)\s*:\s*(\S{2,40})\s*$/u.exec(lines[i]!) : null;
+    if (firstColon && knownFirst.has(firstColon[1]!.toLocaleLowerCase('sv')) && !labels.match(firstColon[1]!, true)) {
+      const v = firstColon[2]!;
+      const field: FieldName | null = HSA_CELL.test(v)
+        ? 'hsaId'
+        : lexicon.isRole(v)
+          ? 'function'
+          : looksLikeUsername(v, lexicon)
+            ? 'treservaUser'
+            : null;
+      if (field) {
+        out.flush();
+        out.set('name', firstColon[1]!, i);
+        out.set(field, cleanValue(field, v), i);
+        out.flush();
+        consumed.add(i);
+        continue;
+      }
+    }
     // "Dmitrij Ivanov: role undersköterska, Treserva login dmiiva": a name, then that person's values.
     const nameColon = NAME_COLON.exec(lines[i]!);
     if (

@@ -412,7 +412,7 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
     const cue = cues.some((c) => c.kind === 'revoke') ? 'revoke' : cues.length > 0 ? 'grant' : null;
     const found = events(text, lexicon);
     // In an answer to our mail, the first name of a person it names is that person's name.
-    let answering = found.some((e) => e.field === 'name' && knownAs(e.value) != null);
+    let answering = found.some((e) => e.field === 'name' && knownAs(e.value.split(' ')[0]!) != null);
     if (knownFirst.size > 0 && !found.some((e) => e.field === 'name') && (found.length > 0 || RESPECTIVELY.test(text))) {
       for (const m of text.matchAll(/\p{Lu}[\p{L}'’-]+/gu)) {
         const as = knownAs(m[0].replace(/[’']s$/, 's'));

@@ -298,3 +298,23 @@ test('a CSV action column: "New starter" rows are grants beside a "Leaver" row',
     ['Grace Mensah', 'revoke'],
   ]);
 });
+
+test.each([
+  ['Kevin: kevlun\nSamira: Sjuksköterska', 'Kevin', 'Samira'],
+  ['Hej! Kevin Lund har användarnamnet kevlun. Samira Jama jobbar som sjuksköterska.', 'Kevin Lund', 'Samira Jama'],
+])('an answer on top for the two persons of our form: %s', async (top, kevin, samira) => {
+  const form = [
+    ourForm('Kevin Lund', 'Användarnamn i Treserva/TES saknas.'),
+    '>',
+    '> Namn på behörig: Samira Jama',
+    '> Funktion:',
+    `> HSA-id: ${B}`,
+    '> Användarnamn i Treserva/TES: samjam',
+  ].join('\n');
+  const body = `${top}\n\n/Karin\n\nDen 4 okt. 2027 skrev vardochstod@orebro.se:\n${form}`;
+  const { result } = await parseMail(annaMail('a7', 'SV: Komplettering behövs [LSP-2027-0330] Två', body), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: kevin, treservaUser: 'kevlun', hsaId: null }),
+    expect.objectContaining({ name: samira, function: 'Sjuksköterska', hsaId: null }),
+  ]);
+});
