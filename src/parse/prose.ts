@@ -134,6 +134,10 @@ function sentences(lines: readonly string[]): Sentence[] {
   return out;
 }
 
+/** "Lisa Bergs konto": what a genitive name owns here. */
+const OWNED =
+  /^(?:konto|kontot|behörighet|behörigheten|behörigheter|kort|kortet|åtkomst|åtkomsten|användarnamn|inloggning|uppgifter|HSA-id|hsa)$/iu;
+
 /** A word naming one of the four fields ("HSA-id", "användarnamn", "Treservakonto"). */
 const FIELD_WORD = /^(?:hsa|hsa-?id|användarnamn|användar-?id|treserva\S*|tes-?\S*|funktion|roll|titel|befattning|login|inlogg\S*)$/i;
 
@@ -183,9 +187,10 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
       if (!usable(j)) break;
       if (cap ? !isCap(next) : isCap(next) ? false : !/^\p{Ll}[\p{Ll}'’-]+$/u.test(next)) break;
       if (!cap && lexicon.roleAt(words, j) > 0) break;
-      // "Tomasz Nowak's contract": an English possessive ends the name, without its 's.
-      const possessive = /^(.+)['’]s$/u.exec(next);
-      parts.push(possessive ? possessive[1]! : next);
+      // "Tomasz Nowak's contract": an English possessive ends the name, without its 's; "Lisa Bergs konto" a Swedish one.
+      const owner = /^(.+)['’]s$/u.exec(next)?.[1] ?? (OWNED.test(bare(words[j + 1] ?? '')) && /s$/.test(next) ? next.slice(0, -1) : null);
+      const possessive = owner != null;
+      parts.push(owner ?? next);
       j++;
       if (possessive) break;
       // A lower-case name is a given name and one or two more words, no more.
@@ -326,7 +331,7 @@ function events(text: string, lexicon: Lexicon): Event[] {
     const after = words[hit.start + hit.value.split(' ').length];
     const inBrackets = after && /^\(([A-Za-z0-9][A-Za-z0-9._-]{1,39})\)[,.;:]?$/.exec(after);
     // Only a token that could be this person's username ("(cc)" after a name is a copy, not a login).
-    const couldBe = (v: string) => builtFromName(v, hit.value) || /\d/.test(v);
+    const couldBe = (v: string) => !/^SE\d/i.test(v) && (builtFromName(v, hit.value) || /\d/.test(v));
     if (
       inBrackets &&
       couldBe(inBrackets[1]!) &&
@@ -334,6 +339,17 @@ function events(text: string, lexicon: Lexicon): Event[] {
       !out.some((e) => e.field === 'treservaUser' && e.value === inBrackets[1])
     ) {
       out.push({ pos: starts[hit.start + hit.value.split(' ').length]!, field: 'treservaUser', value: inBrackets[1]! });
+    }
+  }
+  // "Omar Ali har gått i pension, ta bort honom (omaali)": a word in brackets built from the name the sentence gives.
+  const named = out.filter((e) => e.field === 'name' && e.value.includes(' '));
+  if (named.length === 1 && !out.some((e) => e.field === 'treservaUser')) {
+    for (const [k, w] of words.entries()) {
+      const b = /^\(([a-z][a-z0-9._-]{1,28}[a-z0-9])\)[,.;:]?$/.exec(w)?.[1];
+      if (b && !STOP.has(b) && builtFromName(b, named[0]!.value)) {
+        out.push({ pos: starts[k]!, field: 'treservaUser', value: b });
+        break;
+      }
     }
   }
   // Values overlapping an HSA-id or a username are parts of them (a name inside "Treserva Lisa", a role word inside an id).

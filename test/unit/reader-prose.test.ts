@@ -74,6 +74,16 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'leavers and a grant under "UT:" and "IN:"; a leaver\'s username in brackets after a pronoun; a genitive surname',
+    `UT: Lisa Berg (${A}), Omar Ali (omaali)\nIN: Sara Lind, sjuksköterska, ${B}, sarlin\n\nEva Strand har gått i pension, ta bort henne (evastr). Kan ni stänga av Eva Strands konto?`,
+    [
+      { name: 'Lisa Berg', hsaId: A, treservaUser: null, intent: 'revoke' },
+      { name: 'Omar Ali', hsaId: null, treservaUser: 'omaali', intent: 'revoke' },
+      { name: 'Sara Lind', function: 'Sjuksköterska', hsaId: B, treservaUser: 'sarlin', intent: 'grant' },
+      { name: 'Eva Strand', treservaUser: 'evastr', intent: 'revoke' },
+    ],
+  ],
+  [
     'a heading above rows is no label with its value below',
     `here are the Treserva usernames:\nAhmed Yusuf – ahmyus\nPetra Sjöberg – petsjo`,
     [
