@@ -107,19 +107,24 @@ function splitCells(line: string): { cells: string[]; delimiter: string } | null
       if (cells.length >= 2) return { cells, delimiter: d };
     }
   }
-  return null;
+  // A fixed-width report ("EMP_NO  NAME  TITLE  HSA_ID"): columns two or more spaces apart.
+  const cells = line.trim().split(/ {2,}/);
+  return cells.length >= 3 ? { cells, delimiter: '  ' } : null;
 }
 
 /** Rows with a header row of labels → one person per following row. */
 export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?: Lexicon): RawPerson[] {
   const persons: RawPerson[] = [];
   let columns: Array<FieldName | null> | null = null;
+  // "Last name;First name": the column of the given name, which comes first in the name.
+  let givenAt = -1;
   for (let row of rows) {
     const fields = row.map((c) => labels.match(c, true));
     // A header row: at least two of our fields named, and most of its cells labels (extra columns such as "Enhet" allowed).
     const named = new Set(fields.filter(Boolean)).size;
     if (named >= 2 && (fields.filter(Boolean).length >= row.filter((c) => c !== '').length - 1 || named >= 3)) {
       columns = fields;
+      givenAt = row.findIndex((c, k) => fields[k] === 'name' && labels.partOf(c) === 'given');
       continue;
     }
     if (!columns) continue;
@@ -138,13 +143,22 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
     if (shift > 0 && shift <= lead && header[shift] === 'name' && row[0] && plausibleName(row[0], Lexicon.for(labels.rules))) {
       row = [...new Array<string>(shift).fill(''), ...row];
     }
+    // Two name columns, one of them holding usernames ("Namn | … | Användare"): that one is the username's.
+    const cols: Array<FieldName | null> = columns;
+    const nameCols: number[] = cols.flatMap((f, k) => (f === 'name' ? [k] : []));
+    if (nameCols.length === 2 && givenAt < 0 && lexicon) {
+      const user = nameCols.find(
+        (k: number) => looksLikeUsername((row[k] ?? '').trim(), lexicon) && !plausibleName((row[k] ?? '').trim(), lexicon),
+      );
+      if (user !== undefined) columns = cols.map((f, k) => (k === user ? 'treservaUser' : f));
+    }
     const p: RawPerson = {};
     row.forEach((cell, i) => {
       const f = columns![i];
       if (!f) return;
       const v = cleanValue(f, cell);
-      // Separate first-name and surname columns make one name.
-      if (f === 'name' && p.name != null && v != null) p.name = `${p.name} ${v}`;
+      // Separate first-name and surname columns make one name, the given name first.
+      if (f === 'name' && p.name != null && v != null) p.name = i === givenAt ? `${v} ${p.name}` : `${p.name} ${v}`;
       else if (p[f] == null) p[f] = v;
     });
     // An action column ("Ny", "Slutar", "Ta bort") says what the row asks for.
@@ -593,7 +607,7 @@ function labelledValue(field: FieldName, raw: string, lexicon: Lexicon): string 
 
 /** A label that speaks for everyone: "Funktion för samtliga:", "Roll (alla):". */
 const SHARED =
-  /(?:^|[.!?]\s+)([^:.!?]{0,40}?\b(?:samtliga|för alla|alla är|alla|everyone|all of them)\b[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/i;
+  /(?:^|[.!?]\s+)([^:.!?]{0,40}?(?<![\p{L}])(?:samtliga|för alla|alla är|alla|båda|bägge|everyone|all of them|both)(?![\p{L}])[^:.!?]{0,20}?)\s*:\s*(\S.{0,60})$/iu;
 
 /** Rows "Label<TAB>value<TAB>value…" (two or more rows, two or more values each): one person per column. */
 function transposedTable(lines: string[], i: number, labels: LabelMatcher): { persons: RawPerson[]; end: number } | null {

@@ -147,6 +147,8 @@ function byFirstName(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
   return used;
 }
 
+/** "Me:", "Jag:", "Mina uppgifter:": the writer's own line. */
+const SELF_LINE = /^\s*(?:me|myself|my details|jag|jag själv|mig|mina uppgifter)\s*:/iu;
 const THIRD_PERSON = /(?<![\p{L}])(?:hon|han|hen|she|he)(?![\p{L}])/iu;
 
 /** "Nora är undersköterska hos oss" above a forwarded mail: the function of the person named by first name below. */
@@ -192,7 +194,11 @@ function fromThread(
   // The writer's signature names the person only after the forwarded part had its say: a manager
   // forwarding "Fridas leveransbesked" is not Frida.
   const signed = () => {
-    if (persons.length === 1) fromSignature(persons[0]!, t.fresh, t.signature, fromName, rules);
+    // The writer's own line among others' ("Me: HSA-ID …"): the one nameless person is the writer.
+    const nameless = persons.filter((p) => p.name == null);
+    const span = (p: RawPerson) => t.fresh.slice(p.at ?? 0, (p.end ?? p.at ?? -1) + 1);
+    const own = persons.length > 1 && nameless.length === 1 && nameless[0]!.at != null && span(nameless[0]!).some((l) => SELF_LINE.test(l));
+    if (persons.length === 1 || own) fromSignature(own ? nameless[0]! : persons[0]!, t.fresh, t.signature, fromName, rules);
     return persons;
   };
   assignIntent(persons, t.fresh, rules, mailIntent([subject], rules));
@@ -404,8 +410,10 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
     // A question about someone ("vi har beställt kort till Lisa Berg … kan hon få tillgång?") names a person but announces nobody.
     const asking = lines.some((l) => /\?/.test(l));
     // A follow-up ("Lisa har fortfarande inte kommit in … kan någon ringa?") gives no id: it announces nobody either.
-    const followUp = asking && records.every((r) => !r.hsaId && !r.treservaUser) && Lexicon.for(rules).isFollowUp(lines.join(' '));
-    const question = followUp || (records.every((r) => r.intent === 'grant' && !r.function && !r.hsaId && !r.treservaUser) && asking);
+    // A support question about someone's card ("Aisha har låst sitt kort … HSA-id …, vem ska vi vända oss till?") too.
+    const followUp = asking && records.every((r) => !r.treservaUser && !r.function) && Lexicon.for(rules).isFollowUp(lines.join(' '));
+    // "Vi skickade in uppgifter om vår nya samordnare … Hur lång tid brukar det ta?": no id, a question: nobody announced.
+    const question = followUp || (records.every((r) => r.intent === 'grant' && !r.hsaId && !r.treservaUser) && asking);
     const kind = records.length > 0 && !question ? 'notification' : 'other';
     if (kind === 'other') records.length = 0;
     // An unsure person goes to IT staff: the provider is asked only for what the reader is sure is missing.

@@ -155,6 +155,11 @@ export class LabelMatcher {
     return loose ? (stemField(cleaned) ?? stemField(text.replace(/[()*_]/g, ' '))) : null;
   }
 
+  /** Whether a label names the given name or the surname ("Förnamn", "Last name"), or neither. */
+  partOf(label: string): 'given' | 'family' | undefined {
+    return this.parts.get(foldLabel(label.replace(/\([^)]*\)/g, ' ')));
+  }
+
   /** A line that starts with a label: "HSA-id: SE…", "Namn\tLisa Berg", "Funktion Enhetschef". */
   matchLine(line: string): LabelHit | null {
     const known = this.lineCache.get(line);

@@ -34,7 +34,10 @@ const USER_PATTERNS: RegExp[] = [
     'giu',
   ),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+(?:${SYSTEM}|systemet)`, 'giu'),
-  new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`, 'giu'),
+  new RegExp(
+    String.raw`(?<![\p{L}])(?:loggar|logga|loggat)(?:[ \t]+(?:jag|hon|han|hen|vi|de))?[ \t]+in(?:[ \t]+(?:i|på)[ \t]+${SYSTEM})?[ \t]+som[ \t]+${VALUE}`,
+    'giu',
+  ),
   // "jag loggar in i TES med dragpet" (with the system named: "loggar in med kortet" is the card).
   new RegExp(String.raw`(?<![\p{L}])(?:loggar|logga|loggat)[ \t]+in[ \t]+(?:i|på)[ \t]+${SYSTEM}[ \t]+med[ \t]+${VALUE}`, 'giu'),
   new RegExp(
@@ -320,6 +323,9 @@ function events(text: string, lexicon: Lexicon): Event[] {
       i += n - 1;
     }
   }
+  // "Our nurse: Marcus Öberg, sjuksköterska": a role heading the line yields to the role written after the colon.
+  const roles = out.filter((e) => e.field === 'function');
+  if (roles.length >= 2 && /^\s*:/.test(text.slice(roles[0]!.pos + roles[0]!.value.length))) out.splice(out.indexOf(roles[0]!), 1);
   const identified = out.some((e) => e.field === 'hsaId' || e.field === 'treservaUser');
   for (const hit of names(words, lexicon, roleSpans)) {
     if (hit.genitive && !identified) continue;
@@ -429,11 +435,14 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
     const found = events(text, lexicon);
     // In an answer to our mail, the first name of a person it names is that person's name.
     let answering = found.some((e) => e.field === 'name' && knownAs(e.value.split(' ')[0]!) != null);
-    if (knownFirst.size > 0 && !found.some((e) => e.field === 'name') && (found.length > 0 || RESPECTIVELY.test(text))) {
+    if (knownFirst.size > 0 && (found.length > 0 || RESPECTIVELY.test(text))) {
+      // Each first name of ours not already part of a name found ("Användarnamnet för Tobias är tobsun och Fadumo …").
+      const spans = found.filter((e) => e.field === 'name').map((e) => [e.pos, e.pos + e.value.length] as const);
       for (const m of text.matchAll(/\p{Lu}[\p{L}'’-]+/gu)) {
         const as = knownAs(m[0].replace(/[’']s$/, 's'));
-        if (as) found.push({ pos: m.index, field: 'name', value: as });
-        answering ||= as != null;
+        if (!as || spans.some(([a, b]) => m.index >= a && m.index < b)) continue;
+        found.push({ pos: m.index, field: 'name', value: as });
+        answering = true;
       }
       found.sort((a, b) => a.pos - b.pos);
     }
@@ -513,6 +522,15 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
       if (pending.role && !has('function')) set('function', pending.role, pending.line);
     }
     pending = null;
+    // "Me: HSA-ID …, username gramwa" then "Our nurse: Marcus Öberg, …, HSA-ID …": a named line with its own id is
+    // its own person, not the name of the nameless one before it.
+    if (
+      current.name == null &&
+      (current.hsaId != null || current.treservaUser != null) &&
+      has('name') &&
+      (has('hsaId') || has('treservaUser'))
+    )
+      push();
     let named: Event | undefined;
     if (comingRole && !has('function') && has('name')) {
       named = found.find((e) => e.field === 'name')!;
@@ -623,4 +641,4 @@ const KEEP =
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
 /** First-person writing (a self-announcer), not "Skickat från min iPhone". */
 export const FIRST_PERSON =
-  /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|my)(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;
+  /(?<![\p{L}])(?:jag|mitt|min|mina|mig|i have|i am|i started|my|me(?=\s*:))(?![\p{L}])(?![ \t]+(?:iphone|ipad|android|samsung|galaxy|mobil|telefon))/iu;

@@ -84,6 +84,30 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'a fixed-width report under a header of labels',
+    `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
+    [
+      { name: 'Maria Lindqvist', function: 'Undersköterska', hsaId: A, treservaUser: 'marlin' },
+      { name: 'Kwame Osei', function: 'Undersköterska', hsaId: B, treservaUser: 'kweose' },
+    ],
+  ],
+  [
+    'a pipe table whose "Användare" column holds usernames',
+    `Namn | Funktion | HSA-id | Användare\nAnders Pihl | Enhetschef | ${A} | andpih\nLeila Rostami | Undersköterska | ${B} | leiros`,
+    [
+      { name: 'Anders Pihl', treservaUser: 'andpih' },
+      { name: 'Leila Rostami', treservaUser: 'leiros' },
+    ],
+  ],
+  [
+    '"Funktion för båda:" gives both their function',
+    `Vi har två nya sjuksköterskor. Funktion för båda: Sjuksköterska.\n\nAlexandra Popescu, HSA-id ${A}, Treserva: alepop\nSamuel Gebremedhin, HSA-id ${B}, Treserva: samgeb`,
+    [
+      { name: 'Alexandra Popescu', function: 'Sjuksköterska', treservaUser: 'alepop' },
+      { name: 'Samuel Gebremedhin', function: 'Sjuksköterska', treservaUser: 'samgeb' },
+    ],
+  ],
+  [
     'a heading above rows is no label with its value below',
     `here are the Treserva usernames:\nAhmed Yusuf – ahmyus\nPetra Sjöberg – petsjo`,
     [
@@ -142,6 +166,10 @@ test.each<[string, Want]>([
   [`Kvittens kan skickas till verksamhetschef Lars Wennberg (cc). HSA-id ${A}, användarnamn marohr`, { treservaUser: 'marohr' }],
   [`Jag har fått mitt SITHS-kort. Mitt HSA-id är ${A} och jag loggar in i TES med dragpet.`, { treservaUser: 'dragpet' }],
   [`Lisa Berg är ny undersköterska, HSA-id ${A}. lisber är hennes användarnamn i Treserva.`, { treservaUser: 'lisber' }],
+  [
+    `Jag heter Chiamaka Okafor och jobbar som undersköterska. Mitt HSA-id: ${A}, och i TES loggar jag in som chioka.`,
+    { treservaUser: 'chioka' },
+  ],
   [`Lisa Berg – HSA: ${A} – TES-login: lisber – usk`, { function: 'Usk', treservaUser: 'lisber' }],
   [`Användarnamnet till Treserva för Lisa Berg är lisber. Hon är undersköterska med HSA-id ${A}.`, { treservaUser: 'lisber' }],
   [`Lisa Berg ska ha behörighet. Funktion: undersköterska. HSA-id: ${A}. Användarnamn: lisber.`, { name: 'Lisa Berg' }],
@@ -326,5 +354,73 @@ test.each([
   expect(result.persons).toEqual([
     expect.objectContaining({ name: kevin, treservaUser: 'kevlun', hsaId: null }),
     expect.objectContaining({ name: samira, function: 'Sjuksköterska', hsaId: null }),
+  ]);
+});
+
+test.each([
+  [
+    'Vi skickade in uppgifter om vår nya samordnare förra veckan men har inte fått besked. Hur lång tid brukar det ta?\n\nHälsningar\nBirgitta Nordin',
+  ],
+  ['Vi har två nya medarbetare, Thanh Hương Phạm och Isak Lindblom, som har beställt SITHS-kort. Ska jag anmäla dem redan nu?'],
+  [`Aisha Mohamud har låst sitt SITHS-kort och kommer inte åt Lifecare SP. Hennes HSA-id är ${A}. Vem ska vi vända oss till?`],
+])('a question without a username or function announces nobody: %s', async (text) => {
+  const { result } = await parseMail(annaMail('qq', 'Fråga', `Hej!\n\n${text}\n\nMvh Anna`), rules);
+  expect(result.kind).toBe('other');
+});
+
+test('separate surname and given-name columns make "Given Surname", whatever their order', async () => {
+  const csv = ['Employee No;Last name;First name;Job title;HSA ID;Treserva user', `104233;Karimi;Leyla;Enhetschef;${A};leykar`].join(
+    '\r\n',
+  );
+  const body = [
+    '--b2',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'New hires attached.',
+    '--b2',
+    'Content-Type: text/csv; name="x.csv"',
+    'Content-Disposition: attachment; filename="x.csv"',
+    '',
+    csv,
+    '--b2--',
+  ].join('\n');
+  const { result } = await parseMail(annaMail('c2', 'New hires', body, { contentType: 'multipart/mixed; boundary="b2"' }), rules);
+  expect(result.persons).toEqual([expect.objectContaining({ name: 'Leyla Karimi', function: 'Enhetschef', treservaUser: 'leykar' })]);
+});
+
+test('the writer\'s own line ("Me:") beside a colleague\'s: the writer named by her signature', async () => {
+  const body = [
+    'Hello,',
+    '',
+    'I started as the new Enhetschef at Omsorgshuset on 1 August. Could you please give Lifecare SP access to me and to our new nurse?',
+    '',
+    `Me: HSA-ID ${A}, Treserva username gramwa`,
+    `Our nurse: Marcus Öberg, sjuksköterska, HSA-ID ${B}, Treserva username maroeb`,
+    '',
+    'Best regards,',
+    'Grace Mwangi',
+    'Enhetschef',
+  ].join('\n');
+  const { result } = await parseMail(annaMail('me1', 'Access for new unit manager and nurse', body, { fromName: 'Grace Mwangi' }), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Grace Mwangi', function: 'Enhetschef', hsaId: A, treservaUser: 'gramwa' }),
+    expect.objectContaining({ name: 'Marcus Öberg', function: 'Sjuksköterska', hsaId: B, treservaUser: 'maroeb' }),
+  ]);
+});
+
+test('an answer naming two persons of our form by first name in one sentence, a value each', async () => {
+  const form = [
+    ourForm('Tobias Sundberg', 'Användarnamn i Treserva/TES saknas.'),
+    '>',
+    '> Namn på behörig: Fadumo Warsame',
+    '> Funktion:',
+    `> HSA-id: ${B}`,
+    '> Användarnamn i Treserva/TES: fadwar',
+  ].join('\n');
+  const body = `Hej! Användarnamnet för Tobias är tobsun och Fadumo jobbar som nattsamordnare.\n/Marie\n\nSkickat från min iPhone\n\n> 4 mars 2028 kl. 10:40 skrev vardochstod@orebro.se:\n${form}`;
+  const { result } = await parseMail(annaMail('a8', 'Re: Komplettering behövs [LSP-2027-0330] nya kort', body), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Tobias', treservaUser: 'tobsun', function: null }),
+    expect.objectContaining({ name: 'Fadumo', function: 'Nattsamordnare', treservaUser: null }),
   ]);
 });
