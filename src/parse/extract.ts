@@ -538,6 +538,11 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   const paren = cells[0] ? /^(.{3,50}?)\s*\(([^()]{2,40})\)$/.exec(cells[0]) : null;
   if (paren && plausibleName(paren[1]!, lexicon) && (lexicon.isRole(paren[2]!) || HSA_CELL.test(paren[2]!.trim())))
     cells.splice(0, 1, paren[1]!, paren[2]!.trim());
+  // "Lisa Berg är undersköterska, SE…, lisber": a name and its function in one cell.
+  for (let k = 0; k < cells.length; k++) {
+    const m = /^(.{3,50}?)\s+(?:är|is|blir|jobbar som|arbetar som)\s+(?:en\s+|ny\s+|vår\s+)?(.{2,40})$/u.exec(cells[k]!);
+    if (m && plausibleName(m[1]!, lexicon) && lexicon.isRole(m[2]!)) cells.splice(k, 1, m[1]!, m[2]!);
+  }
   // "Ahmed Yusuf – ahmyus": a name and a username built from it.
   if (cells.length === 2 && plausibleName(cells[0]!, lexicon) && USER_CELL.test(cells[1]!) && builtFromName(cells[1]!, cells[0]!))
     return { name: cleanValue('name', cells[0]!), treservaUser: cleanValue('treservaUser', cells[1]!) };

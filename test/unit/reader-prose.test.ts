@@ -84,6 +84,14 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'rows whose first cell says "X är <function>"',
+    `Lisa Berg är undersköterska, ${A}, lisber.\nOmar Ali är sjuksköterska, ${B}, omaali.`,
+    [
+      { name: 'Lisa Berg', function: 'Undersköterska', hsaId: A, treservaUser: 'lisber' },
+      { name: 'Omar Ali', function: 'Sjuksköterska', hsaId: B, treservaUser: 'omaali' },
+    ],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
