@@ -568,8 +568,8 @@ const USER_WORD = /(?<![\p{L}])(?:treserva|tes|användarnamn\p{L}*|användar-?id
 
 /**
  * Values for persons named together earlier: "Hannas HSA-id är SE… och Alis är SE…" (each clause by
- * its first name), "de heter hanobe respektive alirez" (in the order named). True when every value
- * of the sentence found its person.
+ * its first name), "de heter hanobe respektive alirez" (in the order named). True when the
+ * sentence's values went to persons named together; false leaves it to the reading in order.
  */
 function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean {
   const values = (t: string) => events(t, lexicon).filter((e) => e.field !== 'name');
