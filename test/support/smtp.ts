@@ -94,6 +94,12 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     },
   });
 
+  // A client killed mid-session (the SIGKILL tests) resets its socket: smtp-server emits that as
+  // 'error', which with no listener would end the test process. A reset is expected; anything else is told.
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') console.error(`smtp sink: ${e.code ?? ''} ${e.message}`);
+  });
+
   let port = 0;
   for (let attempt = 1; ; attempt++) {
     port = opts.port ?? (await freePort(HOST));
