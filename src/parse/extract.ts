@@ -1,6 +1,6 @@
 import type { Rules } from '../rules/load';
 import { isUnitLine, LabelMatcher } from './labels';
-import { extractProse, mention, type ProseOptions } from './prose';
+import { extractProse, mention, sentencesOf, type ProseOptions } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
 import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
@@ -21,11 +21,22 @@ const NAMED_HEADING =
 function legendOf(line: string, labels: LabelMatcher): FieldName[] | null {
   // A delimited header row is a table's, read with its rows below.
   if (/[\t;|]/.test(line)) return null;
-  const body = line
+  // "Ordningen är namn, funktion, HSA-id och användarnamn i Treserva. Hör av er …": one sentence of the line.
+  for (const sentence of sentencesOf(line)) {
+    const found = legendSentence(sentence, labels);
+    if (found) return found;
+  }
+  return null;
+}
+
+function legendSentence(sentence: string, labels: LabelMatcher): FieldName[] | null {
+  const body = sentence
     .replace(/^\s*[([]|[)\]]\s*$/g, '')
-    .replace(/^\s*(?:ordning|format|kolumner|columns|i ordningen|ordningen är)\s*:?\s*/i, '');
+    .replace(/^\s*(?:ordningen är|i ordningen|ordning|format|kolumner|columns|the order is|nedan följer|här kommer)\s*:?\s*/i, '')
+    .replace(/\s+(?:för|for|till)\s+[^,]{2,40}:?\s*$|[.:]\s*$/i, '');
+  // "namn, funktion, HSA-id och användarnamn": "och" joins the last.
   const cells = body
-    .split(/\s*(?:[,;\t|/]|\s[-–—]\s|[–—])\s*/)
+    .split(/\s*(?:[,;\t|]|\s[-–—]\s|[–—]|\s(?:och|and)\s|\s\/\s)\s*/)
     .map((c) => c.trim())
     .filter(Boolean);
   if (cells.length < 3 || cells.length > 5) return null;
@@ -361,7 +372,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     }
     // "Dino Hasanović, användarnamn i TES: dino": a name before the label.
     const forName = FOR_NAME.exec(line);
-    if (forName && plausibleName(forName[2]!.trim(), lexicon)) {
+    // "HSA-id för Sanna: SE…" in an answer: a first name our mail holds is a name too.
+    if (forName && (plausibleName(forName[2]!.trim(), lexicon) || knownFirst.has(forName[2]!.trim().toLocaleLowerCase('sv')))) {
       const field = labels.match(forName[1]!, true);
       if (field && field !== 'name') {
         out.set('name', cleanValue('name', forName[2]!.trim()), i);
@@ -489,7 +501,15 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     const match = persons.find((l) => same(l, p));
     if (match) {
       for (const f of FIELDS) if (match[f] == null && p[f] != null) match[f] = p[f];
-    } else if (p.name != null && (p.hsaId != null || p.treservaUser != null || (p.intent === 'revoke' && !selfIntro(p)))) persons.push(p);
+    } else if (
+      p.name != null &&
+      (p.hsaId != null ||
+        p.treservaUser != null ||
+        (p.intent === 'revoke' && !selfIntro(p)) ||
+        // "Tomasz arbetar som undersköterska." under "HSA-id för Sanna: …": a person of our mail, by first name.
+        (p.function != null && knownFirst.has(p.name.split(' ')[0]!.toLocaleLowerCase('sv'))))
+    )
+      persons.push(p);
   }
   return persons.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
 }
@@ -548,21 +568,34 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     return { name: cleanValue('name', cells[0]!), treservaUser: cleanValue('treservaUser', cells[1]!) };
   if (cells.length < 2 || cells.length > 5) return null;
   // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
-  const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{6}/.test(c));
+  // A number there ("HSA-id: 9752 2100 0005 1186", a card number) is a wrong value, read elsewhere, not a placeholder.
+  const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{3}/.test(c));
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));
   const pnrAt = hsaAt < 0 ? cells.findIndex((c) => PNR_CELL.test(c)) : -1;
   const idAt = hsaAt >= 0 ? hsaAt : pnrAt >= 0 ? pnrAt : hsaPlaceholder;
   if (legend && legend.length === cells.length && (idAt < 0 || legend[idAt] === 'hsaId') && cells.length >= 3) {
     const p: RawPerson = {};
-    legend.forEach((f, k) => (p[f] = k === hsaPlaceholder && hsaAt < 0 ? null : cleanValue(f, cells[k]!)));
+    // A cell may carry its own label ("tres: hodwar").
+    const unlabelled = (f: FieldName, c: string) => {
+      const own = /:/.test(c) ? LabelMatcher.for(rules).matchLine(c) : null;
+      return own?.separated && own.field === f && own.rest !== '' ? own.rest : c;
+    };
+    legend.forEach((f, k) => (p[f] = k === hsaPlaceholder && hsaAt < 0 ? null : cleanValue(f, unlabelled(f, cells[k]!))));
     return hasValue(p) ? p : null;
   }
   if (idAt < 0 || (pnrAt >= 0 && cells.length < 3)) return null;
   const p: RawPerson = { hsaId: idAt === hsaPlaceholder ? null : cleanValue('hsaId', cells[idAt]!) };
+  const labels = LabelMatcher.for(rules);
   for (const [i, c] of cells.entries()) {
     if (i === idAt) continue;
     // "Mohammed Al-Sayed – ? – SE… – mohals": a placeholder holds a place, it is no value.
     if (lexicon.isPlaceholder(c)) continue;
+    // "…, SE…, tres: hodwar": a cell with its own label.
+    const own = /:/.test(c) ? labels.matchLine(c) : null;
+    if (own?.separated && own.rest !== '' && own.field !== 'hsaId' && p[own.field] == null) {
+      p[own.field] = cleanValue(own.field, own.rest);
+      continue;
+    }
     if (p.function == null && lexicon.isRole(c)) p.function = cleanValue('function', c);
     else if (p.name == null && plausibleName(c, lexicon)) p.name = cleanValue('name', c);
     else if (p.treservaUser == null && USER_CELL.test(c) && !lexicon.isRole(c)) p.treservaUser = cleanValue('treservaUser', c);

@@ -74,6 +74,14 @@ export function htmlToText(html: string): string {
       line += cellText(el);
       return;
     }
+    // Preformatted text (a fixed-width report pasted into Outlook) keeps its lines and its spaces.
+    if (tag === 'pre') {
+      if (line.trim() !== '') flush();
+      const prefix = '> '.repeat(quoteDepth);
+      for (const l of el.textContent.replace(/\r\n?/g, '\n').split('\n')) out.push(prefix + l.replace(/\u00a0/g, ' ').trimEnd());
+      out.push('');
+      return;
+    }
     const quote = tag === 'blockquote';
     const block = BLOCK.has(tag) || quote;
     if (block && line.trim() !== '') flush();

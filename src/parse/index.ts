@@ -9,7 +9,7 @@ import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
 import { takeOwnWords } from './own-words';
 import { plausibleName } from './extract';
-import { FIRST_PERSON, mention } from './prose';
+import { FIRST_PERSON, mention, sentencesOf } from './prose';
 import { FIELDS } from './types';
 import { htmlToText } from './html';
 import { LabelMatcher } from './labels';
@@ -59,7 +59,7 @@ function fromSignature(person: RawPerson, fresh: string[], signature: string[], 
   const lexicon = Lexicon.for(rules);
   // "Jag jobbar som undersköterska", "Jag är enhetschef": the writer's own function, when the person is the writer.
   if (person.function == null && (person.name == null || person.name === fromName)) {
-    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+    for (const sentence of sentencesOf(fresh.join(' '))) {
       const m = FIRST_PERSON.test(sentence) ? mention(sentence, rules) : {};
       if (m.function && (!m.name || m.name === person.name || person.name == null)) {
         person.function = m.function;
@@ -156,7 +156,7 @@ function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
   const lexicon = Lexicon.for(rules);
   // "Vidarebefordrar från vår nya undersköterska Tesfay Gebremedhin": the one person below, named.
   if (older.length === 1) {
-    for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+    for (const sentence of sentencesOf(fresh.join(' '))) {
       const m = mention(sentence, rules);
       const p = older[0]!;
       if (m.name && p.name == null) p.name = m.name;
@@ -167,7 +167,7 @@ function noteOnTop(fresh: string[], older: RawPerson[], rules: Rules): void {
         p.function = m.function;
     }
   }
-  for (const sentence of fresh.join(' ').split(/(?<=[.!?])\s+/)) {
+  for (const sentence of sentencesOf(fresh.join(' '))) {
     const words = sentence.split(/\s+/).map((w) => w.replace(/^[("']+|[)"',.:;!?]+$/g, ''));
     const roleAt = words.findIndex((_, k) => lexicon.roleAt(words, k) > 0);
     if (roleAt < 0) continue;

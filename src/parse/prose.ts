@@ -30,7 +30,7 @@ const USER_PATTERNS: RegExp[] = [
     'giu',
   ),
   new RegExp(
-    String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?)?${LINK}${VALUE}`,
+    String.raw`(?<![\p{L}])${SYSTEM}[- ]?(?:användarnamn(?:et)?|användaren?|-?id(?:t)?|login|inlogg(?:ning)?|konto(?:t)?|user(?:name)?|[ \t]namn(?:et)?)?${LINK}${VALUE}`,
     'giu',
   ),
   new RegExp(String.raw`(?<![\p{L}])heter[ \t]+${VALUE}[ \t]+(?:i|på)[ \t]+(?:${SYSTEM}|systemet)`, 'giu'),
@@ -92,6 +92,18 @@ interface Sentence {
   line: number;
 }
 
+/**
+ * One sentence: up to ". " "! " "? " or a line-level break (U+2029). A dot inside a token
+ * ("anna.berg", "t.ex") ends none, nor does an abbreviation's before a lower-case word ("jag är tf. enhetschef").
+ */
+const SENTENCE =
+  /(?:(?<![\p{L}])(?:tf|t\.f|vik|bitr|leg|avd|resp|ca)\.\s+(?=\p{Ll})|[^.!?\u2029]|[.!?](?![\s.!?]|$))+(?:[.!?]+(?=\s|$))?|[.!?]+/giu;
+
+/** The sentences of a text, by the rule of `sentences`. */
+export function sentencesOf(text: string): string[] {
+  return [...text.matchAll(new RegExp(SENTENCE.source, SENTENCE.flags))].map((m) => m[0].trim()).filter((x) => x !== '');
+}
+
 const ITEM = /^\s*(?:[•·*▪◦–-]|\d{1,2}[.)])\s+\S/;
 const ROW_WITH_ID = /SE[ \t]?(?:16)?\d{10}.*(?:[,;]|\s[–—-]\s)|(?:[,;]|\s[–—-]\s).*SE[ \t]?(?:16)?\d{10}/i;
 const LABELLED_LINE = /^\s*\p{Lu}[\p{L}-]{1,30}(?:[ \t][\p{L}/-]{1,20}){0,3}:[ \t]+\S/u;
@@ -125,9 +137,8 @@ function sentences(lines: readonly string[]): Sentence[] {
       while (k + 1 < starts.length && starts[k + 1]! <= offset) k++;
       return first + k;
     };
-    // Sentence ends: ". " "! " "? " and line-level list items; an abbreviation's dot may split too (harmless).
-    // A dot inside a token ("anna.berg", "t.ex") does not end a sentence.
-    const re = /(?:[^.!?\u2029]|[.!?](?![\s.!?]|$))+(?:[.!?]+(?=\s|$))?|[.!?]+/g;
+    // Sentence ends as SENTENCE says.
+    const re = new RegExp(SENTENCE.source, SENTENCE.flags);
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const s = m[0].trim();
       if (s !== '') out.push({ text: s, line: lineAt(m.index + (m[0].length - m[0].trimStart().length)) });
@@ -291,7 +302,9 @@ function events(text: string, lexicon: Lexicon): Event[] {
         !/[\d._]/.test(v)
       )
         continue;
-      if (STOP.has(v.toLowerCase()) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(v)) continue;
+      // "användarnamnet nedan.": the sentence's full stop is no part of the word.
+      const word = v.replace(/\.+$/, '').toLowerCase();
+      if (STOP.has(word) || /^(?:SE\d|\d{6})/i.test(v) || lexicon.isPlaceholder(v) || lexicon.isRole(word)) continue;
       if (out.some((e) => e.field === 'treservaUser' && e.pos === at)) continue;
       // "användarnamn i TES: rog pet" ending the sentence: the value is all after the colon (a space makes it wrong).
       const rest = /:/.test(link) ? /^[ \t]([a-z0-9]{1,20})[.!]?$/.exec(after) : null;
@@ -319,7 +332,7 @@ function events(text: string, lexicon: Lexicon): Event[] {
       roleSpans.push([i, i + n]);
       // "My manager Marcus asked me", "min chef": the role of someone the writer relates to, no one's function here.
       if (!RELATION.test(bareWords[i - 1] ?? ''))
-        out.push({ pos: starts[i]!, field: 'function', value: bareWords.slice(i, i + n).join(' ') });
+        out.push({ pos: starts[i]!, field: 'function', value: bare(words.slice(i, i + n).join(' ')) });
       i += n - 1;
     }
   }
@@ -461,7 +474,7 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
         // A single role before or after all the names ("med funktionen undersköterska …: Hanna Ström och Ali Hassan").
         const outside = roles.length === 1 && (roles[0]!.pos < together[0]!.pos || roles[0]!.pos > together.at(-1)!.pos);
         const role = own.length === 1 ? own[0] : roles.length === 1 && (ALL.test(text) || outside) ? roles[0] : undefined;
-        if (role) p.function = role.value;
+        if (role) p.function = cleanValue('function', role.value);
         // "Emma Ståhl börjar på måndag och ersätter Lena Gran som slutar": each name's own words say which.
         // Words between one name and the next are that person's; after the last name, only a "som" clause is.
         const last = k === together.length - 1;
@@ -479,14 +492,41 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
       if (respectively) toRoster(text, roster, lexicon);
       continue;
     }
-    if (roster.length > 0 && (has('hsaId') || has('treservaUser') || RESPECTIVELY.test(text)) && toRoster(text, roster, lexicon)) continue;
+    const listed = RESPECTIVELY.test(text) || (THEY.test(text) && USER_WORD.test(text));
+    if (roster.length > 0 && (has('hsaId') || has('treservaUser') || listed) && toRoster(text, roster, lexicon)) continue;
     if (!has('hsaId') && !has('treservaUser') && !(has('name') && about && !KEEP.test(text))) {
       const role = found.find((e) => e.field === 'function')?.value;
       const name = found.find((e) => e.field === 'name')?.value;
+      if (
+        NO_ACCESS.test(text) &&
+        current.intent == null &&
+        currentCue === 'revoke' &&
+        current.hsaId == null &&
+        current.treservaUser == null
+      ) {
+        current = {};
+        currentCue = null;
+        continue;
+      }
       // "Båda arbetar som undersköterska.": the function of every person named together.
       if (role && !name && roster.length > 0 && ALL.test(text)) {
         for (const p of roster) p.function ??= cleanValue('function', role);
         continue;
+      }
+      // "Hanna jobbar som sjuksköterska hos oss.", "Fatima är undersköterska och Jonas är sjuksköterska.": by first name.
+      if (roster.length > 0 && role && name) {
+        let told = 0;
+        for (const clause of text.split(/\s+(?:och|samt|and)\s+|,\s+/u)) {
+          const c = events(clause, lexicon);
+          const n = c.find((e) => e.field === 'name')?.value;
+          const r = c.find((e) => e.field === 'function')?.value;
+          const member = n && r && !n.includes(' ') ? roster.find((p) => p.name?.split(' ')[0] === n) : undefined;
+          if (member && r) {
+            member.function ??= cleanValue('function', r);
+            told++;
+          }
+        }
+        if (told > 0) continue;
       }
       // "Han arbetar som samordnare", "Jobbar som ssk": the function of the person just named or writing.
       // The writer's own function ("Jag är tf enhetschef") is no one else's.
@@ -563,7 +603,11 @@ const ALL = /(?<![\p{L}])(?:båda|bägge|alla|samtliga|both|all)(?![\p{L}])/iu;
 /** "hanobe respektive alirez": values given in the order the persons were named. */
 const RESPECTIVELY = /(?<![\p{L}])(?:respektive|resp\.|respectively)(?![\p{L}])/iu;
 const RESPECTIVE_LIST =
-  /(?<![\p{L}\d])([A-Za-z0-9][\w.-]{1,39})((?:[ \t]*,[ \t]*[A-Za-z0-9][\w.-]{1,39}){0,8})[ \t]+(?:respektive|resp\.|respectively)[ \t]+([A-Za-z0-9][\w.-]{1,39})/u;
+  /(?<![\p{L}\d])([A-Za-z0-9][\w.-]{1,39})((?:[ \t]*,[ \t]*[A-Za-z0-9][\w.-]{1,39}){0,8})[ \t]+(?:respektive|resp\.|respectively)[ \t]+([A-Za-z0-9][\w.-]{1,39})/gu;
+/** "I Treserva heter de hanvir och alirez": with a plural pronoun, "och" lists in the order named too. */
+const THEY = /(?<![\p{L}])(?:de|deras|dem|they|their)(?![\p{L}])/iu;
+const AND_LIST =
+  /(?<![\p{L}\d])([a-z][a-z0-9._-]{1,39})((?:[ \t]*,[ \t]*[a-z][a-z0-9._-]{1,39}){0,8})[ \t]+(?:och|and)[ \t]+([a-z][a-z0-9._-]{1,39})(?=[.!,;]?(?:\s|$))/gu;
 const USER_WORD = /(?<![\p{L}])(?:treserva|tes|användarnamn\p{L}*|användar-?id|login|inlogg\p{L}*|username)(?![\p{L}])/iu;
 
 /**
@@ -577,11 +621,12 @@ function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean 
     const v = cleanValue(e.field, e.value);
     if (v != null && p[e.field] == null) p[e.field] = v;
   };
-  if (RESPECTIVELY.test(text)) {
+  if (RESPECTIVELY.test(text) || (THEY.test(text) && USER_WORD.test(text) && new RegExp(AND_LIST.source, 'u').test(text))) {
     const found = values(text);
-    // "I Treserva heter de hanobe respektive alirez": a username label, then the list.
-    const list = RESPECTIVE_LIST.exec(text);
-    if (list && USER_WORD.test(text.slice(0, list.index))) {
+    // "I Treserva heter de hanobe respektive alirez": a username label, then the list (of ids it is not).
+    const lists = [...text.matchAll(RESPECTIVE_LIST), ...(THEY.test(text) ? text.matchAll(AND_LIST) : [])];
+    const list = lists.find((m) => !/^SE\d/i.test(m[1]!) && USER_WORD.test(text.slice(0, m.index)));
+    if (list) {
       const tokens = [list[1]!, ...list[2]!.split(/\s*,\s*/).filter(Boolean), list[3]!];
       if (tokens.length === roster.length && tokens.every((t) => !STOP.has(t.toLowerCase()) && !lexicon.isRole(t) && !/^SE\d/i.test(t))) {
         const others = found.filter((e) => e.field !== 'treservaUser');
@@ -636,7 +681,10 @@ const WORKS_AS =
   /(?<![\p{L}])(?:jobbar|jobba|jobbat|arbetar|arbeta|arbetat|anställd|anställts|börjar|börja|börjat|tjänstgör|går[ \t]+in|gå[ \t]+in|hoppar[ \t]+in|vikarierar|vikariera)(?:[ \t]+(?:här|hos[ \t]+oss|nu|hos[ \t]+oss[ \t]+nu))?[ \t]+som[ \t]/iu;
 /** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
 const KEEP =
-  /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring)(?![\p{L}])/iu;
+  /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring|väntar fortfarande på|väntar på sitt kort|inte fått sitt kort)(?![\p{L}])/iu;
+/** "Hon hade ingen egen behörighet i Lifecare": a leaver just named who has nothing to remove. */
+const NO_ACCESS =
+  /(?<![\p{L}])(?:hade|har)\s+(?:aldrig\s+haft\s+|ingen\s+(?:egen\s+)?|inte\s+(?:haft\s+)?(?:någon\s+)?)(?:behörighet|inloggning|konto|tillgång)(?![\p{L}])/iu;
 /** "Han arbetar som samordnare", "Hon är usk": a sentence about the person just named. */
 const REFERS_BACK = /(?<![\p{L}])(?:hon|han|hen|he|she|som|är|is)(?![\p{L}])/iu;
 /** First-person writing (a self-announcer), not "Skickat från min iPhone". */

@@ -13,7 +13,7 @@ import { annaMail, hsaIdFor } from '../support/mails';
  */
 
 const rules = loadRules(DEFAULT_RULES_DIR);
-const [A, B] = [hsaIdFor(1), hsaIdFor(2)];
+const [A, B, C, D] = [hsaIdFor(1), hsaIdFor(2), hsaIdFor(3), hsaIdFor(4)];
 
 type Want = Partial<Record<'name' | 'function' | 'hsaId' | 'treservaUser' | 'intent', string | null>>;
 const read = (text: string) =>
@@ -30,8 +30,8 @@ test.each<[string, string, Want[]]>([
     'named together, told by first name and "respektive"',
     `Två nya medarbetare, Hanna Öberg och Ali Rezaei, båda anställda som sjuksköterska, har fått sina SITHS-kort. Hannas HSA-id är ${A} och Alis är ${B}. I Treserva heter de hanobe respektive alirez.`,
     [
-      { name: 'Hanna Öberg', function: 'sjuksköterska', hsaId: A, treservaUser: 'hanobe' },
-      { name: 'Ali Rezaei', function: 'sjuksköterska', hsaId: B, treservaUser: 'alirez' },
+      { name: 'Hanna Öberg', function: 'Sjuksköterska', hsaId: A, treservaUser: 'hanobe' },
+      { name: 'Ali Rezaei', function: 'Sjuksköterska', hsaId: B, treservaUser: 'alirez' },
     ],
   ],
   [
@@ -92,6 +92,29 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'numbered rows with a legend sentence after them, a cell with its own short label',
+    `1) Hodan Warsame, undersköterska, ${A}, tres: hodwar\n2) Petri Räsänen, undersköterska, ${B}, tres: petras\n\nOrdningen är namn, funktion, HSA-id och användarnamn i Treserva. Hör av er om något saknas.`,
+    [
+      { name: 'Hodan Warsame', function: 'Undersköterska', hsaId: A, treservaUser: 'hodwar' },
+      { name: 'Petri Räsänen', function: 'Undersköterska', hsaId: B, treservaUser: 'petras' },
+    ],
+  ],
+  [
+    'persons named together, their functions by first name, ids and usernames "respektive" and "och"',
+    `Fatima Al-Sayed och Jonas Berglund har fått sina SITHS-kort. Fatima är undersköterska och Jonas är sjuksköterska. Deras HSA-id är ${A} respektive ${B}, och i Treserva heter de fatals respektive jonber.\n\nHanna Virtanen och Ali Rezaei, som båda arbetar som undersköterska, fick sina kort före jul. Hannas HSA-id är ${C} och Alis ${D}. I Treserva heter de hanvir och alirez.\n\nKristoffer Sandberg väntar fortfarande på sitt kort.`,
+    [
+      { name: 'Fatima Al-Sayed', function: 'Undersköterska', hsaId: A, treservaUser: 'fatals' },
+      { name: 'Jonas Berglund', function: 'Sjuksköterska', hsaId: B, treservaUser: 'jonber' },
+      { name: 'Hanna Virtanen', function: 'Undersköterska', hsaId: C, treservaUser: 'hanvir' },
+      { name: 'Ali Rezaei', function: 'Undersköterska', hsaId: D, treservaUser: 'alirez' },
+    ],
+  ],
+  [
+    'a leaver who had no access of her own is nobody to remove',
+    `Maria Olofsson gick i pension vid årsskiftet. Hennes behörighet ska tas bort (HSA-id ${A}, Treserva marolo).\n\nLena Holm, som var vår kontaktperson för SITHS-korten, har också slutat. Hon hade ingen egen behörighet i Lifecare.`,
+    [{ name: 'Maria Olofsson', hsaId: A, treservaUser: 'marolo', intent: 'revoke' }],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
@@ -135,8 +158,8 @@ test.each<[string, string, Want[]]>([
     'one function before the names is everyone\'s; "båda" after them too',
     `Vi har två nya medarbetare med funktionen undersköterska som har fått sina SITHS-kort: Hanna Ström och Ali Hassan. Hannas HSA-id är ${A} och Alis ${B}.\n\nHanna Sjöberg och Ali Rezaei har fått sina SITHS-kort. Båda arbetar som vårdbiträde.`,
     [
-      { name: 'Hanna Ström', function: 'undersköterska', hsaId: A },
-      { name: 'Ali Hassan', function: 'undersköterska', hsaId: B },
+      { name: 'Hanna Ström', function: 'Undersköterska', hsaId: A },
+      { name: 'Ali Hassan', function: 'Undersköterska', hsaId: B },
       { name: 'Hanna Sjöberg', function: 'Vårdbiträde' },
       { name: 'Ali Rezaei', function: 'Vårdbiträde' },
     ],
@@ -173,6 +196,15 @@ test.each<[string, Want]>([
   ],
   [`Kvittens kan skickas till verksamhetschef Lars Wennberg (cc). HSA-id ${A}, användarnamn marohr`, { treservaUser: 'marohr' }],
   [`Jag har fått mitt SITHS-kort. Mitt HSA-id är ${A} och jag loggar in i TES med dragpet.`, { treservaUser: 'dragpet' }],
+  [
+    `Roya är sjukskriven och jag är tf. enhetschef under tiden, så jag behöver behörighet. HSA-id: ${A}. Användarnamn: nadgha.`,
+    { function: 'tf. enhetschef' },
+  ],
+  [
+    `Ny personal: Mariam Khoury, usk. Tes namn mariam.k\nHSA-id kommer senare, kortet är beställt`,
+    { name: 'Mariam Khoury', treservaUser: 'mariam.k', hsaId: null },
+  ],
+  [`Jag har fyllt i användarnamnet nedan. HSA-id ${A}`, { treservaUser: null }],
   [`Lisa Berg är ny undersköterska, HSA-id ${A}. lisber är hennes användarnamn i Treserva.`, { treservaUser: 'lisber' }],
   [
     `Jag heter Chiamaka Okafor och jobbar som undersköterska. Mitt HSA-id: ${A}, och i TES loggar jag in som chioka.`,
@@ -430,5 +462,18 @@ test('an answer naming two persons of our form by first name in one sentence, a 
   expect(result.persons).toEqual([
     expect.objectContaining({ name: 'Tobias', treservaUser: 'tobsun', function: null }),
     expect.objectContaining({ name: 'Fadumo', function: 'Nattsamordnare', treservaUser: null }),
+  ]);
+});
+
+test('a fixed-width report pasted as preformatted HTML keeps its columns', async () => {
+  const pre = [
+    'Employee ID  Full Name          Job Profile              HSA ID                  Treserva/TES Login',
+    '-----------  -----------------  -----------------------  ----------------------  ------------------',
+    `10482        Grace Mensah       Home Care Assistant      ${A}       grmens`,
+  ].join('\n');
+  const html = `<html><body><p>Hi,</p><p>Below is one new starter.</p><pre style="font-family:Consolas">${pre}</pre><p>Kind regards</p></body></html>`;
+  const { result } = await parseMail(annaMail('pre1', 'New starters', html, { contentType: 'text/html; charset=utf-8' }), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Grace Mensah', function: 'Home Care Assistant', hsaId: A, treservaUser: 'grmens' }),
   ]);
 });
