@@ -127,11 +127,17 @@ interface Spawned {
 
 function startWorker(env: Record<string, string>, dataDir: string): Spawned {
   const countFile = path.join(dataDir, `statements-${Date.now()}.txt`);
-  const child = spawn(process.execPath, ['--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, LCI_BENCH_COUNT_FILE: countFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // LCI_BENCH_NODE_ARGS: extra node flags for the worker ("--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.LCI_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env, LCI_BENCH_COUNT_FILE: countFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {
