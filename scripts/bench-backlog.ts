@@ -6,10 +6,10 @@
  *
  * Per run: N generated notification mails are APPENDed; the floor is a bare imapflow `FETCH 1:*`
  * of that INBOX plus a bare mailparser `simpleParser` over the same bytes; then the compiled worker
- * (`node --max-semi-space-size=4 dist/cli.js worker` as the service runs it, built first) is started as its own process and timed to all mails
- * processed (N message rows, INBOX empty) and all replies at the SMTP sink. Its peak RSS is read from
- * /proc (VmHWM), its SQL statements are counted through postgres.js (scripts/bench/, loaded with
- * --import: the worker itself is unchanged). Before the backlog the same worker idles on an empty
+ * (`node --max-semi-space-size=4 dist/cli.js worker`, as the service runs it; built first) is
+ * started as its own process and timed to all mails processed (N message rows, INBOX empty) and
+ * all replies at the SMTP sink. Its peak RSS is read from /proc (VmHWM), its SQL statements are
+ * counted through postgres.js (scripts/bench/, loaded with --import: the worker itself is unchanged). Before the backlog the same worker idles on an empty
  * INBOX for a few seconds (idle RSS); after it, single mails are APPENDed one at a time (latency:
  * APPEND → committed). With --runs R every figure is the median of R runs.
  */
