@@ -6,10 +6,10 @@
  *
  * Per run: N generated notification mails are APPENDed; the floor is a bare imapflow `FETCH 1:*`
  * of that INBOX plus a bare mailparser `simpleParser` over the same bytes; then the compiled worker
- * (`node dist/cli.js worker`, built first) is started as its own process and timed to all mails
- * processed (N message rows, INBOX empty) and all replies at the SMTP sink. Its peak RSS is read from
- * /proc (VmHWM), its SQL statements are counted through postgres.js (scripts/bench/, loaded with
- * --import: the worker itself is unchanged). Before the backlog the same worker idles on an empty
+ * (`node --max-semi-space-size=4 dist/cli.js worker`, as the service runs it; built first) is
+ * started as its own process and timed to all mails processed (N message rows, INBOX empty) and
+ * all replies at the SMTP sink. Its peak RSS is read from /proc (VmHWM), its SQL statements are
+ * counted through postgres.js (scripts/bench/, loaded with --import: the worker itself is unchanged). Before the backlog the same worker idles on an empty
  * INBOX for a few seconds (idle RSS); after it, single mails are APPENDed one at a time (latency:
  * APPEND → committed). With --runs R every figure is the median of R runs.
  */
@@ -29,6 +29,8 @@ import { startSmtpSink, type SmtpSink } from '../test/support/smtp';
 const USER = 'vardochstod@orebro.se';
 const PASS = 'secret';
 const ROOT = path.resolve(__dirname, '..');
+/** The worker is started as scripts/lifecare-intake.service and `npm start` start it. */
+const WORKER_NODE_FLAGS = '--max-semi-space-size=4';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -127,11 +129,17 @@ interface Spawned {
 
 function startWorker(env: Record<string, string>, dataDir: string): Spawned {
   const countFile = path.join(dataDir, `statements-${Date.now()}.txt`);
-  const child = spawn(process.execPath, ['--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, LCI_BENCH_COUNT_FILE: countFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // LCI_BENCH_NODE_ARGS: extra node flags for the worker ("--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = [WORKER_NODE_FLAGS, ...(process.env.LCI_BENCH_NODE_ARGS ?? '').split(/\s+/)].filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env, LCI_BENCH_COUNT_FILE: countFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {

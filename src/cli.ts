@@ -5,7 +5,6 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createContext } from './app';
 import { casesListing, casesText, LISTING_LIMITS, tasksListing, tasksText } from './commands/listings';
-import { parseFiles } from './commands/parse';
 import { earlyVariable, loadConfig } from './config';
 import type { AppContext } from './context';
 import type { CaseStatus, TaskStatus } from './db/schema';
@@ -16,10 +15,8 @@ import { reprocessText } from './commands/listings';
 import { DEFAULT_RULES_DIR, loadRules } from './rules/load';
 import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
-import { serveCommand } from './commands/serve';
 import { usersAddCommand, usersDisableCommand } from './commands/users';
 import { finishTask, releaseTask, takeTask } from './tasks/actions';
-import { startWebServer } from './web/server';
 import { rootLogger } from './log';
 import { installFatalHandlers } from './process-guard';
 import { startWaitingHealth } from './startup-health';
@@ -62,6 +59,7 @@ program
   .option('--rules <dir>', 'rules folder', earlyVariable('RULES_DIR') ?? DEFAULT_RULES_DIR)
   .action(async (files: string[], opts: { rules: string }) => {
     const rules = loadRules(opts.rules);
+    const { parseFiles } = await import('./commands/parse.js');
     const failed = await parseFiles(files, rules, (line) => out(line + '\n'));
     process.exitCode = failed > 0 ? 1 : 0;
   });
@@ -144,13 +142,16 @@ program
     if (signalled) process.exit(0);
     const worker = new Worker(ctx);
     // The mail keeps flowing even when the UI cannot listen (port taken): that is logged, not fatal.
+    // The review UI (fastify, views, OIDC) is loaded only when it is served.
     const web = ctx.config.http.enabled
-      ? await startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus, senderStatus: () => worker.senderStatus }).catch(
-          (err: unknown) => {
+      ? await import('./web/server.js')
+          .then(({ startWebServer }) =>
+            startWebServer(ctx, { mailboxStatus: () => worker.intakeStatus, senderStatus: () => worker.senderStatus }),
+          )
+          .catch((err: unknown) => {
             ctx.log.error({ component: 'web', err }, 'review UI not started');
             return null;
-          },
-        )
+          })
       : null;
     const started = worker.start();
     stop = async (signal: string) => {
@@ -323,7 +324,7 @@ tasksCmd
 program
   .command('serve')
   .description('run the review web UI alone (without the mailbox loop)')
-  .action(() => serveCommand());
+  .action(async () => (await import('./commands/serve.js')).serveCommand());
 
 const usersCmd = program.command('users').description('staff accounts for the review UI');
 usersCmd

@@ -1,4 +1,5 @@
-import Holidays from 'date-holidays';
+import { createRequire } from 'node:module';
+import type Holidays from 'date-holidays';
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
@@ -18,7 +19,15 @@ import { caseThreading, personalBlock } from './replies';
  * only where replies may (REPLY_PERSONAL_DATA); a case that may not get one is flagged instead.
  */
 
-const holidays = new Holidays('SE', { types: ['public', 'bank'] });
+/** date-holidays brings every country's calendar (~20 MB): loaded on the first working-day question, not at start. */
+let holidays: Holidays | null = null;
+function swedishHolidays(): Holidays {
+  if (!holidays) {
+    const Loaded = createRequire(__filename)('date-holidays') as typeof Holidays;
+    holidays = new Loaded('SE', { types: ['public', 'bank'] });
+  }
+  return holidays;
+}
 const ZONE = 'Europe/Stockholm';
 const dayFormat = new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' });
 
@@ -30,7 +39,7 @@ export function isWorkingDay(day: string): boolean {
   const noon = new Date(`${day}T12:00:00Z`);
   const weekday = noon.getUTCDay();
   if (weekday === 0 || weekday === 6) return false;
-  const hits = holidays.isHoliday(new Date(`${day}T12:00:00Z`)) || [];
+  const hits = swedishHolidays().isHoliday(new Date(`${day}T12:00:00Z`)) || [];
   return !hits.some((h) => h.type === 'public' || h.type === 'bank');
 }
 

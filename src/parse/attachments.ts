@@ -1,7 +1,9 @@
+import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import iconv from 'iconv-lite';
 import Papa from 'papaparse';
-import readXlsxFile, { type CellValue } from 'read-excel-file/node';
+import type readXlsxFile from 'read-excel-file/node';
+import type { CellValue } from 'read-excel-file/node';
 import type { MailInput } from './read-mail';
 
 /** Text of a CSV attachment: UTF-8 when it decodes cleanly, otherwise Windows-1252 (Excel's default). */
@@ -84,13 +86,17 @@ export function xlsxTooLarge(buf: Buffer, limits = XLSX_LIMITS): string | null {
   return null;
 }
 
+/** read-excel-file, loaded with the first workbook (most mail has none: the parse thread starts without it). */
+let reader: typeof readXlsxFile | null = null;
+const xlsxReader = () => (reader ??= createRequire(__filename)('read-excel-file/node') as typeof readXlsxFile);
+
 /** Rows of cells from each sheet of each .xlsx attachment. An unreadable or oversized workbook adds nothing. */
 export async function xlsxTables(mail: MailInput): Promise<string[][][]> {
   const tables: string[][][] = [];
   for (const a of mail.attachments.filter((x) => XLSX.test(x.contentType) || /\.xlsx$/i.test(x.filename ?? ''))) {
     if (xlsxTooLarge(a.content)) continue;
     try {
-      for (const sheet of await readXlsxFile(a.content)) {
+      for (const sheet of await xlsxReader()(a.content)) {
         const rows = sheet.data.map((row) => row.map((v) => cellText(v).trim()));
         tables.push(rows.filter((row) => row.some((c) => c !== '')));
       }

@@ -73,8 +73,15 @@ export function automatedReason(mail: MailInput, rules: Rules, ownDomain?: strin
   ) {
     return 'automated-sender';
   }
-  for (const pattern of rules.senders.automated.subjects) {
-    if (new RegExp(pattern, 'iu').test(mail.subject)) return 'automated-subject';
-  }
+  if (subjectPatterns(rules).some((re) => re.test(mail.subject))) return 'automated-subject';
   return null;
+}
+
+const compiledSubjects = new WeakMap<Rules, RegExp[]>();
+
+/** The automated subjects, compiled once per rules object (no `g` flag: `test` keeps no state). */
+function subjectPatterns(rules: Rules): RegExp[] {
+  let res = compiledSubjects.get(rules);
+  if (!res) compiledSubjects.set(rules, (res = rules.senders.automated.subjects.map((p) => new RegExp(p, 'iu'))));
+  return res;
 }

@@ -13,8 +13,8 @@ export interface Cue {
 
 const fold = (s: string) => s.toLocaleLowerCase('sv').replace(/\s+/g, ' ').trim();
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** A phrase as a regex source on word boundaries, any run of spaces between words. */
-const phraseSource = (p: string) => `(?<![\\p{L}\\d])${escape(fold(p)).replace(/ /g, '\\s+')}(?![\\p{L}\\d])`;
+/** A phrase as a regex source, any run of spaces between words (the word boundaries are the caller's). */
+const phraseSource = (p: string) => escape(fold(p)).replace(/ /g, '\\s+');
 
 /** Words that are also given names but in lower case are ordinary words (Swedish, and English in English mail). */
 const COMMON_WORDS = new Set(
@@ -67,7 +67,8 @@ export class Lexicon {
       ...rules.lexicon.grant.map((p) => ({ p, k: 'grant' as const })),
     ].sort((a, b) => b.p.length - a.p.length);
     this.cueKinds = cues.map((c) => c.k);
-    this.cueRe = new RegExp(cues.map((c) => `(${phraseSource(c.p)})`).join('|'), 'giu');
+    // The word boundaries stand once around all the phrases (the same matches as around each, and twice as fast).
+    this.cueRe = new RegExp(`(?<![\\p{L}\\d])(?:${cues.map((c) => `(${phraseSource(c.p)})`).join('|')})(?![\\p{L}\\d])`, 'giu');
   }
 
   /** Whether a whole value is a known function, an abbreviation of one, or a compound ending in one. */
