@@ -4,6 +4,7 @@ import { csvTables, embeddedMessages, xlsxTables } from './attachments';
 import { automatedReason } from './classify';
 import { docxTexts } from './docx';
 import { pdfTexts } from './pdf';
+import { textAttachments } from './text-attachments';
 import { extractFromLines, extractFromRows } from './extract';
 import { assignIntent, mailIntent } from './intent';
 import { Lexicon } from './lexicon';
@@ -314,14 +315,15 @@ async function personsOf(
   for (const rows of [...csvTables(mail), ...(await xlsxTables(mail))]) {
     for (const p of extractFromRows(rows, labels, Lexicon.for(rules))) persons.push({ ...p, intent: p.intent ?? fallback ?? 'grant' });
   }
-  // A Word form or table reads like a body of its own.
-  for (const lines of docxTexts(mail)) {
+  // A Word form or table, a .txt list, a saved .html page or an .rtf reads like a body of its own.
+  const read = new Set<MailInput['attachments'][number]>();
+  for (const { attachment, lines } of [...docxTexts(mail).map((lines) => ({ attachment: null, lines })), ...textAttachments(mail)]) {
+    if (attachment) read.add(attachment);
     const found = extractFromLines(lines, rules, labels);
     assignIntent(found, lines, rules, fallback);
     persons.push(...found);
   }
   // A PDF's text layer (a card letter, a filled-in form) completes the person the body names, or adds its own.
-  const read = new Set<MailInput['attachments'][number]>();
   for (const pdf of await pdfTexts(mail)) {
     read.add(pdf.attachment);
     const found = extractFromLines(pdf.lines, rules, labels);

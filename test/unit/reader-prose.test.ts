@@ -477,3 +477,37 @@ test('a fixed-width report pasted as preformatted HTML keeps its columns', async
     expect.objectContaining({ name: 'Grace Mensah', function: 'Home Care Assistant', hsaId: A, treservaUser: 'grmens' }),
   ]);
 });
+
+test.each([
+  ['text/plain; charset=utf-8', 'personal.txt', `Namn: Lisa Berg\r\nFunktion: Undersköterska\r\nHSA-id: ${A}\r\nAnvändarnamn: lisber`],
+  [
+    'text/html; charset=utf-8',
+    'personal.html',
+    `<table><tr><td>Namn</td><td>Lisa Berg</td></tr><tr><td>Funktion</td><td>Undersköterska</td></tr><tr><td>HSA-id</td><td>${A}</td></tr><tr><td>Treserva</td><td>lisber</td></tr></table>`,
+  ],
+  [
+    'application/rtf',
+    'personal.rtf',
+    `{\\rtf1\\ansi{\\fonttbl{\\f0 Calibri;}}\\f0 Namn: Lisa Berg\\par Funktion: Undersk\\'f6terska\\par HSA-id: ${A}\\par Anv\\'e4ndarnamn: lisber\\par}`,
+  ],
+])('an attached %s reads like a body', async (ct, name, content) => {
+  const body = [
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Hej! Se bifogad fil.',
+    '',
+    'Mvh Anna',
+    '--b',
+    `Content-Type: ${ct}; name="${name}"`,
+    `Content-Disposition: attachment; filename="${name}"`,
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    content,
+    '--b--',
+  ].join('\n');
+  const { result } = await parseMail(annaMail(`att-${name}`, 'Ny personal', body, { contentType: 'multipart/mixed; boundary="b"' }), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Lisa Berg', function: 'Undersköterska', hsaId: A, treservaUser: 'lisber' }),
+  ]);
+});
