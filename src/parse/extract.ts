@@ -562,6 +562,11 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   for (let k = 0; k < cells.length; k++) {
     const m = /^(.{3,50}?)\s+(?:är|is|blir|jobbar som|arbetar som)\s+(?:en\s+|ny\s+|vår\s+)?(.{2,40})$/u.exec(cells[k]!);
     if (m && plausibleName(m[1]!, lexicon) && lexicon.isRole(m[2]!)) cells.splice(k, 1, m[1]!, m[2]!);
+    // "Undersköterska Karl Persson, HSA-id …": the function before the name.
+    const words = cells[k]!.split(/\s+/);
+    const n = words.length > 2 ? lexicon.roleAt(words, 0) : 0;
+    if (n > 0 && plausibleName(words.slice(n).join(' '), lexicon))
+      cells.splice(k, 1, words.slice(0, n).join(' '), words.slice(n).join(' '));
   }
   // "Ahmed Yusuf – ahmyus": a name and a username built from it.
   if (cells.length === 2 && plausibleName(cells[0]!, lexicon) && USER_CELL.test(cells[1]!) && builtFromName(cells[1]!, cells[0]!))
@@ -570,6 +575,11 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
   // A number there ("HSA-id: 9752 2100 0005 1186", a card number) is a wrong value, read elsewhere, not a placeholder.
   const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{3}/.test(c));
+  // "HSA-id: SE…" as a cell: the id without its label and the sentence's full stop.
+  for (const [k, c] of cells.entries()) {
+    const id = c.replace(/^hsa(?:[- ]?id)?\S*?\s*[:=]?\s+(?=SE)/i, '').replace(/[.;]+$/, '');
+    if (id !== c && HSA_CELL.test(id)) cells[k] = id;
+  }
   const hsaAt = cells.findIndex((c) => HSA_CELL.test(c));
   const pnrAt = hsaAt < 0 ? cells.findIndex((c) => PNR_CELL.test(c)) : -1;
   const idAt = hsaAt >= 0 ? hsaAt : pnrAt >= 0 ? pnrAt : hsaPlaceholder;
@@ -590,9 +600,10 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     if (i === idAt) continue;
     // "Mohammed Al-Sayed – ? – SE… – mohals": a placeholder holds a place, it is no value.
     if (lexicon.isPlaceholder(c)) continue;
-    // "…, SE…, tres: hodwar": a cell with its own label.
-    const own = /:/.test(c) ? labels.matchLine(c) : null;
-    if (own?.separated && own.rest !== '' && own.field !== 'hsaId' && p[own.field] == null) {
+    // "…, SE…, tres: hodwar", "…, användarnamn lisber.": a cell with its own label.
+    const own = labels.matchLine(c.replace(/[.;]+$/, ''));
+    const labelled = own && own.rest !== '' && (own.separated || (own.field === 'treservaUser' && /^\S+$/.test(own.rest)));
+    if (own && labelled && own.field !== 'hsaId' && p[own.field] == null) {
       p[own.field] = cleanValue(own.field, own.rest);
       continue;
     }

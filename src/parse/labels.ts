@@ -171,8 +171,9 @@ export class LabelMatcher {
 
   private matchLineUncached(line: string): LabelHit | null {
     const sep = /^(.{1,70}?)\s*(?::|=|\t|»|→|->|=>|\.{3,}|\s[-–—]\s)\s*(.*)$/.exec(line);
-    // A "label" holding an id or a number ("HSA-ID SE…-TTH9, Treserva") is a label and its value, not one label.
-    if (sep && !/\d{6}/.test(sep[1]!)) {
+    // A "label" holding an id or a number ("HSA-ID SE…-TTH9, Treserva") is a label and its value, not one label;
+    // one holding a comma ("Lisa Berg, usk, HSA-id: …") is a row with a labelled cell.
+    if (sep && !/\d{6}/.test(sep[1]!) && !sep[1]!.includes(',')) {
       const field = this.match(sep[1]!, sep[1]!.trim().split(/\s+/).length <= 5);
       // "HSA-ID:t: SE…": a definite ending written after the colon belongs to the label.
       const part = field === 'name' ? this.parts.get(foldLabel(sep[1]!.replace(/\([^)]*\)/g, ' '))) : undefined;

@@ -115,6 +115,15 @@ test.each<[string, string, Want[]]>([
     [{ name: 'Maria Olofsson', hsaId: A, treservaUser: 'marolo', intent: 'revoke' }],
   ],
   [
+    'a row with labelled cells: "HSA-id: SE 55… - T1X", an en dash in the id, "användarnamn lisber."',
+    `Lisa Berg, usk, HSA-id: SE 5500079198 - T1X, lisber\nOmar Ali, ssk, HSA-ID ${B.replace('-', '–')}, användarnamn omaali.\n1. Undersköterska Karl Persson, HSA-id ${C}, användarnamn karper.`,
+    [
+      { name: 'Lisa Berg', function: 'Usk', hsaId: 'SE5500079198-T1X', treservaUser: 'lisber' },
+      { name: 'Omar Ali', function: 'Ssk', hsaId: B, treservaUser: 'omaali' },
+      { name: 'Karl Persson', function: 'Undersköterska', hsaId: C, treservaUser: 'karper' },
+    ],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
