@@ -610,7 +610,9 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
     if (p.function == null && lexicon.isRole(c)) p.function = cleanValue('function', c);
     else if (p.name == null && plausibleName(c, lexicon)) p.name = cleanValue('name', c);
     else if (p.treservaUser == null && USER_CELL.test(c) && !lexicon.isRole(c)) p.treservaUser = cleanValue('treservaUser', c);
-    else if (p.function == null && plausibleBare('function', c)) p.function = cleanValue('function', c);
+    // A few words that are no known function, but no sentence either ("Moa är vårdbiträde" is one).
+    else if (p.function == null && plausibleBare('function', c) && !/\s(?:är|is|blir|heter|har)\s/i.test(c))
+      p.function = cleanValue('function', c);
     else return null;
   }
   return (p.name != null || cells.length >= 3) && hasValue(p) ? p : null;

@@ -82,6 +82,8 @@ export class Lexicon {
     if (words.length > 1 && this.modifiers.has(words[0]!)) return this.isRole(value.trim().split(/\s+/).slice(1).join(' '));
     if (words.length > 4) return false;
     const last = words[words.length - 1]!;
+    // "Moa är vårdbiträde" is a sentence, not a compound function.
+    if (words.some((w) => /^(?:är|is|blir|och|som|har|heter|and)$/.test(w))) return false;
     return this.endings.some((e) => last.length > e.length + 2 && last.endsWith(e)) && words.every((w) => /^[\p{L}.-]+$/u.test(w));
   }
 

@@ -22,6 +22,7 @@ export function cleanValue(field: FieldName, value: string): string | null {
   if (field === 'hsaId' && !/\d{4}/.test(v) && v.split(/\s+/).length >= 3) return null;
   // "SE5500079198–T1X": Word's en dash for the hyphen.
   if (field === 'hsaId') v = v.replace(/\s*[-–—]\s*/g, '-');
+  if (field === 'hsaId' && /^SE\s?\d/i.test(v)) v = v.replace(/\s+/g, '');
   // A function is capitalised ("Usk"), but not an abbreviation before it ("tf enhetschef", "t.f. samordnare").
   if (field === 'function' && !/^(?:tf\.?|t\.f\.?|vik\.|stf\.?|tillf\.)\s/i.test(v)) v = v.charAt(0).toLocaleUpperCase('sv') + v.slice(1);
   if (v === '' || /^[-–_.?]+$/.test(v) || /^(saknas|ej känt|okänt|vet ej|n\/a)$/i.test(v)) return null;

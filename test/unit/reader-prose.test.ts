@@ -43,14 +43,6 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
-    'a list heading ending in a colon governs the items below it, not the one above',
-    `NYA (behöver behörighet från 21/12):\n• Elias Nord, Undersköterska, HSA-id ${A}, användarnamn elnord\n\nSKA TAS BORT (vikariatet slutade 18/12):\n• Peter Sandberg, HSA-id ${B}, användarnamn petsan`,
-    [
-      { name: 'Elias Nord', function: 'Undersköterska', hsaId: A, treservaUser: 'elnord', intent: 'grant' },
-      { name: 'Peter Sandberg', function: null, hsaId: B, treservaUser: 'petsan', intent: 'revoke' },
-    ],
-  ],
-  [
     'a name and a function on a heading line with nothing between',
     `Malin Ek usk\nHSA ${A}\nAnv malek`,
     [{ name: 'Malin Ek', function: 'Usk', hsaId: A, treservaUser: 'malek' }],
@@ -518,5 +510,14 @@ test.each([
   const { result } = await parseMail(annaMail(`att-${name}`, 'Ny personal', body, { contentType: 'multipart/mixed; boundary="b"' }), rules);
   expect(result.persons).toEqual([
     expect.objectContaining({ name: 'Lisa Berg', function: 'Undersköterska', hsaId: A, treservaUser: 'lisber' }),
+  ]);
+});
+
+test('a list heading ending in a colon governs the items below it, not the one above', async () => {
+  const body = `Hej,\n\nNYA (behöver behörighet från 21/12):\n• Elias Nord, Undersköterska, HSA-id ${A}, användarnamn elnord\n\nSKA TAS BORT (vikariatet slutade 18/12):\n• Peter Sandberg, HSA-id ${B}, användarnamn petsan\n\nMvh Anna`;
+  const { result } = await parseMail(annaMail('h1', 'Ändringar', body), rules);
+  expect(result.persons.map((p) => [p.name, p.intent])).toEqual([
+    ['Elias Nord', 'grant'],
+    ['Peter Sandberg', 'revoke'],
   ]);
 });
