@@ -521,3 +521,12 @@ test('a list heading ending in a colon governs the items below it, not the one a
     ['Peter Sandberg', 'revoke'],
   ]);
 });
+
+test.each([
+  ['Ditt ärende har registrerats [#12345]', 'Tack! Ditt ärende har tagits emot av vår kundtjänst.'],
+  ['Frånvaromeddelande', 'Tack för ditt mejl. Jag är föräldraledig och åter 1 mars.'],
+])('"%s" is machine mail, never answered', async (subject, body) => {
+  const out = await parseMail(annaMail(`auto-${subject.length}`, subject, body), rules);
+  expect(out.result.kind).toBe('automated');
+  expect(out.automatedReason).toBe('automated-subject');
+});
