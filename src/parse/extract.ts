@@ -287,7 +287,9 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     if (heading && (blockHasNoName(i + 1) || (roleLine(i + 1) && blockHasNoName(i + 2)))) {
       out.flush();
       out.set('name', cleanValue('name', heading.name), i);
-      if (heading.function) out.set('function', cleanValue('function', heading.function), i);
+      // "Ny enhetschef är Amal Hassan:" above "Funktion: Enhetschef": the block's own label says it.
+      const labelsFunction = lines.slice(i + 1, i + 7).some((l) => labels.matchLine(l)?.field === 'function');
+      if (heading.function && !labelsFunction) out.set('function', cleanValue('function', heading.function), i);
       consumed.add(i);
       // "Ingrid Wallin de Vries" then "Sjuksköterska" on a line of its own, then the labelled values.
       if (!heading.function && roleLine(i + 1)) {

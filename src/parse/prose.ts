@@ -182,7 +182,16 @@ function names(words: string[], lexicon: Lexicon, roleSpans: Array<[number, numb
     const w = bare(words[i]!);
     const cap = isCap(w);
     // "Also John-Erik O'Brien", "Även Lisa Berg": a name starts at the given name.
-    if (cap && !lexicon.isGivenName(w) && lexicon.isGivenName(bare(words[i + 1] ?? '').split('-')[0]!)) continue;
+    // ("Amal Hassan," with nothing after is one name: the given name after it must begin one of two words.)
+    const nextName = bare(words[i + 1] ?? '');
+    if (
+      cap &&
+      !lexicon.isGivenName(w) &&
+      lexicon.isGivenName(nextName.split('-')[0]!) &&
+      words[i + 1] === nextName &&
+      isCap(bare(words[i + 2] ?? ''))
+    )
+      continue;
     // A name in lower case is read only where the writer writes everything so ("ny usk anna svensson").
     const given = (cap || sloppy) && (lexicon.isGivenName(w) || (w.includes('-') && lexicon.isGivenName(w.split('-')[0]!)));
     if (!given && !cap) continue;
@@ -464,7 +473,9 @@ export function extractProse(lines: readonly string[], rules: Rules, opts: Prose
     // "Hanna Öberg och Ali Rezaei, båda sjuksköterskor, har fått sina kort": persons named together, their values told after.
     const together = found.filter((e) => e.field === 'name' && (e.value.includes(' ') || knownAs(e.value) != null));
     const respectively = RESPECTIVELY.test(text);
-    if (together.length >= 2 && ((!has('hsaId') && !has('treservaUser')) || respectively) && about && !KEEP.test(text)) {
+    // ("Vi har två nya sommarvikarier: Hanna Johansson och Ali Mohammadi." speaks of new staff, if not of access.)
+    const newStaff = /(?<![\p{L}])(?:ny|nya|new)(?![\p{L}])/iu.test(text);
+    if (together.length >= 2 && ((!has('hsaId') && !has('treservaUser')) || respectively) && (about || newStaff) && !KEEP.test(text)) {
       push();
       roster = together.map((e): RawPerson => ({ name: e.value, at: s.line, end: s.line }));
       const roles = found.filter((e) => e.field === 'function');

@@ -116,6 +116,19 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'new staff named together without a word of access, their values by first name after',
+    `Vi har två nya sommarvikarier som börjar på måndag: Hanna Johansson och Ali Mohammadi. Båda har funktionen vårdbiträde.\n\nHannas HSA-id är ${A} och Alis ${B}. Användarnamnen i Treserva är vghajo respektive vgalmo.`,
+    [
+      { name: 'Hanna Johansson', function: 'Vårdbiträde', hsaId: A, treservaUser: 'vghajo' },
+      { name: 'Ali Mohammadi', function: 'Vårdbiträde', hsaId: B, treservaUser: 'vgalmo' },
+    ],
+  ],
+  [
+    'a sentence naming the person above a labelled block with its own function; a surname that is also a given name',
+    `Ny enhetschef är Amal Hassan, som har fått sitt SITHS-kort:\nFunktion: Enhetschef\nHSA-id: ${A}\nAnvändarnamn TES: amahas`,
+    [{ name: 'Amal Hassan', function: 'Enhetschef', hsaId: A, treservaUser: 'amahas' }],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
