@@ -338,6 +338,10 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
 
     // Several "label: value" pairs on one line, perhaps after "Name, function." without labels.
     const pairs = inlinePairs(line, labels, lexicon);
+    // "Vi anmäler härmed två medarbetare. Namn på behörig: …": a sentence ended before the labels leads nothing.
+    // That sentence is left for prose to read ("… och jag är tf. enhetschef under tiden.").
+    let sentence = '';
+    if (pairs.prefix.trim().split(/\s+/).length > 6 && /[.!?]\s*$/.test(pairs.prefix)) [sentence, pairs.prefix] = [pairs.prefix, ''];
     // In a sentence ("… behöver Lifecare: Dragana (Sjuksköterska, HSA-id: …)") the values are prose's to read.
     const wordy = (t: string) => t.trim().split(/\s+/).length > 6;
     if (pairs.length >= 2 && !wordy(pairs.prefix) && !pairs.some(([, v]) => wordy(v))) {
@@ -359,7 +363,8 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
           out.set('function', cleanValue('function', both.role), i);
         } else out.set(field, cleanValue(field, value), i);
       }
-      consumed.add(i);
+      if (sentence) lines[i] = sentence;
+      else consumed.add(i);
       continue;
     }
 

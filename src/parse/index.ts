@@ -135,9 +135,11 @@ function completeFrom(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
 function byFirstName(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
   const used: RawPerson[] = [];
   for (const p of fresh) {
-    if (p.name == null || p.name.includes(' ')) continue;
+    if (p.name == null) continue;
+    // A full name matches the same full name below (two levels of a forward); a first name the one of it.
+    const full = p.name.includes(' ');
     const first = p.name.toLowerCase();
-    const hits = older.filter((o) => o.name?.toLowerCase().split(/\s+/)[0] === first);
+    const hits = older.filter((o) => (full ? sameName(o.name, p.name) : o.name?.toLowerCase().split(/\s+/)[0] === first));
     const o = hits.length === 1 ? hits[0]! : null;
     if (!o || clash(p, o)) continue;
     for (const f of FIELDS) if (p[f] == null && o[f] != null) p[f] = o[f];
@@ -211,7 +213,12 @@ function fromThread(
     noteOnTop(t.fresh, older, rules);
     return older;
   }
-  completeFrom(persons, older);
+  const used = completeFrom(persons, older);
+  // A forward of forwards ("Leveransbesked" for each card, one level each): a named, identified person
+  // below whom the note above did not name stands beside them.
+  for (const o of older)
+    if (!used.includes(o) && o.name != null && o.hsaId != null && !persons.some((p) => sameName(p.name, o.name) || p.hsaId === o.hsaId))
+      persons.push(o);
   return signed();
 }
 

@@ -105,6 +105,7 @@ export function sentencesOf(text: string): string[] {
 }
 
 const ITEM = /^\s*(?:[•·*▪◦–-]|\d{1,2}[.)])\s+\S/;
+const ROWISH = /^[^,;]{2,60}(?:,|;|\s[–—-]\s)[^,;]{2,60}(?:,|;|\s[–—-]\s)/;
 const ROW_WITH_ID = /SE[ \t]?(?:16)?\d{10}.*(?:[,;]|\s[–—-]\s)|(?:[,;]|\s[–—-]\s).*SE[ \t]?(?:16)?\d{10}/i;
 const LABELLED_LINE = /^\s*\p{Lu}[\p{L}-]{1,30}(?:[ \t][\p{L}/-]{1,20}){0,3}:[ \t]+\S/u;
 
@@ -125,8 +126,10 @@ function sentences(lines: readonly string[]): Sentence[] {
       // A heading line ("SKA TAS BORT:") and a list item end their sentence at the line's end.
       const ends = /:\s*$/.test(lines[i]!) || ITEM.test(lines[i + 1] ?? '');
       text += lines[i]!.slice(0, 2000).replace(/\s+/g, ' ').trim() + (ends ? '\u2029 ' : ' ');
-      // A row holding an HSA-id ("Amanda Lööf, usk, HSA-id SE…, Treserva stamlo") ends at its line's end.
-      if (ROW_WITH_ID.test(lines[i]!) && (lines[i + 1] ?? '').trim() !== '') {
+      // A row holding an HSA-id ("Amanda Lööf, usk, HSA-id SE…, Treserva stamlo") ends at its line's end,
+      // and so does a row above another row ("Leila Karimi, undersköterska, TES-användare leikar").
+      const rows = ROWISH.test(lines[i]!) && ROWISH.test(lines[i + 1] ?? '');
+      if ((ROW_WITH_ID.test(lines[i]!) || rows) && (lines[i + 1] ?? '').trim() !== '') {
         i++;
         break;
       }

@@ -129,6 +129,22 @@ test.each<[string, string, Want[]]>([
     [{ name: 'Amal Hassan', function: 'Enhetschef', hsaId: A, treservaUser: 'amahas' }],
   ],
   [
+    'rows without ids, one under the other, each its own sentence',
+    `Leila Karimi, undersköterska, TES-användare leikar\nJohan Öst, sjuksköterska, TES-användare johost`,
+    [
+      { name: 'Leila Karimi', function: 'Undersköterska', treservaUser: 'leikar' },
+      { name: 'Johan Öst', function: 'Sjuksköterska', treservaUser: 'johost' },
+    ],
+  ],
+  [
+    'labelled pairs of two persons in one flowed paragraph after a sentence',
+    `Vi anmäler härmed två medarbetare som har fått SITHS-kort. Namn på behörig: Tove Sandberg-Lindahl, funktion: Enhetschef, HSA-id: ${A}, användarnamn i Treserva/TES: tovsan. Namn på behörig: Ebrahim Nazari, funktion: Undersköterska, HSA-id: ${B}, användarnamn i Treserva/TES: ebrnaz.`,
+    [
+      { name: 'Tove Sandberg-Lindahl', function: 'Enhetschef', hsaId: A, treservaUser: 'tovsan' },
+      { name: 'Ebrahim Nazari', function: 'Undersköterska', hsaId: B, treservaUser: 'ebrnaz' },
+    ],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
@@ -542,4 +558,46 @@ test.each([
   const out = await parseMail(annaMail(`auto-${subject.length}`, subject, body), rules);
   expect(out.result.kind).toBe('automated');
   expect(out.automatedReason).toBe('automated-subject');
+});
+
+test('a forward of forwards: names on one level, each HSA-id in its own card letter below', async () => {
+  const letter = (name: string, id: string, t: string) =>
+    [
+      '',
+      '-----Ursprungligt meddelande-----',
+      'Från: SITHS Kortservice <noreply@kortservice.example>',
+      `Skickat: onsdag 5 september 2029 ${t}`,
+      'Till: Reza Ahmadi <reza@omsorgshuset.se>',
+      'Ämne: Leveransbesked SITHS eID-kort',
+      '',
+      'Leveransbesked',
+      '',
+      `Kortinnehavare: ${name}`,
+      `HSA-id: ${id}`,
+    ].join('\n');
+  const body = [
+    'Hej Kasia, kan du skicka vidare till kommunen?',
+    '',
+    'Leila Karimi, undersköterska, TES-användare leikar',
+    'Johan Öst, sjuksköterska, TES-användare johost',
+    '',
+    'HSA-id:n står i kortbeskeden nedan.',
+    '',
+    '/Reza',
+    letter('Leila Karimi', A, '06:15'),
+    letter('Johan Öst', B, '07:15'),
+  ].join('\n');
+  const { result } = await parseMail(annaMail('fw2', 'VB: SITHS-kort', body), rules);
+  expect(result.persons).toEqual([
+    expect.objectContaining({ name: 'Leila Karimi', hsaId: A, treservaUser: 'leikar' }),
+    expect.objectContaining({ name: 'Johan Öst', hsaId: B, treservaUser: 'johost' }),
+  ]);
+});
+
+test('"Jag har sagt upp mig … ta bort min åtkomst" is a leaver', async () => {
+  const body =
+    'Hej!\n\nJag har sagt upp mig och min sista arbetsdag är den 19 oktober. Ni kan därför ta bort min åtkomst till Lifecare SP efter det.\nMitt användarnamn i Treserva är yasalk.\n\nYasmin Al-Khatib\nUndersköterska';
+  const { result } = await parseMail(annaMail('rv1', 'Min behörighet', body, { fromName: 'Yasmin Al-Khatib' }), rules);
+  expect(result.persons).toEqual([expect.objectContaining({ name: 'Yasmin Al-Khatib', treservaUser: 'yasalk', intent: 'revoke' })]);
+  expect(result.autoReply).toBe(false);
 });
