@@ -174,7 +174,10 @@ export function extractFromRows(rows: string[][], labels: LabelMatcher, lexicon?
     });
     // An action column ("Ny", "Slutar", "Ta bort") says what the row asks for.
     if (lexicon) {
-      const cues = row.filter((_, k) => !columns![k] || columns![k] === null).flatMap((c) => lexicon.cues(c));
+      // A cell is a heading of its row: "Ta bort" reads as "Ta bort:".
+      const cues = row
+        .filter((_, k) => !columns![k] || columns![k] === null)
+        .flatMap((c) => lexicon.cues(/:\s*$/.test(c) ? c : `${c.trim()}:`));
       if (cues.some((c) => c.kind === 'revoke')) p.intent = 'revoke';
       else if (cues.length > 0) p.intent = 'grant';
     }
@@ -579,6 +582,8 @@ function shapeRow(line: string, rules: Rules, legend: FieldName[] | null): RawPe
   if (cells.length === 2 && plausibleName(cells[0]!, lexicon) && USER_CELL.test(cells[1]!) && builtFromName(cells[1]!, cells[0]!))
     return { name: cleanValue('name', cells[0]!), treservaUser: cleanValue('treservaUser', cells[1]!) };
   if (cells.length < 2 || cells.length > 5) return null;
+  // "HSA ID — SE…", "Name — Lucía Romero": a label and its value, not a row.
+  if (cells.length === 2 && LabelMatcher.for(rules).match(cells[0]!)) return null;
   // "HSA-id saknas än", "HSA-id kommer": the HSA-id's place, with nothing in it.
   // A number there ("HSA-id: 9752 2100 0005 1186", a card number) is a wrong value, read elsewhere, not a placeholder.
   const hsaPlaceholder = cells.findIndex((c) => /^hsa[- ]?id\S*\s+\S/i.test(c) && !/\d{3}/.test(c));

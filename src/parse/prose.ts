@@ -22,7 +22,7 @@ const PERSONNUMMER = /^(?:\d{2})?\d{6}[-+–]?\d{4}$/;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "treserva-konto är x", "username x". */
 const SYSTEM = String.raw`(?:treserva|tes)(?:[ \t]*\/[ \t]*(?:treserva|tes))?`;
 const VALUE = String.raw`["'“”‘’«»(]?([A-Za-z0-9][A-Za-z0-9._\\@-]{1,39})(?![\p{L}\d])`;
-const LINK = String.raw`(?:[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|lyder[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
+const LINK = String.raw`(?:[ \t]+(?:är|blir)[ \t]+(?:klart?|färdigt?|skapat|upplagt)[ \t]*:[ \t]*|[ \t]*[:=][ \t]*|[ \t]+(?:är[ \t]+|blir[ \t]+|lyder[ \t]+|var[ \t]+|is[ \t]+|was[ \t]+|=[ \t]+)?)`;
 /** Username after its label: "användarnamn i Treserva: x", "tes login x", "anv x", "heter x i TES", "i Treserva heter hon x". */
 const USER_PATTERNS: RegExp[] = [
   new RegExp(
@@ -692,7 +692,7 @@ const NEW_ROLE = /(?<![\p{L}])(?:ny|nya|nytt|new)\s+$/iu;
 
 /** "Jobbar som ssk", "arbetar här som undersköterska". */
 const WORKS_AS =
-  /(?<![\p{L}])(?:jobbar|jobba|jobbat|arbetar|arbeta|arbetat|anställd|anställts|börjar|börja|börjat|tjänstgör|går[ \t]+in|gå[ \t]+in|hoppar[ \t]+in|vikarierar|vikariera)(?:[ \t]+(?:här|hos[ \t]+oss|nu|hos[ \t]+oss[ \t]+nu))?[ \t]+som[ \t]/iu;
+  /(?<![\p{L}])(?:jobbar|jobba|jobbat|arbetar|arbeta|arbetat|anställd|anställts|börjar|börja|börjat|tjänstgör|går[ \t]+in|gå[ \t]+in|hoppar[ \t]+in|vikarierar|vikariera|works|working|employed|works[ \t]+here)(?:[ \t]+(?:här|hos[ \t]+oss|nu|hos[ \t]+oss[ \t]+nu))?[ \t]+(?:som|as)[ \t]/iu;
 /** "Ingrid stannar kvar, hennes behörighet ska vara kvar": nothing to do for that person. */
 const KEEP =
   /(?<![\p{L}])(?:stannar kvar|ska vara kvar|ska ha kvar|får behålla|ska behålla|behåller|fortsätter som vanligt|ingen ändring|väntar fortfarande på|väntar på sitt kort|inte fått sitt kort)(?![\p{L}])/iu;

@@ -145,6 +145,23 @@ test.each<[string, string, Want[]]>([
     ],
   ],
   [
+    'an action column and action headings: "Ta bort" is a leaver, "Lägg till" a grant',
+    `Åtgärd | Namn | Funktion | HSA-id | Användarnamn\nLägg till | Oliwia Nowak | Undersköterska | ${A} | oliwno\nTa bort | Per-Olof Sundin | Undersköterska | ${B} | persun`,
+    [
+      { name: 'Oliwia Nowak', intent: 'grant' },
+      { name: 'Per-Olof Sundin', intent: 'revoke' },
+    ],
+  ],
+  [
+    'em dashes between labels and values; a plural function',
+    `Name — Lucía Romero\nHSA ID — ${A}\nTreserva user — lucrom\n\nVi har två nya undersköterskor: Hanna Lindgren och Ali Mohamud. Hannas HSA-id är ${B} och Alis ${C}.`,
+    [
+      { name: 'Lucía Romero', hsaId: A, treservaUser: 'lucrom' },
+      { name: 'Hanna Lindgren', function: 'Undersköterskor', hsaId: B },
+      { name: 'Ali Mohamud', function: 'Undersköterskor', hsaId: C },
+    ],
+  ],
+  [
     'a fixed-width report under a header of labels',
     `EMP_NO  NAME                TITLE            HSA_ID               TRESERVA_USER\n------  ------------------  ---------------  -------------------  -------------\n104301  Maria Lindqvist     Undersköterska   ${A}    marlin\n104305  Kwame Osei          Undersköterska   ${B}    kweose`,
     [
@@ -235,6 +252,9 @@ test.each<[string, Want]>([
     { name: 'Mariam Khoury', treservaUser: 'mariam.k', hsaId: null },
   ],
   [`Jag har fyllt i användarnamnet nedan. HSA-id ${A}`, { treservaUser: null }],
+  [`Hej Yusuf, hennes Treservakonto är klart: jelmar. HSA-id: ${A}`, { treservaUser: 'jelmar' }],
+  [`Name: Omar Khalil\nHe works as undersköterska.\nHSA-id: ${A}\nTreserva username: omakha`, { function: 'Undersköterska' }],
+  [`Namn: Jamal Idris\nFunktion: Vårdbiträde\nHSA-id: ${A}\nAnvändarnamn: saknas fortfarande`, { treservaUser: null }],
   [`Lisa Berg är ny undersköterska, HSA-id ${A}. lisber är hennes användarnamn i Treserva.`, { treservaUser: 'lisber' }],
   [
     `Jag heter Chiamaka Okafor och jobbar som undersköterska. Mitt HSA-id: ${A}, och i TES loggar jag in som chioka.`,
