@@ -1,6 +1,6 @@
 import type { Rules } from '../rules/load';
 import { isUnitLine, LabelMatcher } from './labels';
-import { extractProse, mention, sentencesOf, type ProseOptions } from './prose';
+import { extractProse, knownFirstNames, mention, sentencesOf, type ProseOptions } from './prose';
 import { FIELDS, type FieldName } from './types';
 import { Lexicon } from './lexicon';
 import { builtFromName, cleanValue, firmLike, isNoise, plausibleBare } from './values';
@@ -222,7 +222,7 @@ export function extractFromLines(rawLines: string[], rules: Rules, labels = Labe
     return seenLabel;
   };
 
-  const knownFirst = new Set((opts.known ?? []).map((n) => n.split(/\s+/)[0]!.toLocaleLowerCase('sv')));
+  const knownFirst = knownFirstNames(opts);
   for (let i = 0; i < lines.length; i++) {
     // "Kevin: kevlun" in an answer to our mail: a person our mail names, and one value told by its shape.
     const firstColon = knownFirst.size > 0 ? /^\s*(\p{Lu}[\p{L}'’-]+)\s*:\s*(\S{2,40})\s*$/u.exec(lines[i]!) : null;

@@ -137,10 +137,8 @@ function byFirstName(fresh: RawPerson[], older: RawPerson[]): RawPerson[] {
   for (const p of fresh) {
     if (p.name == null) continue;
     // A full name matches the same full name below (two levels of a forward); a first name the one of it.
-    const full = p.name.includes(' ');
-    const first = p.name.toLowerCase();
-    const hits = older.filter((o) => (full ? sameName(o.name, p.name) : o.name?.toLowerCase().split(/\s+/)[0] === first));
-    const o = hits.length === 1 ? hits[0]! : null;
+    const same = older.filter((o) => sameName(o.name, p.name));
+    const o = p.name.includes(' ') ? (same.length === 1 ? same[0]! : null) : (byFirst(older, p.name) ?? null);
     if (!o || clash(p, o)) continue;
     for (const f of FIELDS) if (p[f] == null && o[f] != null) p[f] = o[f];
     p.name = o.name!;
@@ -260,10 +258,11 @@ function withOurForms(fresh: RawPerson[], typed: RawPerson[]): RawPerson[] {
   const rest: RawPerson[] = [];
   const only = <T>(xs: T[]) => (fresh.length === 1 && xs.length === 1 ? xs[0]! : undefined);
   for (const p of fresh) {
-    const target = out.find((t) => sameName(t.name, p.name)) ?? byFirst(out, p.name) ?? (p.name == null ? only(out) : undefined);
+    const same = out.find((t) => sameName(t.name, p.name));
+    const target = same ?? byFirst(out, p.name) ?? (p.name == null ? only(out) : undefined);
     if (target) {
       // The form's full name stays when the words on top give the first name alone.
-      for (const f of FIELDS) if (p[f] != null && !(f === 'name' && target === byFirst(out, p.name))) target[f] = p[f];
+      for (const f of FIELDS) if (p[f] != null && (f !== 'name' || same || p.name == null)) target[f] = p[f];
       if (p.intent) target.intent = p.intent;
       continue;
     }

@@ -403,9 +403,13 @@ export interface ProseOptions {
   known?: readonly string[];
 }
 
+/** The first names, lower-cased, of the persons our quoted mail names. */
+export const knownFirstNames = (opts: ProseOptions): Set<string> =>
+  new Set((opts.known ?? []).map((n) => n.split(/\s+/)[0]!.toLocaleLowerCase('sv')));
+
 export function extractProse(lines: readonly string[], rules: Rules, opts: ProseOptions = {}): RawPerson[] {
   const lexicon = Lexicon.for(rules);
-  const knownFirst = new Set((opts.known ?? []).map((n) => n.split(/\s+/)[0]!.toLocaleLowerCase('sv')));
+  const knownFirst = knownFirstNames(opts);
   /** A word naming a person of our quoted mail by first name ("Ida", "Piotrs"), as written. */
   const knownAs = (w: string): string | null => {
     const lower = w.toLocaleLowerCase('sv');
@@ -622,6 +626,8 @@ const RESPECTIVE_LIST =
 const THEY = /(?<![\p{L}])(?:de|deras|dem|they|their)(?![\p{L}])/iu;
 const AND_LIST =
   /(?<![\p{L}\d])([a-z][a-z0-9._-]{1,39})((?:[ \t]*,[ \t]*[a-z][a-z0-9._-]{1,39}){0,8})[ \t]+(?:och|and)[ \t]+([a-z][a-z0-9._-]{1,39})(?=[.!,;]?(?:\s|$))/gu;
+/** AND_LIST without `g`, for `test` (which then keeps no state). */
+const AND_LIST_ONE = new RegExp(AND_LIST.source, 'u');
 const USER_WORD = /(?<![\p{L}])(?:treserva|tes|användarnamn\p{L}*|användar-?id|login|inlogg\p{L}*|username)(?![\p{L}])/iu;
 
 /**
@@ -635,7 +641,7 @@ function toRoster(text: string, roster: RawPerson[], lexicon: Lexicon): boolean 
     const v = cleanValue(e.field, e.value);
     if (v != null && p[e.field] == null) p[e.field] = v;
   };
-  if (RESPECTIVELY.test(text) || (THEY.test(text) && USER_WORD.test(text) && new RegExp(AND_LIST.source, 'u').test(text))) {
+  if (RESPECTIVELY.test(text) || (THEY.test(text) && USER_WORD.test(text) && AND_LIST_ONE.test(text))) {
     const found = values(text);
     // "I Treserva heter de hanobe respektive alirez": a username label, then the list (of ids it is not).
     const lists = [...text.matchAll(RESPECTIVE_LIST), ...(THEY.test(text) ? text.matchAll(AND_LIST) : [])];
