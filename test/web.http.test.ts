@@ -3,6 +3,7 @@
  * and the corrections (reject, settle, hold/release, tasks) with their audit events.
  */
 import fsp from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +21,7 @@ import { createUser, findUser, verifyPassword } from '../src/users';
 import { CONTENT_SECURITY_POLICY, startWebServer, type WebServer } from '../src/web/server';
 import { HttpClient } from './support/http-client';
 import { openTestDatabase, type TestDatabase } from './support/db';
+import { teardown } from './support/teardown';
 
 const USER = 'erik.it';
 const PASSWORD = 'långt-och-hemligt-lösen';
@@ -99,11 +101,15 @@ describe.each(['postgres', 'pglite'] as const)('review UI over HTTP (%s)', (kind
     server = await startWebServer(ctx);
   }, 60_000);
 
-  afterAll(async () => {
-    await server?.close();
-    await tdb?.cleanup();
-    if (dataDir) await fsp.rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(
+    () =>
+      teardown([
+        ['server.close()', () => server?.close()],
+        [`the ${kind} test database's cleanup()`, () => tdb?.cleanup()],
+        ['removing DATA_DIR', () => dataDir && fsp.rm(dataDir, { recursive: true, force: true })],
+      ]),
+    90_000,
+  );
 
   beforeEach(() => {
     offsetMs = 0;
@@ -577,6 +583,42 @@ describe('staff accounts', () => {
       }
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('stopping the UI', () => {
+  test('a client that never finishes its request does not hold the stop: its connection is cut after the grace period', async () => {
+    const tdb = await openTestDatabase('pglite');
+    const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lci-webclose-'));
+    const ctx: AppContext = {
+      config: parseConfig({ DATA_DIR: dataDir, HTTP_PORT: '0' }),
+      rules: loadRules(DEFAULT_RULES_DIR),
+      database: tdb.database,
+      log: logger('test'),
+      now: () => new Date(),
+    };
+    const server = await startWebServer(ctx);
+    try {
+      const { port } = new URL(server.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const cut = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      // Headers promise 100 bytes of body; 2 come, the rest never does.
+      socket.write(
+        'POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nab',
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      await server.close();
+      const took = Date.now() - started;
+      await cut;
+      expect(took).toBeGreaterThanOrEqual(4_000);
+      expect(took).toBeLessThan(20_000);
+    } finally {
+      await server.close();
+      await tdb.cleanup();
+      await fsp.rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
 });

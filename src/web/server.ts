@@ -53,6 +53,9 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
+/** How long a stop waits for the requests in hand before it cuts the connections. */
+const CLOSE_GRACE_MS = 5_000;
+
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -291,7 +294,14 @@ export async function startWebServer(ctx: AppContext, opts: WebServerOptions = {
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      // Requests in hand may finish; after CLOSE_GRACE_MS every connection is cut, so a stop never hangs on a client.
+      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      cut.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
     },
   };
 }
