@@ -85,7 +85,8 @@ async function appendAll(server: DovecotServer, raws: string[], connections = 4)
 }
 
 /** The floor: connect, one streamed FETCH 1:* of every source, simpleParser over each. */
-async function floor(server: DovecotServer): Promise<{ fetchMs: number; parseMs: number; totalMs: number; bytes: number }> {
+async function floor(server: DovecotServer): Promise<{ fetchMs: number; parseMs: number; totalMs: number; bytes: number; cpuMs: number }> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const client = imap(server);
   await client.connect();
@@ -99,7 +100,14 @@ async function floor(server: DovecotServer): Promise<{ fetchMs: number; parseMs:
   const t1 = performance.now();
   for (const s of sources) await simpleParser(s);
   const t2 = performance.now();
-  return { fetchMs: t1 - t0, parseMs: t2 - t1, totalMs: t2 - t0, bytes: sources.reduce((n, s) => n + s.length, 0) };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    fetchMs: t1 - t0,
+    parseMs: t2 - t1,
+    totalMs: t2 - t0,
+    bytes: sources.reduce((n, s) => n + s.length, 0),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
 
 async function inboxCount(server: DovecotServer): Promise<number> {
@@ -119,12 +127,42 @@ function procStatus(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
+/** CPU seconds (user + system) a process has used, all its threads; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every PostgreSQL process now running (the server's backends and helpers). */
+function postgresCpuSeconds(): number {
+  let sum = 0;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') sum += cpuSeconds(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
 interface Spawned {
   child: ChildProcess;
   countFile: string;
   lines: string[];
   statements(): number;
   stop(): Promise<void>;
+}
+
+function benchEnv(): Record<string, string> {
+  const pairs = (process.env.LCI_BENCH_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
 }
 
 function startWorker(env: Record<string, string>, dataDir: string): Spawned {
@@ -136,7 +174,8 @@ function startWorker(env: Record<string, string>, dataDir: string): Spawned {
     [...nodeArgs, '--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'],
     {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env, LCI_BENCH_COUNT_FILE: countFile },
+      // LCI_BENCH_ENV: settings for the worker on top of the bench's ("PARSE_THREADS=1 INTAKE_BATCH=100").
+      env: { PATH: process.env.PATH ?? '', ...env, ...benchEnv(), LCI_BENCH_COUNT_FILE: countFile },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -183,6 +222,10 @@ interface RunFigures {
   peakRssMb: number;
   afterRssMb: number;
   statementsPerMail: number;
+  /** CPU: the floor's (the bench process), the worker's and PostgreSQL's until all replies were sent. */
+  floorCpuMs: number;
+  workerCpuMs: number;
+  pgCpuMs: number;
   latencyP50Ms: number;
   latencyP95Ms: number;
 }
@@ -231,6 +274,7 @@ async function oneRun(run: number): Promise<RunFigures> {
     const f = await floor(dovecot);
 
     const before = await processed();
+    const pgCpu0 = postgresCpuSeconds();
     const tStart = Date.now();
     worker = startWorker(env, dataDir);
     const deadline = tStart + TIMEOUT_MS;
@@ -249,6 +293,8 @@ async function oneRun(run: number): Promise<RunFigures> {
       await sleep(50);
     }
     const tProcessed = Date.now();
+    const cpuAtProcessed = cpuSeconds(worker.child.pid!);
+    const sentAtProcessed = smtp.messages.length;
     for (;;) {
       sample();
       if (smtp.messages.length >= COUNT) break;
@@ -256,6 +302,21 @@ async function oneRun(run: number): Promise<RunFigures> {
       await sleep(50);
     }
     const tReplies = Date.now();
+    const workerCpuS = cpuSeconds(worker.child.pid!);
+    if (process.env.LCI_BENCH_THREADS) {
+      const per = new Map<string, number>();
+      for (const t of fs.readdirSync(`/proc/${worker.child.pid}/task`)) {
+        const comm = fs.readFileSync(`/proc/${worker.child.pid}/task/${t}/comm`, 'utf8').trim() + `:${t}`;
+        const stat = fs.readFileSync(`/proc/${worker.child.pid}/task/${t}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        per.set(comm, (per.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+      }
+      console.log('threads CPU s:', JSON.stringify(Object.fromEntries(per)));
+      console.log(
+        `at all processed: ${sentAtProcessed} replies sent, worker CPU ${cpuAtProcessed.toFixed(2)} s; the last ${COUNT - sentAtProcessed} replies: ${(workerCpuS - cpuAtProcessed).toFixed(2)} s CPU in ${((tReplies - tProcessed) / 1000).toFixed(2)} s`,
+      );
+    }
+    const pgCpuS = postgresCpuSeconds() - pgCpu0;
     const statements = worker.statements();
     const tConnected = connectedAt(worker) ?? tStart;
 
@@ -314,6 +375,9 @@ async function oneRun(run: number): Promise<RunFigures> {
       statementsPerMail: statements / COUNT,
       latencyP50Ms: pct(latencies, 50),
       latencyP95Ms: pct(latencies, 95),
+      floorCpuMs: f.cpuMs,
+      workerCpuMs: workerCpuS * 1000,
+      pgCpuMs: pgCpuS * 1000,
     };
     console.log(
       `run ${run}: floor ${(r.floorMs / 1000).toFixed(2)} s (fetch ${(f.fetchMs / 1000).toFixed(2)} + parse ${(f.parseMs / 1000).toFixed(2)}, ${(f.bytes / 1024).toFixed(0)} KB); ` +
@@ -347,6 +411,9 @@ async function main(): Promise<void> {
     `  worker: all replies sent                  ${s(m('repliesMs'))}  = ${(m('repliesMs') / m('processedMs')).toFixed(2)}× all processed`,
   );
   console.log(`  statements per mail (intake + sender)     ${m('statementsPerMail').toFixed(2)}`);
+  console.log(
+    `  CPU to all replies sent: worker ${s(m('workerCpuMs'))} = ${(m('workerCpuMs') / m('floorCpuMs')).toFixed(2)}× the floor's ${s(m('floorCpuMs'))}, PostgreSQL ${s(m('pgCpuMs'))}`,
+  );
   console.log(
     `  worker RSS: idle ${m('idleRssMb').toFixed(0)} MB, peak during the backlog ${m('peakRssMb').toFixed(0)} MB, idle after it ${m('afterRssMb').toFixed(0)} MB`,
   );

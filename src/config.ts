@@ -61,6 +61,7 @@ export const configSchema = z
     SMTP_SECURE: bool('false'),
     SMTP_USER: optionalString,
     SMTP_PASSWORD: optionalString,
+    SMTP_CONNECTIONS: int(3, 1, 10),
     MAIL_FROM: email.default('vardochstod@orebro.se'),
     MAIL_FROM_NAME: z.string().default('Örebro kommun, Vård och stöd IT'),
 
@@ -213,7 +214,14 @@ function toConfig(c: RawConfig) {
         ? { tenantId: c.OAUTH_TENANT_ID, clientId: c.OAUTH_CLIENT_ID, clientSecret: c.OAUTH_CLIENT_SECRET }
         : undefined,
     smtp: c.SMTP_HOST
-      ? { host: c.SMTP_HOST, port: c.SMTP_PORT, secure: c.SMTP_SECURE, user: c.SMTP_USER, password: c.SMTP_PASSWORD }
+      ? {
+          host: c.SMTP_HOST,
+          port: c.SMTP_PORT,
+          secure: c.SMTP_SECURE,
+          user: c.SMTP_USER,
+          password: c.SMTP_PASSWORD,
+          connections: c.SMTP_CONNECTIONS,
+        }
       : undefined,
     mailFrom: c.MAIL_FROM,
     mailFromName: c.MAIL_FROM_NAME,
@@ -243,7 +251,8 @@ function toConfig(c: RawConfig) {
     parse: {
       timeoutMs: c.PARSE_TIMEOUT_MS,
       memoryMb: c.PARSE_MEMORY_MB,
-      threads: c.PARSE_THREADS || Math.min(4, os.availableParallelism()),
+      // One core left to the main thread (IMAP, the database, the sender): on 2 cores a second parse thread cost more CPU than it saved time.
+      threads: c.PARSE_THREADS || Math.max(1, Math.min(4, os.availableParallelism() - 1)),
     },
     intakeBatch: c.INTAKE_BATCH,
     leaseMs: c.LEASE_SECONDS * 1000,

@@ -201,6 +201,7 @@ describe('outbox sender', () => {
     // A fault injected in the test: the connection to PostgreSQL is cut right after the first accept.
     const faulty: Transport = {
       name: 'smtp',
+      connections: real.connections,
       async send(row, ref) {
         await real.send(row, ref);
         if (!cut) {

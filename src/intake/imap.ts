@@ -7,7 +7,9 @@ import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
 import type { Intake, IntakeStatus } from './intake';
-import { ingestBatch, type Folder } from './process';
+import { ingestBatch, parseAhead, type Folder, type IntakeItem, type ParsedBatch } from './process';
+
+type Moves = Record<Folder, number[]>;
 
 /** A batch's sources are held in memory together: at most this many bytes (a larger mail goes alone). */
 const BATCH_BYTES = 32 * 1024 * 1024;
@@ -180,68 +182,67 @@ export class ImapIntake implements Intake {
       const uidValidity = Number(mailbox.uidValidity);
       const uids = ((await client.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
       const size = this.ctx.config.intakeBatch;
-      for (let i = 0; i < uids.length && !this.stopped && this.gate(); i += size) {
-        const batch = uids.slice(i, i + size);
-        const moves: Record<Folder, number[]> = { processed: [], review: [], ignored: [] };
-        // UIDs already recorded (a crash before the move): only move them.
-        const done = await this.ctx.database.db
-          .select({ uid: messages.uid, status: messages.status })
-          .from(messages)
-          .where(and(eq(messages.mailbox, this.mailboxKey), eq(messages.uidValidity, uidValidity), inArray(messages.uid, batch)));
-        const doneUids = new Map(done.map((d) => [d.uid!, d.status]));
-        for (const [uid, status] of doneUids)
-          moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
-        const todo = batch.filter((u) => !doneUids.has(u));
-        if (todo.length > 0 && !this.stopped && this.gate()) {
-          const all = await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true });
-          const max = this.ctx.config.maxMailBytes;
-          for (const sizes of byBytes(all, max)) {
-            const large = sizes.filter((m) => (m.size ?? 0) > max);
-            const whole = sizes.filter((m) => (m.size ?? 0) <= max);
-            // The sources of the batch in one FETCH each (whole mails; the start of mails over the limit).
-            const sources = new Map<number, Buffer>();
-            for (const [list, source] of [
-              [whole, true],
-              [large, { start: 0, maxLength: 65_536 }],
-            ] as const) {
-              if (list.length === 0) continue;
-              const got = await client.fetchAll(list.map((m) => m.uid).join(','), { uid: true, source }, { uid: true });
-              for (const m of got) if (m.source) sources.set(m.uid, m.source);
+      const max = this.ctx.config.maxMailBytes;
+      const going = () => !this.stopped && this.gate();
+      const move = async (moves: Moves) => {
+        for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>)
+          if (list.length > 0) await client.messageMove(list.join(','), this.imap.folders[folder], { uid: true });
+      };
+      /** A part of a batch read and being parsed: its UIDs beside the items handed to intake. */
+      type Unit = { uids: number[]; items: IntakeItem[]; ahead: Promise<ParsedBatch> };
+      // A two-stage pipeline: while one part of a batch is stored and moved, the next is fetched and parsed.
+      let storing: Promise<void> = Promise.resolve();
+      let dropped: Promise<unknown> = Promise.resolve();
+      const store = async (unit: Unit, moves: Moves) => {
+        const results = await ingestBatch(this.ctx, unit.items, unit.ahead);
+        results.forEach((r, n) => {
+          const uid = unit.uids[n]!;
+          if (r.ok) moves[r.outcome.folder].push(uid);
+          else {
+            // Left in place; the next poll tries it again. The mails beside it still go through.
+            failures++;
+            log.error({ uid, err: r.error }, 'message not processed; will retry');
+          }
+        });
+        if (results.some((r) => r.ok)) this.stored();
+      };
+      try {
+        for (let i = 0; i < uids.length && going(); i += size) {
+          const batch = uids.slice(i, i + size);
+          const moves: Moves = { processed: [], review: [], ignored: [] };
+          // UIDs already recorded (a crash before the move): only move them.
+          const done = await this.ctx.database.db
+            .select({ uid: messages.uid, status: messages.status })
+            .from(messages)
+            .where(and(eq(messages.mailbox, this.mailboxKey), eq(messages.uidValidity, uidValidity), inArray(messages.uid, batch)));
+          const doneUids = new Map(done.map((d) => [d.uid!, d.status]));
+          for (const [uid, status] of doneUids)
+            moves[status === 'ignored' ? 'ignored' : status === 'review' ? 'review' : 'processed'].push(uid);
+          const todo = batch.filter((u) => !doneUids.has(u));
+          const all = todo.length > 0 && going() ? await client.fetchAll(todo.join(','), { uid: true, size: true }, { uid: true }) : [];
+          const parts = byBytes(all, max);
+          if (parts.length === 0) {
+            await storing;
+            storing = move(moves);
+            storing.catch(() => {});
+          }
+          for (const [n, sizes] of parts.entries()) {
+            const unit = await this.read(client, sizes, uidValidity, () => failures++);
+            await storing;
+            if (!going()) {
+              // Read but not stored: its parse ends before the poll does (its attempt records are removed).
+              dropped = unit.ahead;
+              break;
             }
-            const items = sizes.flatMap((meta) => {
-              const raw = sources.get(meta.uid);
-              if (raw)
-                return [
-                  {
-                    uid: meta.uid,
-                    item: { raw, source: { kind: 'imap' as const, mailbox: this.mailboxKey, uidValidity, uid: meta.uid }, size: meta.size },
-                  },
-                ];
-              failures++;
-              log.error({ uid: meta.uid, err: new Error('message source missing') }, 'message not processed; will retry');
-              return [];
-            });
-            sources.clear();
-            const results = await ingestBatch(
-              this.ctx,
-              items.map((x) => x.item),
-            );
-            results.forEach((r, n) => {
-              const uid = items[n]!.uid;
-              if (r.ok) moves[r.outcome.folder].push(uid);
-              else {
-                // Left in place; the next poll tries it again. The mails beside it still go through.
-                failures++;
-                log.error({ uid, err: r.error }, 'message not processed; will retry');
-              }
-            });
-            if (results.some((r) => r.ok)) this.stored();
+            // Each part is moved once it is stored (the first part also moves the UIDs already recorded).
+            const partMoves: Moves = n === 0 ? moves : { processed: [], review: [], ignored: [] };
+            storing = store(unit, partMoves).then(() => move(partMoves));
+            storing.catch(() => {}); // awaited below: not an unhandled rejection while the next part is read
           }
         }
-        for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>) {
-          if (list.length === 0) continue;
-          await client.messageMove(list.join(','), this.imap.folders[folder], { uid: true });
-        }
+      } finally {
+        await dropped;
+        await storing;
       }
       this.status.ok = true;
       this.status.detail = 'connected';
@@ -250,6 +251,45 @@ export class ImapIntake implements Intake {
     } finally {
       lock.release();
     }
+  }
+
+  /** A part of a batch: the sources in one FETCH each (whole mails; the start of mails over the limit), parsing started. */
+  private async read(
+    client: ImapFlow,
+    sizes: Array<{ uid: number; size?: number }>,
+    uidValidity: number,
+    missing: () => void,
+  ): Promise<{ uids: number[]; items: IntakeItem[]; ahead: Promise<ParsedBatch> }> {
+    const max = this.ctx.config.maxMailBytes;
+    const sources = new Map<number, Buffer>();
+    for (const [list, source] of [
+      [sizes.filter((m) => (m.size ?? 0) <= max), true],
+      [sizes.filter((m) => (m.size ?? 0) > max), { start: 0, maxLength: 65_536 }],
+    ] as const) {
+      if (list.length === 0) continue;
+      const got = await client.fetchAll(list.map((m) => m.uid).join(','), { uid: true, source }, { uid: true });
+      for (const m of got) if (m.source) sources.set(m.uid, m.source);
+    }
+    const uids: number[] = [];
+    const items: IntakeItem[] = [];
+    for (const meta of sizes) {
+      const raw = sources.get(meta.uid);
+      if (!raw) {
+        missing();
+        this.ctx.log.error(
+          { component: 'imap', uid: meta.uid, err: new Error('message source missing') },
+          'message not processed; will retry',
+        );
+        continue;
+      }
+      uids.push(meta.uid);
+      items.push({
+        raw,
+        source: { kind: 'imap', mailbox: this.mailboxKey, uidValidity, uid: meta.uid },
+        ...(meta.size !== undefined ? { size: meta.size } : {}),
+      });
+    }
+    return { uids, items, ahead: parseAhead(this.ctx, items) };
   }
 
   /** Stops after the message in hand (the poll then moves what is done and releases the mailbox lock). */

@@ -149,13 +149,38 @@ interface Prepared {
   input: StoreInput;
 }
 
+/** A batch parsed ahead of storing it: the outcome of each mail by its index, and what stopped the rest. */
+export interface ParsedBatch {
+  parsed: Map<number, ParseOutcome>;
+  error?: unknown;
+}
+
+/**
+ * Parses a batch while the batch before it is still being stored (the parse threads and the
+ * database work at once). Nothing is looked up here: which mails are known is asked when the batch
+ * is stored, after the batch before it committed. The same bytes twice are parsed once. Never rejects.
+ */
+export function parseAhead(ctx: AppContext, items: IntakeItem[]): Promise<ParsedBatch> {
+  const hashes = items.map((i) => contentHash(i.raw));
+  const first = new Map<string, number>();
+  hashes.forEach((h, i) => {
+    if (!first.has(h)) first.set(h, i);
+  });
+  const parsed = new Map<number, ParseOutcome>();
+  return parseAll(ctx, items, hashes, [...first.values()], parsed).then(
+    () => ({ parsed }),
+    (error: unknown) => ({ parsed, error }),
+  );
+}
+
 /**
  * A batch of mails: known ones found in one query, the rest parsed in parallel (the parse pool),
  * deduped by Message-ID in one query, then stored in one transaction in the batch's order (the
  * case steps see the mails before them). When that transaction fails, each mail is stored in a
  * transaction of its own, so one bad mail fails alone. Progress (`mailbox_state`) once per batch.
+ * `ahead`: the batch as `parseAhead` parsed it (then it is not parsed here).
  */
-export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise<BatchResult[]> {
+export async function ingestBatch(ctx: AppContext, items: IntakeItem[], ahead?: Promise<ParsedBatch>): Promise<BatchResult[]> {
   const results = new Array<BatchResult | undefined>(items.length);
   const log = ctx.log.child({ component: 'process' });
   const hashes = items.map((i) => contentHash(i.raw));
@@ -190,10 +215,19 @@ export async function ingestBatch(ctx: AppContext, items: IntakeItem[]): Promise
   });
 
   const parsed = new Map<number, ParseOutcome>();
-  try {
-    await parseAll(ctx, items, hashes, toParse, parsed);
-  } catch (err) {
-    for (const i of toParse) results[i] ??= { ok: false, error: err };
+  if (ahead) {
+    const got = await ahead;
+    for (const i of toParse) {
+      const p = got.parsed.get(i);
+      if (p) parsed.set(i, p);
+      else results[i] ??= { ok: false, error: got.error ?? new Error('not parsed') };
+    }
+  } else {
+    try {
+      await parseAll(ctx, items, hashes, toParse, parsed);
+    } catch (err) {
+      for (const i of toParse) results[i] ??= { ok: false, error: err };
+    }
   }
 
   // Same Message-ID from the same sender (re-delivered with other headers): one query.

@@ -155,7 +155,10 @@ export class ParsePool {
       );
       slot.current = { job, timer };
       slot.used++;
-      w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
+      // The bytes go over in a buffer of their own, moved, not cloned: a Buffer is often a view into a
+      // larger one (a FETCH response, Node's pool), which postMessage would copy whole.
+      const raw = new Uint8Array(job.raw);
+      w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
     }
     // Spare threads with nothing to do are ended after a while; the first one is started again fresh
     // (warm, without the heap a backlog grew).

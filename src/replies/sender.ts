@@ -9,6 +9,7 @@ import { cases, outbox } from '../db/schema';
 import { AppError, errorCode } from '../errors';
 import { Coalescer } from '../loop';
 import { SendJournal } from './journal';
+import { eachLane, lanesBy } from './lanes';
 import type { OutboxRow, Transport } from './transport';
 
 function pidAlive(pid: number): boolean {
@@ -34,7 +35,7 @@ export interface SenderStatus {
 
 type Claimed = OutboxRow & { caseRef: string };
 
-/** Replies claimed together: sent one after another over the pooled connection, marked sent together. */
+/** Replies claimed together: sent over the pooled connections, marked sent together. */
 const SEND_BATCH = 25;
 
 /**
@@ -229,26 +230,33 @@ export class OutboxSender {
         break;
       }
       if (rows.length === 0) break;
-      let k = 0;
-      for (; k < rows.length && !this.down && !this.stopping; k++) {
-        const row = rows[k]!;
-        try {
-          await this.transport.send(row, row.caseRef);
-        } catch (err) {
-          await this.failed(row, err);
-          continue;
-        }
-        // Accepted: from here on this reply is never sent again by this process.
-        this.unmarked.set(row.id, this.ctx.now());
-        try {
-          this.journal.record(row.id);
-        } catch (err) {
-          log.error({ err, outboxId: row.id }, 'cannot write the send journal');
-        }
-        sent++;
-        log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
-      }
-      await this.giveBack(rows.slice(k));
+      // One lane per case (its replies keep their order), up to `connections` lanes at once.
+      const tried = new Set<number>();
+      await eachLane(
+        lanesBy(rows, (r) => r.caseId),
+        this.transport.connections,
+        async (row) => {
+          if (this.down || this.stopping) return false;
+          tried.add(row.id);
+          try {
+            await this.transport.send(row, row.caseRef);
+          } catch (err) {
+            await this.failed(row, err);
+            return true;
+          }
+          // Accepted: from here on this reply is never sent again by this process.
+          this.unmarked.set(row.id, this.ctx.now());
+          try {
+            this.journal.record(row.id);
+          } catch (err) {
+            log.error({ err, outboxId: row.id }, 'cannot write the send journal');
+          }
+          sent++;
+          log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
+          return true;
+        },
+      );
+      await this.giveBack(rows.filter((r) => !tried.has(r.id)));
       try {
         // The batch's accepted replies marked sent in one statement.
         await this.flushMarks();

@@ -12,6 +12,8 @@ export type OutboxRow = typeof outbox.$inferSelect;
 /** Where replies go: an SMTP server, or (embedded default) .eml files in a folder. */
 export interface Transport {
   readonly name: string;
+  /** Replies it can take at once (the sender keeps each case's replies in order). */
+  readonly connections: number;
   send(row: OutboxRow, caseRef: string): Promise<void>;
   /** Resolves when the transport answers (login included); used while it is down. */
   probe(): Promise<void>;
@@ -81,6 +83,7 @@ export function mailOptions(row: OutboxRow, caseRef: string, config: Config): Se
  */
 export class SmtpTransport implements Transport {
   readonly name = 'smtp';
+  readonly connections: number;
   private readonly pooled: Transporter | null;
   /** Builds each reply whole first: the SMTP connection then writes it in one piece, not line by line. */
   private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
@@ -89,7 +92,10 @@ export class SmtpTransport implements Transport {
     private readonly config: Config,
     private readonly tokens?: TokenProvider,
   ) {
-    this.pooled = tokens ? null : nodemailer.createTransport({ ...this.base(), pool: true, maxConnections: 1, maxMessages: 100 });
+    this.connections = config.smtp!.connections;
+    this.pooled = tokens
+      ? null
+      : nodemailer.createTransport({ ...this.base(), pool: true, maxConnections: this.connections, maxMessages: 100 });
   }
 
   private base() {
@@ -157,6 +163,7 @@ export class SmtpTransport implements Transport {
 /** Embedded default: each reply becomes `<outbox dir>/<id>-<kind>.eml` (written atomically; a resend overwrites). */
 export class FolderTransport implements Transport {
   readonly name = 'folder';
+  readonly connections = 1;
   private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
 
   constructor(
