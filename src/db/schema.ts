@@ -241,6 +241,10 @@ export const outbox = pgTable(
     uniqueIndex('outbox_trigger_uq').on(t.kind, t.triggerKey),
     uniqueIndex('outbox_message_id_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
+    // The sender's claim (`order by id limit n` over due rows) walks only unsent rows, not every reply ever sent.
+    index('outbox_unsent_idx')
+      .on(t.id)
+      .where(sql`${t.status} in ('pending', 'sending')`),
     index('outbox_to_idx').on(t.toAddr, t.createdAt),
     // The per-case rate limit and the withdrawal of stale requests.
     index('outbox_case_idx').on(t.caseId, t.createdAt),
