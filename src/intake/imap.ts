@@ -7,9 +7,11 @@ import { errorMessage } from '../errors';
 import { Coalescer } from '../loop';
 import type { TokenProvider } from '../oauth';
 import type { Intake, IntakeStatus } from './intake';
-import { ingestBatch, parseAhead, type Folder, type IntakeItem, type ParsedBatch } from './process';
+import { ingestBatch, parseAhead, type Folder, type IntakeItem, type ParsedAhead } from './process';
 
 type Moves = Record<Folder, number[]>;
+/** A part of a batch read and being parsed: its UIDs beside the items handed to intake. */
+type Unit = { uids: number[]; items: IntakeItem[]; ahead: ParsedAhead };
 
 /** A batch's sources are held in memory together: at most this many bytes (a larger mail goes alone). */
 const BATCH_BYTES = 32 * 1024 * 1024;
@@ -188,8 +190,6 @@ export class ImapIntake implements Intake {
         for (const [folder, list] of Object.entries(moves) as Array<[Folder, number[]]>)
           if (list.length > 0) await client.messageMove(list.join(','), this.imap.folders[folder], { uid: true });
       };
-      /** A part of a batch read and being parsed: its UIDs beside the items handed to intake. */
-      type Unit = { uids: number[]; items: IntakeItem[]; ahead: Promise<ParsedBatch> };
       // A two-stage pipeline: while one part of a batch is stored and moved, the next is fetched and parsed.
       let storing: Promise<void> = Promise.resolve();
       let dropped: Promise<unknown> = Promise.resolve();
@@ -231,7 +231,7 @@ export class ImapIntake implements Intake {
             await storing;
             if (!going()) {
               // Read but not stored: its parse ends before the poll does (its attempt records are removed).
-              dropped = unit.ahead;
+              dropped = unit.ahead.done;
               break;
             }
             // Each part is moved once it is stored (the first part also moves the UIDs already recorded).
@@ -259,7 +259,7 @@ export class ImapIntake implements Intake {
     sizes: Array<{ uid: number; size?: number }>,
     uidValidity: number,
     missing: () => void,
-  ): Promise<{ uids: number[]; items: IntakeItem[]; ahead: Promise<ParsedBatch> }> {
+  ): Promise<Unit> {
     const max = this.ctx.config.maxMailBytes;
     const sources = new Map<number, Buffer>();
     for (const [list, source] of [

@@ -12,6 +12,7 @@ import type { ParseOutcome } from '../parse';
 import { parsePoolFor, unparsed } from '../parse-pool';
 import { parseSeconds } from '../metrics';
 import { errorCode, errorMessage } from '../errors';
+import { groupBy } from '../lanes';
 import { MAX_ATTEMPTS, endAttempt, endAttempts, recordAttempts, startAttempt } from './attempts';
 import { authenticateSender, type AuthResult } from './authenticate';
 
@@ -125,17 +126,6 @@ async function findResent(ctx: AppContext, keys: Array<{ messageId: string; from
   return found;
 }
 
-function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of list) {
-    const k = key(x);
-    const g = m.get(k);
-    if (g) g.push(x);
-    else m.set(k, [x]);
-  }
-  return m;
-}
-
 /** One mail through the batched path (the `ingest` command, tests); throws what would leave it in place. */
 export async function ingestRaw(ctx: AppContext, raw: Buffer, source: Source, opts: { size?: number } = {}): Promise<IngestOutcome> {
   const [r] = await ingestBatch(ctx, [{ raw, source, ...(opts.size !== undefined ? { size: opts.size } : {}) }]);
@@ -155,22 +145,30 @@ export interface ParsedBatch {
   error?: unknown;
 }
 
+/** A batch being parsed ahead: its content hashes (computed once) and the parse under way. */
+export interface ParsedAhead {
+  hashes: string[];
+  done: Promise<ParsedBatch>;
+}
+
 /**
- * Parses a batch while the batch before it is still being stored (the parse threads and the
- * database work at once). Nothing is looked up here: which mails are known is asked when the batch
- * is stored, after the batch before it committed. The same bytes twice are parsed once. Never rejects.
+ * Starts parsing a batch while the batch before it is still being stored (the parse threads and
+ * the database work at once). Nothing is looked up here: which mails are known is asked when the
+ * batch is stored, after the batch before it committed. The same bytes twice are parsed once.
+ * `done` never rejects.
  */
-export function parseAhead(ctx: AppContext, items: IntakeItem[]): Promise<ParsedBatch> {
+export function parseAhead(ctx: AppContext, items: IntakeItem[]): ParsedAhead {
   const hashes = items.map((i) => contentHash(i.raw));
   const first = new Map<string, number>();
   hashes.forEach((h, i) => {
     if (!first.has(h)) first.set(h, i);
   });
   const parsed = new Map<number, ParseOutcome>();
-  return parseAll(ctx, items, hashes, [...first.values()], parsed).then(
+  const done = parseAll(ctx, items, hashes, [...first.values()], parsed).then(
     () => ({ parsed }),
     (error: unknown) => ({ parsed, error }),
   );
+  return { hashes, done };
 }
 
 /**
@@ -180,10 +178,10 @@ export function parseAhead(ctx: AppContext, items: IntakeItem[]): Promise<Parsed
  * transaction of its own, so one bad mail fails alone. Progress (`mailbox_state`) once per batch.
  * `ahead`: the batch as `parseAhead` parsed it (then it is not parsed here).
  */
-export async function ingestBatch(ctx: AppContext, items: IntakeItem[], ahead?: Promise<ParsedBatch>): Promise<BatchResult[]> {
+export async function ingestBatch(ctx: AppContext, items: IntakeItem[], ahead?: ParsedAhead): Promise<BatchResult[]> {
   const results = new Array<BatchResult | undefined>(items.length);
   const log = ctx.log.child({ component: 'process' });
-  const hashes = items.map((i) => contentHash(i.raw));
+  const hashes = ahead?.hashes ?? items.map((i) => contentHash(i.raw));
   const known = items.length
     ? await findKnown(
         ctx,
@@ -216,7 +214,7 @@ export async function ingestBatch(ctx: AppContext, items: IntakeItem[], ahead?: 
 
   const parsed = new Map<number, ParseOutcome>();
   if (ahead) {
-    const got = await ahead;
+    const got = await ahead.done;
     for (const i of toParse) {
       const p = got.parsed.get(i);
       if (p) parsed.set(i, p);

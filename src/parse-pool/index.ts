@@ -155,8 +155,8 @@ export class ParsePool {
       );
       slot.current = { job, timer };
       slot.used++;
-      // The bytes go over in a buffer of their own, moved, not cloned: a Buffer is often a view into a
-      // larger one (a FETCH response, Node's pool), which postMessage would copy whole.
+      // The bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a view into a
+      // larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
       const raw = new Uint8Array(job.raw);
       w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
     }

@@ -7,9 +7,9 @@ import { Backoff, DB_RETRY, REPLY_RETRY, SMTP_PROBE, backoffDelay } from '../bac
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
 import { AppError, errorCode } from '../errors';
+import { eachLane, groupBy } from '../lanes';
 import { Coalescer } from '../loop';
 import { SendJournal } from './journal';
-import { eachLane, lanesBy } from './lanes';
 import type { OutboxRow, Transport } from './transport';
 
 function pidAlive(pid: number): boolean {
@@ -232,30 +232,26 @@ export class OutboxSender {
       if (rows.length === 0) break;
       // One lane per case (its replies keep their order), up to `connections` lanes at once.
       const tried = new Set<number>();
-      await eachLane(
-        lanesBy(rows, (r) => r.caseId),
-        this.transport.connections,
-        async (row) => {
-          if (this.down || this.stopping) return false;
-          tried.add(row.id);
-          try {
-            await this.transport.send(row, row.caseRef);
-          } catch (err) {
-            await this.failed(row, err);
-            return true;
-          }
-          // Accepted: from here on this reply is never sent again by this process.
-          this.unmarked.set(row.id, this.ctx.now());
-          try {
-            this.journal.record(row.id);
-          } catch (err) {
-            log.error({ err, outboxId: row.id }, 'cannot write the send journal');
-          }
-          sent++;
-          log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
+      await eachLane([...groupBy(rows, (r) => r.caseId).values()], this.transport.connections, async (row) => {
+        if (this.down || this.stopping) return false;
+        tried.add(row.id);
+        try {
+          await this.transport.send(row, row.caseRef);
+        } catch (err) {
+          await this.failed(row, err);
           return true;
-        },
-      );
+        }
+        // Accepted: from here on this reply is never sent again by this process.
+        this.unmarked.set(row.id, this.ctx.now());
+        try {
+          this.journal.record(row.id);
+        } catch (err) {
+          log.error({ err, outboxId: row.id }, 'cannot write the send journal');
+        }
+        sent++;
+        log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
+        return true;
+      });
       await this.giveBack(rows.filter((r) => !tried.has(r.id)));
       try {
         // The batch's accepted replies marked sent in one statement.

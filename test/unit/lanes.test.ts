@@ -1,4 +1,4 @@
-import { eachLane, lanesBy } from '../../src/replies/lanes';
+import { eachLane, groupBy } from '../../src/lanes';
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 1));
 
@@ -10,7 +10,7 @@ test('lanes by case: each case in its order, the cases in the order they first c
     { id: 4, c: 'c' },
     { id: 5, c: 'b' },
   ];
-  expect(lanesBy(rows, (r) => r.c).map((l) => l.map((r) => r.id))).toEqual([[1, 3], [2, 5], [4]]);
+  expect([...groupBy(rows, (r) => r.c).values()].map((l) => l.map((r) => r.id))).toEqual([[1, 3], [2, 5], [4]]);
 });
 
 test('at most `width` steps at once, a lane never two at once and in its order; false ends only that lane', async () => {

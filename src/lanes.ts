@@ -1,12 +1,13 @@
 /** The items grouped by key, each group in its order, the groups in the order of their first item. */
-export function lanesBy<T>(items: T[], key: (t: T) => unknown): T[][] {
-  const lanes = new Map<unknown, T[]>();
+export function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
   for (const t of items) {
-    const lane = lanes.get(key(t));
-    if (lane) lane.push(t);
-    else lanes.set(key(t), [t]);
+    const k = key(t);
+    const group = groups.get(k);
+    if (group) group.push(t);
+    else groups.set(k, [t]);
   }
-  return [...lanes.values()];
+  return groups;
 }
 
 /** Works through the lanes, `width` at a time, each lane in order; `step` returning false ends its lane. */
