@@ -9,9 +9,10 @@
  * (`node --max-semi-space-size=4 dist/cli.js worker`, as the service runs it; built first) is
  * started as its own process and timed to all mails processed (N message rows, INBOX empty) and
  * all replies at the SMTP sink. Its peak RSS is read from /proc (VmHWM), its SQL statements are
- * counted through postgres.js (scripts/bench/, loaded with --import: the worker itself is unchanged). Before the backlog the same worker idles on an empty
- * INBOX for a few seconds (idle RSS); after it, single mails are APPENDed one at a time (latency:
- * APPEND → committed). With --runs R every figure is the median of R runs.
+ * counted from what it writes to PostgreSQL's sockets (scripts/bench/, loaded with --require: the
+ * worker itself is unchanged). Before the backlog the same worker idles on an empty INBOX for a
+ * few seconds (idle RSS); after it, single mails are APPENDed one at a time (latency: APPEND →
+ * committed). With --runs R every figure is the median of R runs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -171,7 +172,7 @@ function startWorker(env: Record<string, string>, dataDir: string): Spawned {
   const nodeArgs = [WORKER_NODE_FLAGS, ...(process.env.LCI_BENCH_NODE_ARGS ?? '').split(/\s+/)].filter(Boolean);
   const child = spawn(
     process.execPath,
-    [...nodeArgs, '--import', path.join(ROOT, 'scripts/bench/count-statements.mjs'), 'dist/cli.js', 'worker'],
+    [...nodeArgs, '--require', path.join(ROOT, 'scripts/bench/count-statements.js'), 'dist/cli.js', 'worker'],
     {
       cwd: ROOT,
       // LCI_BENCH_ENV: settings for the worker on top of the bench's ("PARSE_THREADS=1 INTAKE_BATCH=100").
@@ -258,7 +259,7 @@ async function oneRun(run: number): Promise<RunFigures> {
     };
     const processed = async () => Number((await sql!`select count(*)::int as n from messages`)[0]!.n);
 
-    // Idle: the worker on an empty INBOX (migrations applied, IMAP connected, the parse thread warm).
+    // Idle: the worker on an empty INBOX (migrations applied, IMAP connected; no parse thread before a mail).
     worker = startWorker(env, dataDir);
     for (const t0 = Date.now(); connectedAt(worker) === null; await sleep(50))
       if (Date.now() - t0 > 60_000) throw new Error('worker did not connect');
@@ -342,8 +343,8 @@ async function oneRun(run: number): Promise<RunFigures> {
       await client.logout().catch(() => client.close());
     }
     sample();
-    // Idle again after the backlog: what the worker keeps (spare parse threads end after 10 s idle).
-    await sleep(12_000);
+    // Idle again after the backlog: what the worker keeps (parse threads end after 30 s idle).
+    await sleep(32_000);
     const afterRssMb = procStatus(worker.child.pid!).rssMb;
     await worker.stop();
 

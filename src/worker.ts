@@ -4,7 +4,6 @@ import { Backoff, DB_RETRY } from './backoff';
 import type { AppContext } from './context';
 import type { Intake, IntakeStatus } from './intake/intake';
 import { Lease } from './lease';
-import { parsePoolFor } from './parse-pool';
 import { Coalescer } from './loop';
 import { runReminders } from './cases/reminders';
 import { applyRetention } from './retention';
@@ -79,7 +78,6 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    parsePoolFor(this.ctx.rules, this.ctx.config.parse, this.ctx.log).warm();
     await this.pieces.sender
       .recover()
       .catch((err: unknown) => this.ctx.log.error({ component: 'outbox', err }, 'cannot read the send journal'));

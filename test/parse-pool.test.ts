@@ -37,3 +37,33 @@ test('one mail starts one thread, two mails at most two, of four', async () => {
     await pool.close();
   }
 });
+
+test('an idle thread is ended, and the next mail starts one again', async () => {
+  const pool = new ParsePool(
+    loadRules(DEFAULT_RULES_DIR),
+    { timeoutMs: 30_000, memoryMb: 128, idleMs: 4000 },
+    logger('test').child({}, { level: 'silent' }),
+    2,
+  );
+  const mail = Buffer.from(
+    notification({
+      from: 'a@omsorgshuset.se',
+      fromName: 'A',
+      subject: 'Nytt kort',
+      persons: [{ name: 'Lisa Berg', function: 'Undersköterska', hsaId: hsaIdFor(1), user: 'lisab' }],
+    }).raw,
+  );
+  try {
+    expect(threads(pool)).toBe(0); // nothing is started before a mail waits
+    await Promise.all([pool.parse(mail), pool.parse(mail)]);
+    expect(threads(pool)).toBe(2);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(threads(pool)).toBe(1); // the spare ends first (a third of idleMs)
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(threads(pool)).toBe(0);
+    expect((await pool.parse(mail)).result.persons).toHaveLength(1);
+    expect(threads(pool)).toBe(1);
+  } finally {
+    await pool.close();
+  }
+});

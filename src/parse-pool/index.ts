@@ -4,7 +4,6 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 import type { ParseOutcome, ParseOptions } from '../parse';
-import { readMail } from '../parse/read-mail';
 import type { Rules } from '../rules/load';
 
 /**
@@ -18,6 +17,8 @@ export interface ParseLimits {
   memoryMb: number;
   /** Parse threads (a batch is parsed in parallel); default 1. */
   threads?: number;
+  /** A thread idle this long is ended, a spare one after a third of it; default 30 s. */
+  idleMs?: number;
 }
 
 interface Job {
@@ -34,10 +35,12 @@ function threadScript(): string {
   return `require('tsx/cjs'); require(${JSON.stringify(path.join(__dirname, 'thread.ts'))});`;
 }
 
-/** A thread beyond the first that has had nothing to do this long is ended (idle memory). */
-const SPARE_IDLE_MS = 10_000;
-/** Mails after which the warm thread, once idle, is replaced by a fresh one. */
-const RECYCLE_AFTER = 100;
+/**
+ * A thread that has had nothing to do for `idleMs` is ended (a thread holds ~26 MB, more after a
+ * backlog); the next mail starts one again (~0.3 s). Spares end sooner, so a burst of mail keeps the
+ * first warm.
+ */
+const IDLE_MS = 30_000;
 
 /** One parse thread: one mail at a time, its own budget timer. */
 interface Slot {
@@ -46,8 +49,6 @@ interface Slot {
   ready: boolean;
   current: { job: Job; timer: NodeJS.Timeout } | null;
   idleTimer: NodeJS.Timeout | null;
-  /** Mails parsed by this thread: a warm thread that took a backlog is replaced by a fresh one once idle (its heap is given back). */
-  used: number;
 }
 
 /**
@@ -72,7 +73,6 @@ export class ParsePool {
       ready: false,
       current: null,
       idleTimer: null,
-      used: 0,
     }));
   }
 
@@ -137,7 +137,6 @@ export class ParsePool {
       if (!slot.worker) {
         if (this.queue.length <= starting) continue;
         slot.ready = false;
-        slot.used = 0;
         slot.worker = this.spawn(slot);
         starting++;
       }
@@ -154,26 +153,26 @@ export class ParsePool {
         this.limits.timeoutMs,
       );
       slot.current = { job, timer };
-      slot.used++;
       // The bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a view into a
       // larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
       const raw = new Uint8Array(job.raw);
       w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
     }
-    // Spare threads with nothing to do are ended after a while; the first one is started again fresh
-    // (warm, without the heap a backlog grew).
+    // Threads with nothing to do are ended after a while (their heap is given back).
     for (let i = 0; i < this.slots.length; i++) {
       const slot = this.slots[i]!;
-      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0 && (i > 0 || slot.used >= RECYCLE_AFTER)) {
-        slot.idleTimer = setTimeout(() => {
-          slot.idleTimer = null;
-          if (slot.current || !slot.worker) return;
-          const w = slot.worker;
-          slot.worker = null;
-          slot.ready = false;
-          void w.terminate();
-          if (i === 0) this.warm();
-        }, SPARE_IDLE_MS);
+      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0) {
+        slot.idleTimer = setTimeout(
+          () => {
+            slot.idleTimer = null;
+            if (slot.current || !slot.worker) return;
+            const w = slot.worker;
+            slot.worker = null;
+            slot.ready = false;
+            void w.terminate();
+          },
+          (this.limits.idleMs ?? IDLE_MS) / (i === 0 ? 1 : 3),
+        );
         slot.idleTimer.unref();
       }
     }
@@ -198,15 +197,6 @@ export class ParsePool {
       void unparsed(cur.job.raw, code, message).then(cur.job.resolve);
     }
     this.pump();
-  }
-
-  /** Starts the first thread ahead of the first mail (the worker does this at start). */
-  warm(): void {
-    const slot = this.slots[0]!;
-    if (slot.worker) return;
-    slot.ready = false;
-    slot.used = 0;
-    slot.worker = this.spawn(slot);
   }
 
   async close(): Promise<void> {
@@ -242,6 +232,8 @@ function headerEnd(raw: Buffer): number {
  * and subject for the review list and dedupe; the text shown is the raw start.
  */
 export async function unparsed(raw: Buffer, code: ErrorCode, message: string): Promise<ParseOutcome> {
+  // mailparser is loaded here only when needed: parsing is the thread's, and it is ~6 MB on the main thread.
+  const { readMail } = await import('../parse/read-mail.js');
   const head = await readMail(raw.subarray(0, headerEnd(raw))).catch(() => null);
   return {
     result: {
