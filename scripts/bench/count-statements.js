@@ -5,8 +5,10 @@
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
+const { isMainThread } = require('node:worker_threads');
 
-const file = process.env.LCI_BENCH_COUNT_FILE;
+// Threads inherit --require: only the main thread talks to PostgreSQL, and only it writes the file.
+const file = isMainThread ? process.env.LCI_BENCH_COUNT_FILE : undefined;
 let count = 0;
 const PROTOCOL_3 = 196608;
 const SSL_REQUEST = 80877103;

@@ -36,7 +36,7 @@ export interface SenderStatus {
 type Claimed = OutboxRow & { caseRef: string };
 
 /** Replies claimed together: sent over the pooled connections, marked sent together. */
-const SEND_BATCH = 25;
+const SEND_BATCH = 100;
 
 /**
  * Sends due outbox rows. A row is claimed in one statement (status `sending`, a claim time and
