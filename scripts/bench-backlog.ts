@@ -6,7 +6,7 @@
  *
  * Per run: N generated notification mails are APPENDed; the floor is a bare imapflow `FETCH 1:*`
  * of that INBOX plus a bare mailparser `simpleParser` over the same bytes; then the compiled worker
- * (`node --max-semi-space-size=4 dist/cli.js worker`, as the service runs it; built first) is
+ * (`node --max-semi-space-size=4 --max-old-space-size=512 dist/cli.js worker`, as the service runs it; built first) is
  * started as its own process and timed to all mails processed (N message rows, INBOX empty) and
  * all replies at the SMTP sink. Its peak RSS is read from /proc (VmHWM), its SQL statements are
  * counted from what it writes to PostgreSQL's sockets (scripts/bench/, loaded with --require: the
@@ -31,7 +31,7 @@ const USER = 'vardochstod@orebro.se';
 const PASS = 'secret';
 const ROOT = path.resolve(__dirname, '..');
 /** The worker is started as scripts/lifecare-intake.service and `npm start` start it. */
-const WORKER_NODE_FLAGS = '--max-semi-space-size=4';
+const WORKER_NODE_FLAGS = '--max-semi-space-size=4 --max-old-space-size=512';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -175,7 +175,7 @@ function benchEnv(): Record<string, string> {
 function startWorker(env: Record<string, string>, dataDir: string): Spawned {
   const countFile = path.join(dataDir, `statements-${Date.now()}.txt`);
   // LCI_BENCH_NODE_ARGS: extra node flags for the worker ("--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = [WORKER_NODE_FLAGS, ...(process.env.LCI_BENCH_NODE_ARGS ?? '').split(/\s+/)].filter(Boolean);
+  const nodeArgs = [...WORKER_NODE_FLAGS.split(' '), ...(process.env.LCI_BENCH_NODE_ARGS ?? '').split(/\s+/)].filter(Boolean);
   const child = spawn(
     process.execPath,
     [...nodeArgs, '--require', path.join(ROOT, 'scripts/bench/count-statements.js'), 'dist/cli.js', 'worker'],

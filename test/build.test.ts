@@ -13,7 +13,7 @@ test('npm run build compiles to dist/ and the CLI runs from it with node', async
     scripts: Record<string, string>;
     dependencies: Record<string, string>;
   };
-  expect(pkg.scripts.start).toBe('npm run --silent build && node --max-semi-space-size=4 dist/cli.js worker');
+  expect(pkg.scripts.start).toBe('npm run --silent build && node --max-semi-space-size=4 --max-old-space-size=512 dist/cli.js worker');
   expect(pkg.dependencies.tsx).toBeUndefined();
 
   await run('npm', ['run', '--silent', 'build'], { cwd: ROOT, timeout: 180_000 });
