@@ -2,7 +2,7 @@
  * Backlog benchmark against the physical floor, in one run, on real servers (a private Dovecot, a
  * fresh PostgreSQL database, an SMTP sink):
  *
- *   npm run bench:backlog -- [--count 1000] [--runs 1] [--latency 20] [--timeout 900]
+ *   npm run bench:backlog -- [--count 1000] [--runs 1] [--latency 20] [--timeout 900] [--attachment-mb 0]
  *
  * Per run: N generated notification mails are APPENDed; the floor is a bare imapflow `FETCH 1:*`
  * of that INBOX plus a bare mailparser `simpleParser` over the same bytes; then the compiled worker
@@ -15,6 +15,7 @@
  * committed). With --runs R every figure is the median of R runs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -43,6 +44,8 @@ function arg(name: string, def: number): number {
   return v;
 }
 const COUNT = arg('count', 1000);
+/** Each mail carries an attachment of this many MiB (memory that follows the mail: `--count 1 --attachment-mb 30`). */
+const ATTACH_MB = arg('attachment-mb', 0);
 const RUNS = Math.max(1, arg('runs', 1));
 const LATENCY_MAILS = arg('latency', 20);
 const TIMEOUT_MS = arg('timeout', 900) * 1000;
@@ -129,6 +132,26 @@ function procStatus(pid: number): { rssMb: number; hwmMb: number } {
 }
 
 /** CPU seconds (user + system) a process has used, all its threads; 0 once it is gone. */
+/** The mail made multipart/mixed: its text, then `mb` MiB of random bytes as a base64 attachment. */
+function withAttachment(raw: string, mb: number): string {
+  const sep = raw.indexOf('\r\n\r\n');
+  const head = raw
+    .slice(0, sep)
+    .replace(/^Content-Type: .*\r\nContent-Transfer-Encoding: 8bit$/m, 'Content-Type: multipart/mixed; boundary="lci-bench"');
+  const b64 = crypto
+    .randomBytes(mb * 1048576)
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
+  return [
+    `${head}\r\n\r\n--lci-bench`,
+    'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n',
+    `${raw.slice(sep + 4)}\r\n--lci-bench`,
+    'Content-Type: application/octet-stream; name="bilaga.bin"\r\nContent-Disposition: attachment; filename="bilaga.bin"',
+    'Content-Transfer-Encoding: base64\r\n',
+    `${b64}\r\n--lci-bench--\r\n`,
+  ].join('\r\n');
+}
+
 /** The Message-ID header of a raw message (the sink keeps bytes only). */
 function messageIdOf(raw: Buffer): string | undefined {
   const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');
@@ -262,6 +285,7 @@ async function oneRun(run: number): Promise<RunFigures> {
       POLL_CRON: '0 0 1 1 *',
       HTTP_ENABLED: 'false',
       REPLY_MAX_PER_RECIPIENT_PER_HOUR: '1000000',
+      ...(ATTACH_MB > 0 ? { MAIL_MAX_BYTES: String(Math.ceil(ATTACH_MB * 1.5 + 1) * 1048576) } : {}),
     };
     const processed = async () => Number((await sql!`select count(*)::int as n from messages`)[0]!.n);
 
@@ -273,7 +297,9 @@ async function oneRun(run: number): Promise<RunFigures> {
     const idleRssMb = procStatus(worker.child.pid!).rssMb;
     await worker.stop();
 
-    const mails = Array.from({ length: COUNT }, (_, i) => benchNotification(i, run));
+    const mails = Array.from({ length: COUNT }, (_, i) => benchNotification(i, run)).map((m) =>
+      ATTACH_MB > 0 ? { ...m, raw: withAttachment(m.raw, ATTACH_MB) } : m,
+    );
     await appendAll(
       dovecot,
       mails.map((m) => m.raw),

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import { audit } from './audit';
 import type { AppContext } from './context';
+import { eraseParts } from './db/raw';
 import { auditEvents, cases, messages, outbox, persons, tasks } from './db/schema';
 
 /**
@@ -24,7 +25,15 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
     .limit(1000);
   for (const { id } of old) {
     await db.transaction(async (tx) => {
-      await tx.update(messages).set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now }).where(eq(messages.caseId, id));
+      const erased = await tx
+        .update(messages)
+        .set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now })
+        .where(eq(messages.caseId, id))
+        .returning({ id: messages.id });
+      await eraseParts(
+        tx,
+        erased.map((m) => m.id),
+      );
       await tx
         .update(persons)
         .set({ name: null, hsaId: null, treservaUser: null, problems: [], reviewReason: null })
@@ -41,18 +50,26 @@ export async function applyRetention(ctx: AppContext): Promise<{ cases: number; 
       await audit(tx, { actor: 'worker', action: 'case.erased', caseId: id, after: { retentionDays: days } }, now);
     });
   }
-  const loose = await db
-    .update(messages)
-    .set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now })
-    .where(
-      and(
-        isNull(messages.caseId),
-        isNull(messages.erasedAt),
-        lt(messages.receivedAt, before),
-        or(eq(messages.status, 'ignored'), eq(messages.status, 'settled')),
-      ),
-    )
-    .returning({ id: messages.id });
+  // One transaction: a mail marked erased has no pieces left (the next run would not look at it again).
+  const loose = await db.transaction(async (tx) => {
+    const erased = await tx
+      .update(messages)
+      .set({ raw: empty, bodyText: '', parsed: null, subject: '', erasedAt: now })
+      .where(
+        and(
+          isNull(messages.caseId),
+          isNull(messages.erasedAt),
+          lt(messages.receivedAt, before),
+          or(eq(messages.status, 'ignored'), eq(messages.status, 'settled')),
+        ),
+      )
+      .returning({ id: messages.id });
+    await eraseParts(
+      tx,
+      erased.map((m) => m.id),
+    );
+    return erased;
+  });
   if (old.length || loose.length)
     ctx.log.info({ component: 'retention', cases: old.length, messages: loose.length, days }, 'personal data erased by the retention rule');
   return { cases: old.length, messages: loose.length };

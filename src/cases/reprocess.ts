@@ -2,6 +2,7 @@ import { and, asc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import { audit } from '../audit';
 import type { AppContext } from '../context';
 import type { Tx } from '../db/client';
+import { readRaw } from '../db/raw';
 import { messages, outbox, persons, tasks, type MessageKind, type MessageStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { parsePoolFor } from '../parse-pool';
@@ -82,7 +83,7 @@ async function reprocessOne(ctx: AppContext, id: number, opts: { dryRun: boolean
   };
   if (msg.errorCode === 'MAIL_TOO_LARGE') return { ...change, action: 'not-applied', note: 'bara huvudet sparat (för stort)' };
   const domain = ctx.config.mailFrom.split('@')[1] ?? 'localhost';
-  const parsed = await parsePoolFor(ctx.rules, ctx.config.parse, ctx.log).parse(Buffer.from(msg.raw), { ownDomain: domain });
+  const parsed = await parsePoolFor(ctx.rules, ctx.config.parse, ctx.log).parse(await readRaw(ctx.database.db, msg), { ownDomain: domain });
   const result = parsed.result;
   const kind: MessageKind = parsed.automatedReason === 'own-mail' ? 'own' : result.kind;
   const records = result.persons.map((r) => sanitizeRecord(r, ctx.rules));

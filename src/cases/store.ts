@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, gte, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { insertRows } from '../db/bulk';
+import { inlineRaw, writeParts } from '../db/raw';
 import type { DbOrTx } from '../db/client';
 import { caseCounters, cases, messages, outbox, persons, tasks, type OutboxStatus } from '../db/schema';
 
@@ -565,7 +566,13 @@ export class CaseStore {
       // Taken by another transaction meanwhile: this one fails (and is tried again) rather than answer twice.
       if (done !== list.length) throw new Error('a reply of this kind already answers this mail');
     }
-    await insertRows(this.tx, messages, this.mails.splice(0));
+    const mails = this.mails.splice(0);
+    await insertRows(
+      this.tx,
+      messages,
+      mails.map((m) => ({ ...m, raw: inlineRaw(m.raw) })),
+    );
+    for (const m of mails) await writeParts(this.tx, m.id, m.raw);
   }
 
   /** Changed rows in one statement per set of changed columns: an upsert on the id that sets only those columns. */

@@ -54,6 +54,10 @@ type WellFormed = string & { toWellFormed(): string };
 function toJson(v: unknown, type: string): unknown {
   if (v == null) return null;
   if (v instanceof Date) return v.toISOString();
-  if (type === 'bytea') return Buffer.from(v as Uint8Array).toString('base64');
+  if (type === 'bytea') {
+    const b = v as Uint8Array;
+    // A view, not a copy (Buffer.from(Uint8Array) would copy the bytes).
+    return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('base64');
+  }
   return v;
 }

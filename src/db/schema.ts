@@ -1,5 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 /** Raw mail source. postgres.js and PGlite both hand bytea back as a Uint8Array/Buffer. */
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
@@ -69,6 +82,22 @@ export const messages = pgTable(
     index('messages_case_idx').on(t.caseId),
     index('messages_status_idx').on(t.status),
   ],
+);
+
+/**
+ * A large mail's source in pieces, in order (its `messages.raw` is then empty): written a few
+ * pieces per statement, so storing a 30 MB mail never holds it whole as text (src/db/raw.ts).
+ */
+export const messageParts = pgTable(
+  'message_parts',
+  {
+    messageId: integer('message_id')
+      .notNull()
+      .references(() => messages.id),
+    seq: integer('seq').notNull(),
+    bytes: bytea('bytes').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.seq] })],
 );
 
 export type CaseStatus = 'waiting' | 'complete' | 'review' | 'done' | 'rejected';

@@ -247,7 +247,7 @@ export async function unparsed(raw: Buffer, code: ErrorCode, message: string): P
     },
     mail: null,
     automatedReason: null,
-    bodyText: raw.toString('latin1').slice(0, 100_000),
+    bodyText: raw.subarray(0, 100_000).toString('latin1'),
   };
 }
 

@@ -393,7 +393,7 @@ export async function parseMail(raw: Buffer, rules: Rules, opts: ParseOptions = 
       },
       mail: null,
       automatedReason: null,
-      bodyText: raw.toString('latin1').slice(0, 100_000),
+      bodyText: raw.subarray(0, 100_000).toString('latin1'),
     };
   }
   const base = { messageId: mail.messageId, from: mail.from, subject: mail.subject };
