@@ -43,7 +43,7 @@ const SEND_BATCH = 100;
  * owner); a claim older than SEND_CLAIM_STALE_SECONDS is taken again by any sender, at any time.
  * After the SMTP server accepts a reply it is written to a local journal, then marked `sent`; if
  * the mark fails (database gone) it is retried, never sent again. The one window left: a kill
- * between the SMTP accept and the journal line.
+ * between the SMTP accept and the journal line (a reply per connection sending at that moment).
  *
  * Failures by kind: the transport down (connection, TLS, 535…) pauses sending and probes it with
  * backoff (at most 30 s apart), giving the row back untouched; 5xx fails that reply; 4xx retries it.
