@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -23,7 +24,34 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '../../drizzle');
  * PGlite's memory: PostgreSQL's defaults (shared_buffers 128 MB and the rest) live in the WASM heap,
  * which never shrinks. A mailbox's database is small, so the buffers are too (measured in README, Memory).
  */
-const PGLITE_CONF = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'temp_buffers = 1MB', 'work_mem = 4MB', 'maintenance_work_mem = 16MB'];
+const PGLITE_CONF = [
+  'shared_buffers = 16MB',
+  'wal_buffers = 1MB',
+  'temp_buffers = 1MB',
+  'work_mem = 4MB',
+  'maintenance_work_mem = 16MB',
+  // PGlite writes this list as the whole postgresql.conf: what initdb had put there is kept here.
+  "timezone = 'UTC'",
+  "default_text_search_config = 'pg_catalog.english'",
+  "lc_messages = 'C'",
+];
+
+/**
+ * A fresh folder is made (initdb) in a child process: in-process, PGlite's initdb keeps a second
+ * database heap and its own (~400 MB) for the life of the process.
+ */
+function initInChild(dir: string): void {
+  if (fs.existsSync(path.join(dir, 'PG_VERSION'))) return;
+  const script =
+    "const { PGlite } = await import('@electric-sql/pglite'); const pg = new PGlite(process.argv[1]); await pg.waitReady; await pg.close();";
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir], {
+    cwd: __dirname,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 300_000,
+  });
+  if (r.status !== 0)
+    throw new Error(`initdb of ${dir} failed: ${(r.stderr?.toString() || r.error?.message || `exit ${r.status}`).slice(0, 500)}`);
+}
 
 export interface OpenOptions {
   /** postgres:// URL; when absent the embedded PGlite database in `pgliteDir` is used. */
@@ -106,8 +134,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const unlock = dir.startsWith('memory://') ? () => {} : lockFolder(dir);
     const { PGlite } = await import('@electric-sql/pglite');
     const { drizzle } = await import('drizzle-orm/pglite');
-    const client = new PGlite(dir, { postgresqlconf: PGLITE_CONF });
+    let client: InstanceType<typeof PGlite>;
     try {
+      if (!dir.startsWith('memory://')) initInChild(dir);
+      client = new PGlite(dir, { postgresqlconf: PGLITE_CONF });
       await client.waitReady;
     } catch (err) {
       unlock();
