@@ -15,7 +15,7 @@ test('a fresh folder opens with UTC and initdb’s text search, and keeps its ro
     expect(fs.existsSync(path.join(dir, 'PG_VERSION'))).toBe(true);
     const show = async (db: typeof first.db, name: string) => {
       const res = await db.execute(sql.raw(`show ${name}`));
-      return Object.values((res as unknown as { rows: Array<Record<string, string>> }).rows[0]!)[0];
+      return Object.values((res as { rows: Array<Record<string, string>> }).rows[0]!)[0];
     };
     expect(await show(first.db, 'timezone')).toBe('UTC');
     expect(await show(first.db, 'default_text_search_config')).toBe('pg_catalog.english');
@@ -25,7 +25,7 @@ test('a fresh folder opens with UTC and initdb’s text search, and keeps its ro
 
     const again = await openDatabase({ pgliteDir: dir });
     const res = await again.db.execute(sql`select last from case_counters where year = 1999`);
-    expect((res as unknown as { rows: Array<{ last: number }> }).rows[0]!.last).toBe(7);
+    expect((res as { rows: Array<{ last: number }> }).rows[0]!.last).toBe(7);
     expect(await again.db.select().from(cases)).toEqual([]);
     await again.close();
   } finally {
