@@ -15,7 +15,6 @@
  * committed). With --runs R every figure is the median of R runs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -25,7 +24,7 @@ import { simpleParser } from 'mailparser';
 import postgres from 'postgres';
 import { freshPostgres, type FreshPostgres } from '../test/support/db';
 import { startDovecot, type DovecotServer } from '../test/support/dovecot';
-import { benchNotification } from '../test/support/mails';
+import { benchNotification, withAttachment } from '../test/support/mails';
 import { startSmtpSink, type RawReceived, type SmtpSink } from '../test/support/smtp';
 
 const USER = 'vardochstod@orebro.se';
@@ -131,33 +130,13 @@ function procStatus(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
-/** CPU seconds (user + system) a process has used, all its threads; 0 once it is gone. */
-/** The mail made multipart/mixed: its text, then `mb` MiB of random bytes as a base64 attachment. */
-function withAttachment(raw: string, mb: number): string {
-  const sep = raw.indexOf('\r\n\r\n');
-  const head = raw
-    .slice(0, sep)
-    .replace(/^Content-Type: .*\r\nContent-Transfer-Encoding: 8bit$/m, 'Content-Type: multipart/mixed; boundary="lci-bench"');
-  const b64 = crypto
-    .randomBytes(mb * 1048576)
-    .toString('base64')
-    .replace(/.{76}/g, '$&\r\n');
-  return [
-    `${head}\r\n\r\n--lci-bench`,
-    'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n',
-    `${raw.slice(sep + 4)}\r\n--lci-bench`,
-    'Content-Type: application/octet-stream; name="bilaga.bin"\r\nContent-Disposition: attachment; filename="bilaga.bin"',
-    'Content-Transfer-Encoding: base64\r\n',
-    `${b64}\r\n--lci-bench--\r\n`,
-  ].join('\r\n');
-}
-
 /** The Message-ID header of a raw message (the sink keeps bytes only). */
 function messageIdOf(raw: Buffer): string | undefined {
   const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');
   return /^message-id:[ \t]*(\S+)/im.exec(head)?.[1];
 }
 
+/** CPU seconds (user + system) a process has used, all its threads; 0 once it is gone. */
 function cpuSeconds(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

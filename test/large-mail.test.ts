@@ -1,5 +1,4 @@
 /** A large mail's source is stored in pieces (never whole as one statement's text), read back whole, erased whole. */
-import crypto from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { reprocess } from '../src/cases/reprocess';
 import type { AppContext } from '../src/context';
@@ -8,33 +7,12 @@ import { cases, messageParts, messages, tasks } from '../src/db/schema';
 import { ingestRaw } from '../src/intake/process';
 import { applyRetention } from '../src/retention';
 import { openTestDatabase, testContext, type TestDatabase } from './support/db';
-import { annaMail } from './support/mails';
+import { annaMail, withAttachment } from './support/mails';
 
 const LISA = 'Namn: Lisa Berg\r\nFunktion: Enhetschef\r\nHSA-id: SE2321000016-4HK5\r\nAnvändarnamn i Treserva: lisber\r\n';
 
 /** Lisa's notification with `mb` MiB of random bytes attached (base64). */
-function withAttachment(mb: number): Buffer {
-  const b64 = crypto
-    .randomBytes(mb * 1024 * 1024)
-    .toString('base64')
-    .replace(/.{76}/g, '$&\r\n');
-  const body = [
-    '--b1',
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 8bit',
-    '',
-    LISA,
-    '--b1',
-    'Content-Type: application/octet-stream; name="bilaga.bin"',
-    'Content-Disposition: attachment; filename="bilaga.bin"',
-    'Content-Transfer-Encoding: base64',
-    '',
-    b64,
-    '--b1--',
-    '',
-  ].join('\r\n');
-  return annaMail('large1', 'Nytt SITHS-kort', body, { contentType: 'multipart/mixed; boundary="b1"' });
-}
+const withBytes = (mb: number) => Buffer.from(withAttachment(annaMail('large1', 'Nytt SITHS-kort', LISA).toString(), mb));
 
 describe.each(['postgres', 'pglite'] as const)('a large mail on %s', (kind) => {
   let tdb: TestDatabase;
@@ -47,7 +25,7 @@ describe.each(['postgres', 'pglite'] as const)('a large mail on %s', (kind) => {
 
   test('stored in pieces, read back byte for byte, parsed and reprocessed from them, erased with its case', async () => {
     const db = tdb.database.db;
-    const raw = withAttachment(3);
+    const raw = withBytes(3);
     expect(raw.length).toBeGreaterThan(INLINE_MAX);
     const o = await ingestRaw(ctx, raw, { kind: 'ingest' });
     expect(o.caseId).not.toBeNull();

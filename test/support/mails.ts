@@ -123,3 +123,23 @@ export function benchNotification(i: number, run = 0): { raw: string; messageId:
   });
   return { ...m, complete };
 }
+
+/** The mail made multipart/mixed: its text, then `mb` MiB of random bytes as a base64 attachment. */
+export function withAttachment(raw: string, mb: number): string {
+  const sep = raw.indexOf('\r\n\r\n');
+  const head = raw
+    .slice(0, sep)
+    .replace(/^Content-Type: .*\r\nContent-Transfer-Encoding: 8bit$/m, 'Content-Type: multipart/mixed; boundary="lci-bench"');
+  const b64 = crypto
+    .randomBytes(mb * 1048576)
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
+  return [
+    `${head}\r\n\r\n--lci-bench`,
+    'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n',
+    `${raw.slice(sep + 4)}\r\n--lci-bench`,
+    'Content-Type: application/octet-stream; name="bilaga.bin"\r\nContent-Disposition: attachment; filename="bilaga.bin"',
+    'Content-Transfer-Encoding: base64\r\n',
+    `${b64}\r\n--lci-bench--\r\n`,
+  ].join('\r\n');
+}
