@@ -7,7 +7,8 @@ import { MaildropIntake } from './intake/maildrop';
 import { rootLogger } from './log';
 import { SECRET_WARN_DAYS, secretDaysLeft, TokenProvider } from './oauth';
 import { OutboxSender } from './replies/sender';
-import { FolderTransport, SmtpTransport, type Transport } from './replies/transport';
+import { ThreadedTransport } from './replies/threaded';
+import { SmtpTransport, type Transport } from './replies/transport';
 import { loadRules } from './rules/load';
 
 /** Builds the pieces every command shares: config, rules, database (migrated), logger. */
@@ -43,6 +44,7 @@ export function createMailPieces(
 ): { intake: Intake; transport: Transport; sender: OutboxSender } {
   const tokens = TokenProvider.fromConfig(ctx.config);
   const intake: Intake = ctx.config.imap ? new ImapIntake(ctx, tokens, onNewMail) : new MaildropIntake(ctx, onNewMail);
-  const transport: Transport = ctx.config.smtp ? new SmtpTransport(ctx.config, tokens) : new FolderTransport(ctx.config);
+  // Replies are built and sent in a thread of their own; OAuth2's tokens live here, so with them SMTP stays in-process.
+  const transport: Transport = ctx.config.smtp && tokens ? new SmtpTransport(ctx.config, tokens) : new ThreadedTransport(ctx.config);
   return { intake, transport, sender: new OutboxSender(ctx, transport) };
 }

@@ -67,3 +67,51 @@ test('an idle thread is ended, and the next mail starts one again', async () => 
     await pool.close();
   }
 });
+
+test('mails queued behind one over its budget are parsed by the next thread; the slow one alone is kept unparsed', async () => {
+  const pool = new ParsePool(
+    loadRules(DEFAULT_RULES_DIR),
+    { timeoutMs: 1000, memoryMb: 256 },
+    logger('test').child({}, { level: 'silent' }),
+    1,
+  );
+  // 12,000 table rows: seconds of honest work, over the 1 s budget set here.
+  const rows = Array.from(
+    { length: 12_000 },
+    (_, i) => `<tr><td>Namn ${i}</td><td>Enhetschef</td><td>SE2321000016-${i}X</td><td>u${i}</td></tr>`,
+  ).join('');
+  const slow = Buffer.from(
+    [
+      'From: A <a@omsorgshuset.se>',
+      'To: vardochstod@orebro.se',
+      'Subject: Stor tabell',
+      'Message-ID: <slow@omsorgshuset.se>',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      `<html><body><table><tr><th>Namn</th><th>Funktion</th><th>HSA-id</th><th>Användarnamn</th></tr>${rows}</table></body></html>`,
+    ].join('\r\n'),
+  );
+  const mail = (i: number) =>
+    Buffer.from(
+      notification({
+        from: `b${i}@omsorgshuset.se`,
+        fromName: 'B',
+        subject: `Nytt kort ${i}`,
+        persons: [{ name: `Lisa Berg${i}`, function: 'Undersköterska', hsaId: hsaIdFor(i), user: `lisab${i}` }],
+      }).raw,
+    );
+  try {
+    const first = pool.parse(mail(1));
+    const hostile = pool.parse(slow);
+    const behind = [2, 3, 4].map((i) => pool.parse(mail(i)));
+    expect((await first).result.persons).toHaveLength(1);
+    expect((await hostile).result.error?.code).toBe('PARSE_TIMEOUT');
+    const rest = await Promise.all(behind);
+    expect(rest.map((r) => [r.result.error ?? null, r.result.persons.map((p) => p.name)])).toEqual(
+      [2, 3, 4].map((i) => [null, [`Lisa Berg${i}`]]),
+    );
+    expect(pool.ended).toEqual({ timeout: 1, memory: 0, crashed: 0 });
+  } finally {
+    await pool.close();
+  }
+});

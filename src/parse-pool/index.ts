@@ -1,10 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 import type { ParseOutcome, ParseOptions } from '../parse';
 import type { Rules } from '../rules/load';
+import { threadScript } from '../thread-script';
 
 /**
  * Parsing runs in a worker thread with a time budget and a memory cap (resourceLimits), so a
@@ -28,13 +27,6 @@ interface Job {
   resolve: (p: ParseOutcome) => void;
 }
 
-/** The thread's entry: compiled JavaScript beside this file, or the TypeScript source through tsx. */
-function threadScript(): string {
-  const js = path.join(__dirname, 'thread.js');
-  if (fs.existsSync(js)) return `require(${JSON.stringify(js)});`;
-  return `require('tsx/cjs'); require(${JSON.stringify(path.join(__dirname, 'thread.ts'))});`;
-}
-
 /**
  * A thread that has had nothing to do for `idleMs` is ended (a thread holds ~26 MB, more after a
  * backlog); the next mail starts one again (~0.3 s). Spares end after a third of it; the first,
@@ -42,14 +34,29 @@ function threadScript(): string {
  */
 const IDLE_MS = 30_000;
 
-/** One parse thread: one mail at a time, its own budget timer. */
+/**
+ * Mails handed to one thread ahead of the one it parses, so it goes from mail to mail without
+ * waiting for the main thread (busy storing the batch before): at most this many, and past the
+ * first, at most PIPELINE_BYTES in all.
+ */
+const PIPELINE = 8;
+const PIPELINE_BYTES = 8 << 20;
+
+/**
+ * One parse thread: the mails handed to it, parsed one at a time in that order. Only the first is
+ * being parsed; its budget timer starts when the one before it came back (never later than the
+ * thread began it, so no mail gets less than its budget).
+ */
 interface Slot {
   worker: Worker | null;
   /** The thread has loaded the parser (its start-up is not counted in a mail's budget). */
   ready: boolean;
-  current: { job: Job; timer: NodeJS.Timeout } | null;
+  inflight: Job[];
+  timer: NodeJS.Timeout | null;
   idleTimer: NodeJS.Timeout | null;
 }
+
+const bytesOf = (jobs: Job[]) => jobs.reduce((n, j) => n + j.raw.length, 0);
 
 /**
  * Up to `threads` parse threads share one queue, so a batch is parsed in parallel; each mail keeps
@@ -71,7 +78,8 @@ export class ParsePool {
     this.slots = Array.from({ length: Math.max(1, threads) }, () => ({
       worker: null,
       ready: false,
-      current: null,
+      inflight: [],
+      timer: null,
       idleTimer: null,
     }));
   }
@@ -90,7 +98,7 @@ export class ParsePool {
   }
 
   private spawn(slot: Slot): Worker {
-    const w = new Worker(threadScript(), {
+    const w = new Worker(threadScript(__dirname, 'thread'), {
       eval: true,
       workerData: { rules: this.rules },
       resourceLimits: {
@@ -105,17 +113,14 @@ export class ParsePool {
       if (slot.worker !== w) return;
       if ('ready' in msg) {
         slot.ready = true;
-        // A thread started for a mail another thread took holds nothing: it must not keep the process alive.
-        if (!slot.current) w.unref();
         this.pump();
         return;
       }
-      const cur = slot.current;
-      if (!cur || cur.job.id !== msg.id) return;
-      clearTimeout(cur.timer);
-      slot.current = null;
-      w.unref();
-      cur.job.resolve(revive(msg.parsed));
+      const job = slot.inflight[0];
+      if (!job || job.id !== msg.id) return;
+      slot.inflight.shift();
+      this.startBudget(slot, w);
+      job.resolve(revive(msg.parsed));
       this.pump();
     });
     w.on('error', (err: Error & { code?: string }) => {
@@ -127,45 +132,66 @@ export class ParsePool {
     return w;
   }
 
+  /** The budget of the mail now first in the thread's hands; a thread with none may not keep the process alive. */
+  private startBudget(slot: Slot, w: Worker): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    if (slot.inflight.length === 0) {
+      w.unref();
+      return;
+    }
+    w.ref();
+    slot.timer = setTimeout(
+      () => this.fail(slot, w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`),
+      this.limits.timeoutMs,
+    );
+  }
+
+  private hand(slot: Slot, w: Worker): void {
+    const job = this.queue.shift()!;
+    slot.inflight.push(job);
+    if (slot.inflight.length === 1) this.startBudget(slot, w);
+    // The bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a view into a
+    // larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
+    const raw = new Uint8Array(job.raw);
+    w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
+  }
+
   private pump(): void {
-    // The first slot is always used first; a further thread starts only for a waiting mail that no
-    // thread already starting will take.
-    let starting = this.slots.filter((s) => s.worker && !s.ready && !s.current).length;
-    for (let i = 0; i < this.slots.length && this.queue.length > 0; i++) {
-      const slot = this.slots[i]!;
-      if (slot.current) continue;
-      if (!slot.worker) {
-        if (this.queue.length <= starting) continue;
-        slot.ready = false;
-        slot.worker = this.spawn(slot);
-        starting++;
-      }
-      if (slot.idleTimer) {
-        clearTimeout(slot.idleTimer);
-        slot.idleTimer = null;
-      }
-      const w = slot.worker;
-      w.ref();
-      if (!slot.ready) continue; // pumped again when the thread says it is ready
-      const job = this.queue.shift()!;
-      const timer = setTimeout(
-        () => this.fail(slot, w, 'PARSE_TIMEOUT', `parsing took longer than ${this.limits.timeoutMs} ms`),
-        this.limits.timeoutMs,
-      );
-      slot.current = { job, timer };
-      // The bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a view into a
-      // larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
-      const raw = new Uint8Array(job.raw);
-      w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
+    const ready = () => this.slots.filter((s) => s.worker && s.ready);
+    // 1. A thread with nothing in hand takes a mail (the first slot first).
+    for (const slot of ready()) if (slot.inflight.length === 0 && this.queue.length > 0) this.hand(slot, slot.worker!);
+    // 2. A further thread starts only for a waiting mail that no thread already starting will take.
+    let starting = this.slots.filter((s) => s.worker && !s.ready).length;
+    for (const slot of this.slots) {
+      if (slot.worker || this.queue.length <= starting) continue;
+      slot.ready = false;
+      slot.worker = this.spawn(slot);
+      slot.worker.ref();
+      starting++;
+    }
+    // 3. What no thread is starting for queues behind the mails in hand, to the least loaded thread.
+    while (this.queue.length > starting) {
+      const next = this.queue[0]!;
+      const open = ready().filter((s) => s.inflight.length < PIPELINE && bytesOf(s.inflight) + next.raw.length <= PIPELINE_BYTES);
+      if (open.length === 0) break;
+      const slot = open.reduce((a, b) => (b.inflight.length < a.inflight.length ? b : a));
+      this.hand(slot, slot.worker!);
     }
     // Threads with nothing to do are ended after a while (their heap is given back).
     for (let i = 0; i < this.slots.length; i++) {
       const slot = this.slots[i]!;
-      if (slot.worker && !slot.current && !slot.idleTimer && this.queue.length === 0) {
+      const busy = slot.inflight.length > 0 || this.queue.length > 0;
+      if (busy && slot.idleTimer) {
+        clearTimeout(slot.idleTimer);
+        slot.idleTimer = null;
+      }
+      if (slot.worker && slot.ready && !busy && !slot.idleTimer) {
+        slot.worker.unref();
         slot.idleTimer = setTimeout(
           () => {
             slot.idleTimer = null;
-            if (slot.current || !slot.worker) return;
+            if (slot.inflight.length || !slot.worker) return;
             const w = slot.worker;
             slot.worker = null;
             slot.ready = false;
@@ -178,23 +204,29 @@ export class ParsePool {
     }
   }
 
-  /** Ends the thread; the mail in hand comes back unparsed with `code`. */
+  /**
+   * Ends the thread; the mail it was parsing comes back unparsed with `code`, the ones queued
+   * behind it go back to the front of the queue, for the next thread.
+   */
   private fail(slot: Slot, w: Worker, code: Extract<ErrorCode, 'PARSE_TIMEOUT' | 'PARSE_MEMORY' | 'PARSE_CRASHED'>, message: string): void {
     if (slot.worker !== w) return;
     slot.worker = null;
     void w.terminate();
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    const [first, ...behind] = slot.inflight;
+    slot.inflight = [];
+    this.queue.unshift(...behind);
     // A thread that dies before it is ready takes the first waiting mail with it (no respawn loop).
-    const cur = slot.current ?? (!slot.ready && this.queue.length ? { job: this.queue.shift()!, timer: setTimeout(() => {}, 0) } : null);
+    const blamed = first ?? (!slot.ready && this.queue.length ? this.queue.shift() : undefined);
     slot.ready = false;
-    slot.current = null;
-    if (cur) {
-      clearTimeout(cur.timer);
+    if (blamed) {
       this.ended[code === 'PARSE_TIMEOUT' ? 'timeout' : code === 'PARSE_MEMORY' ? 'memory' : 'crashed']++;
       this.log.warn(
-        { component: 'parse', code, limitMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb, bytes: cur.job.raw.length },
+        { component: 'parse', code, limitMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb, bytes: blamed.raw.length },
         'mail not parsed within its limits; kept for review',
       );
-      void unparsed(cur.job.raw, code, message).then(cur.job.resolve);
+      void unparsed(blamed.raw, code, message).then(blamed.resolve);
     }
     this.pump();
   }
@@ -204,6 +236,8 @@ export class ParsePool {
       this.slots.map(async (slot) => {
         if (slot.idleTimer) clearTimeout(slot.idleTimer);
         slot.idleTimer = null;
+        if (slot.timer) clearTimeout(slot.timer);
+        slot.timer = null;
         const w = slot.worker;
         slot.worker = null;
         slot.ready = false;
