@@ -171,3 +171,43 @@ test('without SMTP the thread writes each reply to the outbox folder', async () 
     t.close();
   }
 });
+
+test('a batch: the thread keeps each case in order and answers each reply; a refused one does not stop the rest; halted starts no more', async () => {
+  smtp.clear();
+  const t = new ThreadedTransport(config());
+  try {
+    const batch = [1, 2, 1, 2, 1, 2, 3].map((c) => ({ row: row({ caseId: c }), caseRef: `VS-${c}` }));
+    smtp.failNext(1, 554); // the first DATA of all is refused for good
+    const answers: Array<[number, string | null]> = [];
+    await t.sendBatch(
+      batch,
+      async (r, err) => {
+        answers.push([r.id, err === null ? null : (err as AppError).code]);
+      },
+      () => false,
+    );
+    expect(answers).toHaveLength(batch.length);
+    expect(answers.filter(([, code]) => code === 'SMTP_PERMANENT')).toHaveLength(1);
+    const got = await smtp.waitFor(batch.length - 1);
+    for (const c of [1, 2, 3]) {
+      const mine = batch.filter((b) => b.row.caseId === c).map((b) => b.row.messageId);
+      const arrived = got.map((m) => m.parsed.messageId).filter((id) => mine.includes(id ?? ''));
+      expect(arrived).toEqual(mine.filter((id) => arrived.includes(id))); // in the case's order
+    }
+
+    // Halted after the first answer: no further reply is started (those in hand finish).
+    const more = Array.from({ length: 12 }, (_, i) => ({ row: row({ caseId: 10 + (i % 3) }), caseRef: 'VS-4' }));
+    let answered = 0;
+    await t.sendBatch(
+      more,
+      async () => {
+        answered++;
+      },
+      () => answered >= 1,
+    );
+    expect(answered).toBeGreaterThanOrEqual(1);
+    expect(answered).toBeLessThan(more.length);
+  } finally {
+    t.close();
+  }
+});

@@ -7,10 +7,9 @@ import { Backoff, DB_RETRY, REPLY_RETRY, SMTP_PROBE, backoffDelay } from '../bac
 import type { AppContext } from '../context';
 import { cases, outbox } from '../db/schema';
 import { AppError, errorCode } from '../errors';
-import { eachLane, groupBy } from '../lanes';
 import { Coalescer } from '../loop';
 import { SendJournal } from './journal';
-import type { OutboxRow, Transport } from './transport';
+import { sendInLanes, type Answered, type OutboxRow, type Transport } from './transport';
 
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return true;
@@ -231,27 +230,26 @@ export class OutboxSender {
       }
       if (rows.length === 0) break;
       // One lane per case (its replies keep their order), up to `connections` lanes at once.
+      const claimed = new Map(rows.map((r) => [r.id, r]));
       const tried = new Set<number>();
-      await eachLane([...groupBy(rows, (r) => r.caseId).values()], this.transport.connections, async (row) => {
-        if (this.down || this.stopping) return false;
-        tried.add(row.id);
-        try {
-          await this.transport.send(row, row.caseRef);
-        } catch (err) {
-          await this.failed(row, err);
-          return true;
-        }
+      const answered: Answered = async ({ id }, err) => {
+        const row = claimed.get(id)!;
+        tried.add(id);
+        if (err !== null) return this.failed(row, err);
         // Accepted: from here on this reply is never sent again by this process.
-        this.unmarked.set(row.id, this.ctx.now());
+        this.unmarked.set(id, this.ctx.now());
         try {
-          this.journal.record(row.id);
-        } catch (err) {
-          log.error({ err, outboxId: row.id }, 'cannot write the send journal');
+          this.journal.record(id);
+        } catch (e) {
+          log.error({ err: e, outboxId: id }, 'cannot write the send journal');
         }
         sent++;
-        log.info({ outboxId: row.id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
-        return true;
-      });
+        log.info({ outboxId: id, caseRef: row.caseRef, kind: row.kind, attempts: row.attempts }, 'reply sent');
+      };
+      const halted = () => this.down !== null || this.stopping;
+      const batch = rows.map((row) => ({ row, caseRef: row.caseRef }));
+      if (this.transport.sendBatch) await this.transport.sendBatch(batch, answered, halted);
+      else await sendInLanes(batch, this.transport.connections, (b) => this.transport.send(b.row, b.caseRef), answered, halted);
       await this.giveBack(rows.filter((r) => !tried.has(r.id)));
       try {
         // The batch's accepted replies marked sent in one statement.

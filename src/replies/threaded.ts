@@ -2,12 +2,23 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
 import { AppError, type ErrorCode } from '../errors';
 import { threadScript } from '../thread-script';
-import type { OutboxRow, Transport } from './transport';
+import type { Answered, OutboxRow, Sending, Transport } from './transport';
 
-export type SendRequest = { id: number; op: 'send'; row: OutboxRow; caseRef: string } | { id: number; op: 'probe' } | { op: 'close' };
+export type SendRequest =
+  | { id: number; op: 'send'; row: OutboxRow; caseRef: string }
+  | { id: number; op: 'batch'; batch: Sending[]; connections: number }
+  | { id: number; op: 'halt' }
+  | { id: number; op: 'probe' }
+  | { op: 'close' };
+export interface WireError {
+  app: boolean;
+  code: string;
+  message: string;
+  context: Record<string, unknown>;
+}
+/** The answer to a request, or (`row`) to one reply of a batch, which is answered as a whole after its replies. */
 export type SendAnswer =
-  | { id: number; ok: true }
-  | { id: number; ok: false; error: { app: boolean; code: string; message: string; context: Record<string, unknown> } };
+  { id: number; ok: true } | { id: number; ok: false; error: WireError } | { id: number; row: number; error: WireError | null };
 
 /** A send thread with nothing to do this long is ended (its SMTP connections closed); the next reply starts one (~0.2 s). */
 const IDLE_MS = 30_000;
@@ -25,7 +36,10 @@ export class ThreadedTransport implements Transport {
   readonly connections: number;
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: () => void; reject: (err: unknown) => void; onRow?: (row: number, error: WireError | null) => void }
+  >();
   private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -45,6 +59,34 @@ export class ThreadedTransport implements Transport {
     return this.ask((id) => ({ id, op: 'send', row, caseRef }));
   }
 
+  /**
+   * The thread works through the lanes itself, so no reply waits for the main thread between
+   * others. A thread that dies leaves the replies it had not answered: the first is failed as
+   * SMTP_DOWN (sending pauses), the others are left untried (given back).
+   */
+  async sendBatch(batch: Sending[], answered: Answered, halted: () => boolean): Promise<void> {
+    const rows = new Map(batch.map((s) => [s.row.id, s.row]));
+    const answers: Array<Promise<void>> = [];
+    let id = 0;
+    const onRow = (rowId: number, error: WireError | null) => {
+      const row = rows.get(rowId);
+      if (!row) return;
+      rows.delete(rowId);
+      const after = answered(row, error ? revive(error) : null).then(() => {
+        if (halted() && this.pending.has(id)) this.worker?.postMessage({ id, op: 'halt' } satisfies SendRequest);
+      });
+      answers.push(after);
+    };
+    await this.ask((n) => {
+      id = n;
+      return { id: n, op: 'batch', batch, connections: this.connections };
+    }, onRow).catch((err: unknown) => {
+      const first = rows.values().next();
+      if (!first.done) answers.push(answered(first.value, err));
+    });
+    await Promise.all(answers);
+  }
+
   probe(): Promise<void> {
     return this.ask((id) => ({ id, op: 'probe' }));
   }
@@ -55,14 +97,14 @@ export class ThreadedTransport implements Transport {
     this.end();
   }
 
-  private ask(request: (id: number) => SendRequest): Promise<void> {
+  private ask(request: (id: number) => SendRequest, onRow?: (row: number, error: WireError | null) => void): Promise<void> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const w = this.worker ?? this.spawn();
     const id = this.nextId++;
     w.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, ...(onRow ? { onRow } : {}) });
       w.postMessage(request(id));
     });
   }
@@ -78,6 +120,7 @@ export class ThreadedTransport implements Transport {
     w.on('message', (msg: SendAnswer) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
+      if ('row' in msg) return p.onRow?.(msg.row, msg.error);
       this.pending.delete(msg.id);
       if (msg.ok) p.resolve();
       else p.reject(revive(msg.error));
@@ -118,7 +161,7 @@ export class ThreadedTransport implements Transport {
   }
 }
 
-function revive(e: Extract<SendAnswer, { ok: false }>['error']): Error {
+function revive(e: WireError): Error {
   if (e.app) return new AppError(e.code as ErrorCode, e.message, e.context);
   return Object.assign(new Error(e.message), { code: e.code });
 }

@@ -4,10 +4,38 @@ import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type { Config } from '../config';
 import type { outbox } from '../db/schema';
 import { AppError } from '../errors';
+import { eachLane, groupBy } from '../lanes';
 import type { TokenProvider } from '../oauth';
 import { htmlOf } from './html';
 
 export type OutboxRow = typeof outbox.$inferSelect;
+export interface Sending {
+  row: OutboxRow;
+  caseRef: string;
+}
+/** What became of one reply: accepted (`err` null) or the transport's error. */
+export type Answered = (row: OutboxRow, err: unknown) => Promise<void>;
+
+/** A batch through `send`: one lane per case (its replies in order), `connections` lanes at once. */
+export async function sendInLanes(
+  batch: Sending[],
+  connections: number,
+  send: (s: Sending) => Promise<void>,
+  answered: Answered,
+  halted: () => boolean,
+): Promise<void> {
+  await eachLane([...groupBy(batch, (s) => s.row.caseId).values()], connections, async (s) => {
+    if (halted()) return false;
+    let err: unknown = null;
+    try {
+      await send(s);
+    } catch (e) {
+      err = e ?? new Error('send failed');
+    }
+    await answered(s.row, err);
+    return true;
+  });
+}
 
 /** Where replies go: an SMTP server, or (embedded default) .eml files in a folder. */
 export interface Transport {
@@ -15,6 +43,12 @@ export interface Transport {
   /** Replies it can take at once (the sender keeps each case's replies in order). */
   readonly connections: number;
   send(row: OutboxRow, caseRef: string): Promise<void>;
+  /**
+   * A claimed batch at once (the sender works through it with `send` when this is missing): a
+   * case's replies in order, `connections` at a time; `answered` for each reply tried, as it is
+   * answered; `halted` is asked after each answer, and true starts no further reply.
+   */
+  sendBatch?(batch: Sending[], answered: Answered, halted: () => boolean): Promise<void>;
   /** Resolves when the transport answers (login included); used while it is down. */
   probe(): Promise<void>;
   close(): void;
