@@ -6,6 +6,17 @@ import { hsaIdFor, notification } from './support/mails';
 
 jest.setTimeout(60_000);
 
+/** Mail `i`: one complete person, Lisa Berg<i>. */
+const mail = (i: number) =>
+  Buffer.from(
+    notification({
+      from: `a${i}@omsorgshuset.se`,
+      fromName: 'A',
+      subject: `Nytt kort ${i}`,
+      persons: [{ name: `Lisa Berg${i}`, function: 'Undersköterska', hsaId: hsaIdFor(i), user: `lisab${i}` }],
+    }).raw,
+  );
+
 const threads = (pool: ParsePool) => (pool as unknown as { slots: Array<{ worker: unknown }> }).slots.filter((s) => s.worker).length;
 
 test('one mail starts one thread, two mails at most two, of four', async () => {
@@ -15,15 +26,6 @@ test('one mail starts one thread, two mails at most two, of four', async () => {
     logger('test').child({}, { level: 'silent' }),
     4,
   );
-  const mail = (i: number) =>
-    Buffer.from(
-      notification({
-        from: `a${i}@omsorgshuset.se`,
-        fromName: 'A',
-        subject: `Nytt kort ${i}`,
-        persons: [{ name: `Lisa Berg${i}`, function: 'Undersköterska', hsaId: hsaIdFor(i), user: `lisab${i}` }],
-      }).raw,
-    );
   try {
     const one = pool.parse(mail(0));
     expect(threads(pool)).toBe(1);
@@ -45,23 +47,16 @@ test('an idle thread is ended, and the next mail starts one again', async () => 
     logger('test').child({}, { level: 'silent' }),
     2,
   );
-  const mail = Buffer.from(
-    notification({
-      from: 'a@omsorgshuset.se',
-      fromName: 'A',
-      subject: 'Nytt kort',
-      persons: [{ name: 'Lisa Berg', function: 'Undersköterska', hsaId: hsaIdFor(1), user: 'lisab' }],
-    }).raw,
-  );
+  const one = mail(1);
   try {
     expect(threads(pool)).toBe(0); // nothing is started before a mail waits
-    await Promise.all([pool.parse(mail), pool.parse(mail)]);
+    await Promise.all([pool.parse(one), pool.parse(one)]);
     expect(threads(pool)).toBe(2);
     await new Promise((r) => setTimeout(r, 2000));
     expect(threads(pool)).toBe(1); // the spare ends first (a third of idleMs)
     await new Promise((r) => setTimeout(r, 2500));
     expect(threads(pool)).toBe(0);
-    expect((await pool.parse(mail)).result.persons).toHaveLength(1);
+    expect((await pool.parse(one)).result.persons).toHaveLength(1);
     expect(threads(pool)).toBe(1);
   } finally {
     await pool.close();
@@ -91,15 +86,6 @@ test('mails queued behind one over its budget are parsed by the next thread; the
       `<html><body><table><tr><th>Namn</th><th>Funktion</th><th>HSA-id</th><th>Användarnamn</th></tr>${rows}</table></body></html>`,
     ].join('\r\n'),
   );
-  const mail = (i: number) =>
-    Buffer.from(
-      notification({
-        from: `b${i}@omsorgshuset.se`,
-        fromName: 'B',
-        subject: `Nytt kort ${i}`,
-        persons: [{ name: `Lisa Berg${i}`, function: 'Undersköterska', hsaId: hsaIdFor(i), user: `lisab${i}` }],
-      }).raw,
-    );
   try {
     const first = pool.parse(mail(1));
     const hostile = pool.parse(slow);
