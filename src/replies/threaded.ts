@@ -20,7 +20,7 @@ export interface WireError {
 export type SendAnswer =
   { id: number; ok: true } | { id: number; ok: false; error: WireError } | { id: number; row: number; error: WireError | null };
 
-/** A send thread with nothing to do this long is ended (its SMTP connections closed); the next reply starts one (~0.2 s). */
+/** A send thread with nothing to do this long is ended (its SMTP connections closed); the next reply starts one (~0.1 s). */
 const IDLE_MS = 30_000;
 
 /**

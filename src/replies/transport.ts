@@ -46,7 +46,7 @@ export interface Transport {
   /**
    * A claimed batch at once (the sender works through it with `send` when this is missing): a
    * case's replies in order, `connections` at a time; `answered` for each reply tried, as it is
-   * answered; `halted` is asked after each answer, and true starts no further reply.
+   * answered; once `halted` says true, no further reply is started (those in hand finish).
    */
   sendBatch?(batch: Sending[], answered: Answered, halted: () => boolean): Promise<void>;
   /** Resolves when the transport answers (login included); used while it is down. */
