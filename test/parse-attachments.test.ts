@@ -2,6 +2,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import writeXlsxFile from 'write-excel-file/node';
 import { parseMail } from '../src/parse';
+import { ATTACHMENT_READ_MAX } from '../src/parse/read-mail';
 import { DEFAULT_RULES_DIR, loadRules } from '../src/rules/load';
 
 /** Spreadsheets made for real (write-excel-file: shared strings, styles) and attached for real (nodemailer's composer). */
@@ -121,4 +122,15 @@ test('a PDF without a text layer (a scan) or a broken PDF leaves the reader unsu
     expect(result.persons[0]!.unsure).toEqual([{ field: 'hsaId', candidates: ['bilagan skanning.pdf'] }]);
     expect(result.autoReply).toBe(false);
   }
+});
+
+test('an attachment over ATTACHMENT_READ_MAX is drained, not kept or read; the same rows under it are read', async () => {
+  const rows = 'Namn;Funktion;HSA-id;Användarnamn\r\nLisa Berg;Enhetschef;SE2321000016-4HK5;lisber\r\n';
+  const filler = ';;;\r\n'.repeat(Math.ceil(ATTACHMENT_READ_MAX / 5) + 1);
+  const small = await parseMail(await withAttachment('behoriga.csv', Buffer.from(rows), 'text/csv'), rules);
+  expect(small.result.persons.map((p) => p.treservaUser)).toEqual(['lisber']);
+  const big = await parseMail(await withAttachment('behoriga.csv', Buffer.from(rows + filler), 'text/csv'), rules);
+  expect(big.result.error).toBeUndefined();
+  expect(big.result.persons).toEqual([]);
+  expect(big.mail!.attachments.map((a) => [a.filename, a.content.length, a.tooLarge])).toEqual([['behoriga.csv', 0, true]]);
 });

@@ -22,6 +22,7 @@ import { parseConfig } from '../src/config';
 import type { AppContext } from '../src/context';
 import { ingestRaw } from '../src/intake/process';
 import { openDatabase, type Database } from '../src/db/client';
+import { readRaw } from '../src/db/raw';
 import { auditEvents, cases, mailboxState, messages, outbox, persons, tasks } from '../src/db/schema';
 import { luhnCheckDigit, luhnValid } from '../src/parse/hsa-id';
 import { Worker, pollOnce } from '../src/worker';
@@ -29,7 +30,7 @@ import { freshPostgres, type FreshPostgres } from './support/db';
 import { listMailbox, startDovecot, type DovecotServer } from './support/dovecot';
 import { sleep } from './support/ports';
 import { startSmtpSink, type Received, type SmtpSink } from './support/smtp';
-import { OUR_ADDRESS, buildMail, hsaIdFor, msgId, notification, personBlock, type Person } from './support/mails';
+import { OUR_ADDRESS, annaMail, buildMail, hsaIdFor, msgId, notification, personBlock, withAttachment, type Person } from './support/mails';
 
 jest.setTimeout(60_000);
 
@@ -42,6 +43,7 @@ const U = {
   idle: 'idle@orebro.se',
   kill: 'kill@orebro.se',
   big: 'big@orebro.se',
+  large: 'large@orebro.se',
   retry: 'retry@orebro.se',
   rate: 'rate@orebro.se',
   backlog: 'backlog@orebro.se',
@@ -771,6 +773,33 @@ describe('IMAP intake with PostgreSQL and SMTP', () => {
     } finally {
       await bigCtx.database.close();
     }
+  });
+
+  it('6a. a mail over a MiB is fetched a MiB at a time into shared memory: stored byte for byte and read (also one of exactly 2 MiB)', async () => {
+    const largeCtx = contextFor(U.large, { MAIL_MAX_BYTES: String(8 << 20) });
+    const person = (i: number, user: string) =>
+      `Namn: Stor ${user}\r\nFunktion: Enhetschef\r\nHSA-id: ${hsaIdFor(i)}\r\nAnvändarnamn i Treserva: ${user}\r\n`;
+    const a = Buffer.from(withAttachment(annaMail('large-a', 'Stor bilaga', person(230, 'stora')).toString(), 3));
+    // Padded after the closing boundary (the epilogue, which readers skip) to exactly two pieces:
+    // the last partial FETCH then answers nothing.
+    const b0 = withAttachment(annaMail('large-b', 'Jämn storlek', person(231, 'storb')).toString(), 1);
+    const pad = 2 * 1024 * 1024 - Buffer.byteLength(b0);
+    expect(pad).toBeGreaterThan(0);
+    const b = Buffer.concat([Buffer.from(b0), Buffer.from(`${'x'.repeat(76)}\r\n`.repeat(Math.floor(pad / 78)) + 'x'.repeat(pad % 78))]);
+    expect(b.length).toBe(2 * 1024 * 1024);
+    await appendMany(dovecot, U.large, [a, b]);
+    await pollOnce(largeCtx);
+    for (const [raw, user] of [
+      [a, 'stora'],
+      [b, 'storb'],
+    ] as const) {
+      const id = raw.toString('latin1').match(/^Message-ID: (<[^>]+>)/im)![1]!;
+      const [row] = await largeCtx.database.db.select().from(messages).where(eq(messages.messageId, id));
+      expect(row).toMatchObject({ status: 'processed', kind: 'notification', size: raw.length });
+      expect((await readRaw(largeCtx.database.db, row!)).equals(raw)).toBe(true);
+      expect(await count(largeCtx.database, tasks, eq(tasks.treservaUser, user))).toBe(1);
+    }
+    expect(await subjectsIn(dovecot, U.large, FOLDERS.processed)).toEqual(['Jämn storlek', 'Stor bilaga']);
   });
 
   it('6b. a mail that cannot be read (binary data, no headers) goes to Granskas with status review; the mail behind it is processed', async () => {

@@ -16,6 +16,32 @@ type Unit = { uids: number[]; items: IntakeItem[]; ahead: ParsedAhead };
 /** A batch's sources are held in memory together: at most this many bytes (a larger mail goes alone). */
 const BATCH_BYTES = 32 * 1024 * 1024;
 
+/**
+ * A mail larger than this is fetched alone, this much at a time, into memory the parse thread
+ * shares: one copy of it in the process (a whole FETCH holds the literal's pieces and their join).
+ */
+const PIECE_BYTES = 1024 * 1024;
+
+/** A large mail's source in PIECE_BYTES partial FETCHes, into a SharedArrayBuffer of its listed size (grown if the server sends more). */
+async function fetchInPieces(client: ImapFlow, uid: number, size: number): Promise<Buffer | null> {
+  let buf = Buffer.from(new SharedArrayBuffer(size));
+  let len = 0;
+  for (;;) {
+    const m = await client.fetchOne(String(uid), { uid: true, source: { start: len, maxLength: PIECE_BYTES } }, { uid: true });
+    const piece = m ? m.source : undefined;
+    if (!piece || piece.length === 0) break;
+    if (len + piece.length > buf.length) {
+      const grown = Buffer.from(new SharedArrayBuffer(Math.max(buf.length * 2, len + piece.length)));
+      buf.copy(grown, 0, 0, len);
+      buf = grown;
+    }
+    piece.copy(buf, len);
+    len += piece.length;
+    if (piece.length < PIECE_BYTES) break;
+  }
+  return len > 0 ? buf.subarray(0, len) : null;
+}
+
 /** The batch cut where its sources would pass BATCH_BYTES (a mail over the limit counts as its first 64 KiB). */
 function byBytes<T extends { size?: number }>(list: T[], max: number): T[][] {
   const groups: T[][] = [];
@@ -262,8 +288,13 @@ export class ImapIntake implements Intake {
   ): Promise<Unit> {
     const max = this.ctx.config.maxMailBytes;
     const sources = new Map<number, Buffer>();
+    for (const m of sizes) {
+      if (m.size === undefined || m.size <= PIECE_BYTES || m.size > max) continue;
+      const raw = await fetchInPieces(client, m.uid, m.size);
+      if (raw) sources.set(m.uid, raw);
+    }
     for (const [list, source] of [
-      [sizes.filter((m) => (m.size ?? 0) <= max), true],
+      [sizes.filter((m) => (m.size ?? 0) <= Math.min(max, PIECE_BYTES)), true],
       [sizes.filter((m) => (m.size ?? 0) > max), { start: 0, maxLength: 65_536 }],
     ] as const) {
       if (list.length === 0) continue;

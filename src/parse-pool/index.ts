@@ -151,10 +151,15 @@ export class ParsePool {
     const job = this.queue.shift()!;
     slot.inflight.push(job);
     if (slot.inflight.length === 1) this.startBudget(slot, w);
-    // The bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a view into a
-    // larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
-    const raw = new Uint8Array(job.raw);
-    w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
+    // A large mail's source is in shared memory (fetched so): the thread reads it where it is.
+    // Otherwise the bytes go over in a buffer of their own, moved, not cloned: a Buffer may be a
+    // view into a larger ArrayBuffer (Node's 8 KB pool holds small ones), which postMessage would copy whole.
+    if (job.raw.buffer instanceof SharedArrayBuffer) {
+      w.postMessage({ id: job.id, raw: job.raw, ownDomain: job.opts.ownDomain });
+    } else {
+      const raw = new Uint8Array(job.raw);
+      w.postMessage({ id: job.id, raw, ownDomain: job.opts.ownDomain }, [raw.buffer]);
+    }
   }
 
   private pump(): void {

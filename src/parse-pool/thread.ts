@@ -19,7 +19,7 @@ async function drain(): Promise<void> {
     const mail = parsed.mail
       ? {
           ...parsed.mail,
-          attachments: parsed.mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.alloc(0) })),
+          attachments: parsed.mail.attachments.map((a) => ({ ...a, content: Buffer.alloc(0) })),
         }
       : null;
     parentPort!.postMessage({ id: msg.id, parsed: { ...parsed, mail } });

@@ -48,9 +48,9 @@ const POINTS_AT = /(?<![\p{L}])(?:bifog\p{L}*|bilaga\p{L}*|följesedel\p{L}*|se 
 export function markUnreadAttachments(
   records: PersonRecord[],
   lines: readonly string[],
-  attachments: ReadonlyArray<{ filename: string | null; contentType: string }>,
+  attachments: ReadonlyArray<{ filename: string | null; contentType: string; tooLarge?: true }>,
 ): void {
-  const unread = attachments.filter((a) => UNREAD.test(a.contentType) || /\.pdf$/i.test(a.filename ?? ''));
+  const unread = attachments.filter((a) => a.tooLarge || UNREAD.test(a.contentType) || /\.pdf$/i.test(a.filename ?? ''));
   if (unread.length === 0 || !lines.some((l) => POINTS_AT.test(l))) return;
   const where = unread.slice(0, 3).map((a) => `bilagan ${a.filename ?? a.contentType}`);
   for (const r of records) {
